@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/* streamy/store.h: the storage vtable, for people who write a Streamy backend. */
+#ifndef STREAMY_STORE_H
+#define STREAMY_STORE_H
+
+#include "../streamy.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * The vtable version this header describes. The core accepts a store whose
+ * `version` is between 1 and this value, and refuses anything else.
+ */
+#define STREAMY_STORE_VERSION 1
+
+typedef struct streamy_store streamy_store;
+
+/**
+ * The inputs of one store operation. The core has validated and canonicalised
+ * `user` and `stream` and fills every field; strings live until the method
+ * returns.
+ */
+typedef struct streamy_store_req {
+    const char *user;      /**< canonical user id */
+    const char *stream;    /**< canonical stream id; NULL for user-only methods */
+    int64_t now_ms;        /**< the handle's clock; shared stores may use their own */
+    int64_t ttl_ms;        /**< lease lifetime; 0 = never expire */
+    unsigned int limit;    /**< the default limit; a per-user limit in the store wins */
+    streamy_policy policy; /**< what acquire does at the limit */
+    int shadow;            /**< allow and record even at the limit, and say so */
+} streamy_store_req;
+
+/** One operation of a batch handed to `apply`. */
+typedef struct streamy_store_op {
+    streamy_op_kind kind;   /**< in: acquire, release or renew */
+    streamy_store_req req;  /**< in */
+    int result;             /**< out: OK, LIMIT_REACHED or NOT_FOUND */
+    streamy_decision *out;  /**< out: zeroed by the core, filled by the store */
+} streamy_store_op;
+
+/**
+ * A storage backend: a table of functions. A backend's private struct starts
+ * with `streamy_store base;` and the core only ever sees `&base`.
+ *
+ * Every method returns a streamy_result. Errors are reported by returning a
+ * negative code after calling streamy_store_set_error() with the details,
+ * never by printing. On an error the method must have written nothing.
+ *
+ * Methods of one store may be called from several threads at once: the
+ * backend serialises them as it needs to. Results go into caller-provided
+ * structs; no memory crosses the boundary.
+ */
+struct streamy_store {
+    unsigned int version; /**< STREAMY_STORE_VERSION when the backend was built */
+    const char *name;     /**< "sqlite", "memory", ...; static */
+
+    /**
+     * Required. The atomic check-and-insert, in ONE step that no other
+     * decision on the same user can interleave with: drop the user's expired
+     * leases (count them in `out->expired`); if the lease (user, stream)
+     * exists, refresh it (`created` 0); else resolve the user's limit (the
+     * per-user one, else `req->limit`) and add the lease if the user holds
+     * fewer; else, with an evict policy and exactly `limit` (> 0) leases,
+     * remove the oldest / least recently renewed one (name it in
+     * `out->evicted`) and add the new one; else with `req->shadow` add it and
+     * set `shadow_refused`; else change nothing and return
+     * STREAMY_LIMIT_REACHED with `retry_ms` = the earliest expiry (0 if none).
+     * Fill `active`, `limit`, `since_ms`, `expires_ms` (0 = never).
+     */
+    int (*acquire)(streamy_store *st, const streamy_store_req *req,
+                   streamy_decision *out);
+
+    /**
+     * Required. Remove the lease (user, stream) if present and drop the
+     * user's expired leases; `out->removed` is 1 if an unexpired lease was
+     * removed, `out->expired` counts the expired ones.
+     */
+    int (*release)(streamy_store *st, const streamy_store_req *req,
+                   streamy_decision *out);
+
+    /**
+     * Required. Extend an unexpired lease: renewed = now, expires = now + ttl
+     * (0 with no TTL). Drops the user's expired leases. Returns
+     * STREAMY_NOT_FOUND when there is no unexpired lease. Fills `active`,
+     * `limit`, `since_ms`, `expires_ms`.
+     */
+    int (*renew)(streamy_store *st, const streamy_store_req *req,
+                 streamy_decision *out);
+
+    /**
+     * Required. Call @p cb for each unexpired lease of `req->user`, oldest
+     * first; stop when it returns non-zero. Writes nothing.
+     */
+    int (*list)(streamy_store *st, const streamy_store_req *req, streamy_lease_cb cb,
+                void *payload);
+
+    /** Optional (the core counts through `list`). Unexpired leases of the user. */
+    int (*count)(streamy_store *st, const streamy_store_req *req, unsigned int *out);
+
+    /** Optional (NULL: STREAMY_EUNSUPPORTED). Store a per-user limit. */
+    int (*set_limit)(streamy_store *st, const char *user, unsigned int limit);
+
+    /** Optional (NULL: STREAMY_EUNSUPPORTED). Remove a per-user limit. */
+    int (*clear_limit)(streamy_store *st, const char *user);
+
+    /**
+     * Optional (NULL: every user has the default). Read a per-user limit:
+     * `*found` is 1 and `*limit` set when there is one, else `*found` is 0.
+     */
+    int (*get_limit)(streamy_store *st, const char *user, unsigned int *limit, int *found);
+
+    /** Optional (NULL: STREAMY_EUNSUPPORTED). Delete every lease expired at @p now_ms. */
+    int (*purge)(streamy_store *st, int64_t now_ms, uint64_t *removed);
+
+    /** Optional (NULL: always healthy). STREAMY_OK while the store answers. */
+    int (*health)(streamy_store *st);
+
+    /**
+     * Optional (NULL: batches of more than one operation are unsupported).
+     * Decide @p n operations in order inside ONE transaction: each as the
+     * single method would, its answer in `ops[i].result` and `*ops[i].out`.
+     * Return an error, having written nothing, if the transaction fails.
+     */
+    int (*apply)(streamy_store *st, streamy_store_op *ops, size_t n);
+
+    /** Required. Release everything the store holds, including itself. */
+    void (*free)(streamy_store *st);
+
+    /* Version 1 ends here. Later methods are appended below this line. */
+};
+
+/** Designated initialiser for a store: zero methods, current version. */
+#define STREAMY_STORE_INIT                                                               \
+    { STREAMY_STORE_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+      NULL, NULL, NULL }
+
+/**
+ * Zero @p st and set its version.
+ * @return STREAMY_OK, or STREAMY_EINVAL if @p st is NULL or @p version is not
+ *         between 1 and STREAMY_STORE_VERSION. Thread-safe.
+ */
+STREAMY_EXTERN int streamy_store_init(streamy_store *st, unsigned int version);
+
+/**
+ * Record the details of a store failure, printf-style, as the message that
+ * streamy_errmsg() returns for the call in progress on this thread.
+ * Thread-safe.
+ */
+STREAMY_EXTERN void streamy_store_set_error(streamy_store *st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/**
+ * Open a handle over a caller's own store.
+ * Takes ownership of @p st on success AND on failure: the core calls
+ * `st->free` when the handle is closed or the open fails.
+ * @return STREAMY_OK; STREAMY_EINVAL for a NULL argument, a bad option, an
+ *         unknown vtable version or a missing required method.
+ * The caller owns `*out` and frees it with streamy_close(). Thread-safe.
+ */
+STREAMY_EXTERN int streamy_open_store(streamy **out, streamy_store *st,
+                                      const streamy_options *opts);
+
+/**
+ * The built-in SQLite store over the file @p path (":memory:" for a private
+ * in-memory database). @p opts gives busy_timeout_ms and synchronous_full;
+ * NULL means the defaults. @p readonly opens the file read-only.
+ * @return STREAMY_OK, STREAMY_ESTORE (cannot open, not a Streamy database,
+ *         newer schema), STREAMY_EBUSY, STREAMY_ENOMEM, STREAMY_EINVAL.
+ * The caller owns `*out` (pass it to streamy_open_store()). Thread-safe.
+ */
+STREAMY_EXTERN int streamy_store_sqlite_new(streamy_store **out, const char *path,
+                                            int readonly, const streamy_options *opts);
+
+/**
+ * The built-in in-process memory store (thread-safe, private to its handle).
+ * @return STREAMY_OK or STREAMY_ENOMEM. The caller owns `*out`.
+ */
+STREAMY_EXTERN int streamy_store_memory_new(streamy_store **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STREAMY_STORE_H */

@@ -1,0 +1,686 @@
+/* SPDX-License-Identifier: MIT */
+/* core.c: the handle: options, URI dispatch, validation, counters and the observer. */
+#include "streamy_int.h"
+#include "stores.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define COUNT(h, field, n) __atomic_fetch_add(&(h)->field, (uint64_t)(n), __ATOMIC_RELAXED)
+
+int64_t streamy__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t streamy__monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+const char *streamy_version(void)
+{
+    return STREAMY_VERSION;
+}
+
+int streamy_options_init(streamy_options *opts, unsigned int version)
+{
+    static const streamy_options defaults = STREAMY_OPTIONS_INIT;
+
+    streamy__error_begin(NULL);
+    if (opts == NULL)
+        return streamy__error(STREAMY_EINVAL, "options pointer is NULL");
+    if (version == 0 || version > STREAMY_OPTIONS_VERSION)
+        return streamy__error(STREAMY_EINVAL,
+                              "options version %u is unknown (this library knows 1 to %d)",
+                              version, STREAMY_OPTIONS_VERSION);
+    *opts = defaults;
+    opts->version = version;
+    return STREAMY_OK;
+}
+
+/* Copy the caller's options (or the defaults) into `o`, refusing bad values. */
+static int check_options(streamy_options *o, const streamy_options *in)
+{
+    static const streamy_options defaults = STREAMY_OPTIONS_INIT;
+
+    if (in == NULL) {
+        *o = defaults;
+        return STREAMY_OK;
+    }
+    if (in->version == 0 || in->version > STREAMY_OPTIONS_VERSION)
+        return streamy__error(STREAMY_EINVAL,
+                              "options version %u is unknown (this library knows 1 to %d)",
+                              in->version, STREAMY_OPTIONS_VERSION);
+    if (in->limit > STREAMY_LIMIT_MAX)
+        return streamy__error(STREAMY_EINVAL, "limit %u is larger than %u", in->limit,
+                              STREAMY_LIMIT_MAX);
+    if (in->ttl_ms < 0 || in->ttl_ms > STREAMY_TTL_MAX_MS)
+        return streamy__error(STREAMY_EINVAL,
+                              "ttl of %lld ms is out of range (0 to one year)",
+                              (long long)in->ttl_ms);
+    if (streamy_policy_name(in->policy) == NULL)
+        return streamy__error(STREAMY_EINVAL, "policy %d is unknown", (int)in->policy);
+    if (in->busy_timeout_ms < 0 || in->busy_timeout_ms > STREAMY_BUSY_TIMEOUT_MAX_MS)
+        return streamy__error(STREAMY_EINVAL,
+                              "busy timeout of %d ms is out of range (0 to one hour)",
+                              in->busy_timeout_ms);
+    *o = *in;
+    o->version = STREAMY_OPTIONS_VERSION;
+    o->shadow = !!in->shadow;
+    o->require_uuid = !!in->require_uuid;
+    o->synchronous_full = !!in->synchronous_full;
+    return STREAMY_OK;
+}
+
+int streamy_store_init(streamy_store *st, unsigned int version)
+{
+    static const streamy_store blank = STREAMY_STORE_INIT;
+
+    streamy__error_begin(NULL);
+    if (st == NULL)
+        return streamy__error(STREAMY_EINVAL, "store pointer is NULL");
+    if (version == 0 || version > STREAMY_STORE_VERSION)
+        return streamy__error(STREAMY_EINVAL,
+                              "store version %u is unknown (this library knows 1 to %d)",
+                              version, STREAMY_STORE_VERSION);
+    *st = blank;
+    st->version = version;
+    return STREAMY_OK;
+}
+
+int streamy_open_store(streamy **out, streamy_store *st, const streamy_options *opts)
+{
+    streamy_options o;
+    streamy *h;
+    int rc;
+
+    streamy__error_begin(NULL);
+    if (out != NULL)
+        *out = NULL;
+    if (st == NULL)
+        return streamy__error(STREAMY_EINVAL, "store is NULL");
+    if (out == NULL) {
+        rc = streamy__error(STREAMY_EINVAL, "output handle pointer is NULL");
+        goto fail;
+    }
+    if (st->version == 0 || st->version > STREAMY_STORE_VERSION) {
+        rc = streamy__error(STREAMY_EINVAL,
+                            "store vtable version %u is unknown (this library knows 1 to %d)",
+                            st->version, STREAMY_STORE_VERSION);
+        goto fail;
+    }
+    if (st->acquire == NULL || st->release == NULL || st->renew == NULL ||
+        st->list == NULL || st->free == NULL) {
+        rc = streamy__error(STREAMY_EINVAL,
+                            "store \"%s\" lacks a required method (acquire, release, renew, "
+                            "list and free are required)",
+                            st->name ? st->name : "?");
+        goto fail;
+    }
+    if ((rc = check_options(&o, opts)) != STREAMY_OK)
+        goto fail;
+    h = calloc(1, sizeof(*h));
+    if (h == NULL) {
+        rc = streamy__error(STREAMY_ENOMEM, "cannot allocate the handle");
+        goto fail;
+    }
+    h->store = st;
+    h->opts = o;
+    *out = h;
+    return STREAMY_OK;
+fail:
+    if (st->free != NULL)
+        st->free(st);
+    return rc;
+}
+
+/* `sqlite:PATH[?key=value&...]`: split off and apply the parameters. */
+static int sqlite_uri(streamy_store **st, const char *rest, streamy_options *o)
+{
+    const char *q = strchr(rest, '?');
+    char path[4096];
+    int readonly = 0;
+    size_t plen = q ? (size_t)(q - rest) : strlen(rest);
+
+    if (plen == 0)
+        return streamy__error(STREAMY_EINVAL, "sqlite URI has no path (use sqlite:PATH)");
+    if (plen >= sizeof(path))
+        return streamy__error(STREAMY_EINVAL, "sqlite path is longer than %zu bytes",
+                              sizeof(path) - 1);
+    memcpy(path, rest, plen);
+    path[plen] = '\0';
+    while (q != NULL) {
+        const char *key = q + 1, *amp = strchr(key, '&');
+        size_t klen = amp ? (size_t)(amp - key) : strlen(key);
+
+        if (klen == 7 && strncmp(key, "mode=ro", 7) == 0)
+            readonly = 1;
+        else if (klen == 7 && strncmp(key, "mode=rw", 7) == 0)
+            readonly = 0;
+        else if (klen == 16 && strncmp(key, "synchronous=full", 16) == 0)
+            o->synchronous_full = 1;
+        else if (klen == 18 && strncmp(key, "synchronous=normal", 18) == 0)
+            o->synchronous_full = 0;
+        else
+            return streamy__error(STREAMY_EINVAL,
+                                  "sqlite URI parameter \"%.*s\" is unknown (use mode=ro|rw, "
+                                  "synchronous=normal|full)",
+                                  (int)(klen > 64 ? 64 : klen), key);
+        q = amp;
+    }
+    return streamy_store_sqlite_new(st, path, readonly, o);
+}
+
+static int has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* A leading `word:` that no backend claims is a typo of a scheme, not a path. */
+static int looks_like_scheme(const char *uri)
+{
+    const char *p = uri;
+
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+        return 0;
+    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+           *p == '+' || *p == '-' || *p == '.')
+        p++;
+    return *p == ':';
+}
+
+int streamy_open(streamy **out, const char *uri, const streamy_options *opts)
+{
+    streamy_store *st = NULL;
+    streamy_options o;
+    int rc;
+
+    streamy__error_begin(NULL);
+    if (out == NULL)
+        return streamy__error(STREAMY_EINVAL, "output handle pointer is NULL");
+    *out = NULL;
+    if ((rc = check_options(&o, opts)) != STREAMY_OK)
+        return rc;
+    if (uri == NULL)
+        uri = "streamy.db";
+    if (uri[0] == '\0')
+        return streamy__error(STREAMY_EINVAL, "store URI is empty");
+
+    if (strcmp(uri, "memory:") == 0)
+        rc = streamy_store_memory_new(&st);
+    else if (has_prefix(uri, "memory:"))
+        return streamy__error(STREAMY_EINVAL, "memory URI takes nothing after \"memory:\"");
+    else if (strcmp(uri, "sqlite::memory:") == 0)
+        rc = streamy_store_sqlite_new(&st, ":memory:", 0, &o);
+    else if (has_prefix(uri, "sqlite:"))
+        rc = sqlite_uri(&st, uri + 7, &o);
+    else if (has_prefix(uri, "redis://") || has_prefix(uri, "rediss://") ||
+             has_prefix(uri, "unix://"))
+        rc = streamy__store_redis_open(&st, uri, &o);
+    else if (has_prefix(uri, "postgresql://") || has_prefix(uri, "postgres://"))
+        rc = streamy__store_pg_open(&st, uri, &o);
+    else if (looks_like_scheme(uri))
+        return streamy__error(STREAMY_EINVAL,
+                              "store URI scheme of \"%.64s\" is unknown (use sqlite:, memory:, "
+                              "redis:// or postgresql://, or a file path)",
+                              uri);
+    else
+        rc = streamy_store_sqlite_new(&st, uri, 0, &o);
+    if (rc != STREAMY_OK)
+        return rc;
+    return streamy_open_store(out, st, &o);
+}
+
+void streamy_close(streamy *h)
+{
+    if (h == NULL)
+        return;
+    h->store->free(h->store);
+    free(h);
+}
+
+const char *streamy_store_name(const streamy *h)
+{
+    return h && h->store->name ? h->store->name : "";
+}
+
+static int64_t now_ms(const streamy *h)
+{
+    return h->opts.clock ? h->opts.clock(h->opts.clock_payload) : streamy__now_ms();
+}
+
+static void fill_req(streamy_store_req *req, const streamy *h)
+{
+    req->now_ms = now_ms(h);
+    req->ttl_ms = h->opts.ttl_ms;
+    req->limit = h->opts.limit;
+    req->policy = h->opts.policy;
+    req->shadow = h->opts.shadow;
+}
+
+/* Validate the handle and identifiers of one call into `req`. */
+static int prepare(streamy_store_req *req, char ubuf[STREAMY_ID_MAX + 1],
+                   char sbuf[STREAMY_ID_MAX + 1], const streamy *h, const char *user,
+                   const char *stream, int need_stream)
+{
+    int rc;
+
+    streamy__error_begin(h);
+    if (h == NULL)
+        return streamy__error(STREAMY_EINVAL, "handle is NULL");
+    memset(req, 0, sizeof(*req));
+    if ((rc = streamy__id_check(ubuf, &req->user, "user", user, h->opts.require_uuid)) != 0)
+        return rc;
+    if (need_stream &&
+        (rc = streamy__id_check(sbuf, &req->stream, "stream", stream,
+                                h->opts.require_uuid)) != 0)
+        return rc;
+    fill_req(req, h);
+    return STREAMY_OK;
+}
+
+static void emit(const streamy *h, streamy_event_kind kind, const streamy_store_req *req,
+                 const char *stream, unsigned count, const streamy_decision *d)
+{
+    streamy_event ev;
+
+    if (h->opts.observer == NULL)
+        return;
+    ev.kind = kind;
+    ev.user = req ? req->user : NULL;
+    ev.stream = stream;
+    ev.count = count;
+    ev.active = d ? d->active : 0;
+    ev.limit = d ? d->limit : 0;
+    ev.shadow_refused = d ? d->shadow_refused : 0;
+    ev.at_ms = req ? req->now_ms : now_ms(h);
+    h->opts.observer(&ev, h->opts.observer_payload);
+}
+
+/* Count one store answer and tell the observer about it. */
+static void account(streamy *h, streamy_op_kind kind, const streamy_store_req *req, int rc,
+                    const streamy_decision *d)
+{
+    if (rc < 0)
+        return;
+    if (d->expired) {
+        COUNT(h, expired, d->expired);
+        emit(h, STREAMY_EVENT_EXPIRED, req, NULL, d->expired, NULL);
+    }
+    switch (kind) {
+    case STREAMY_OP_SUBSCRIBE:
+        if (rc == STREAMY_OK) {
+            if (d->evicted[0]) {
+                COUNT(h, evicted, 1);
+                emit(h, STREAMY_EVENT_EVICTED, req, d->evicted, 1, NULL);
+            }
+            COUNT(h, allowed, 1);
+            if (d->shadow_refused)
+                COUNT(h, shadow_refused, 1);
+            emit(h, STREAMY_EVENT_ALLOWED, req, req->stream, 1, d);
+        } else if (rc == STREAMY_LIMIT_REACHED) {
+            COUNT(h, refused, 1);
+            emit(h, STREAMY_EVENT_REFUSED, req, req->stream, 1, d);
+        }
+        break;
+    case STREAMY_OP_UNSUBSCRIBE:
+        if (d->removed) {
+            COUNT(h, released, 1);
+            emit(h, STREAMY_EVENT_RELEASED, req, req->stream, 1, NULL);
+        }
+        break;
+    case STREAMY_OP_RENEW:
+        if (rc == STREAMY_OK) {
+            COUNT(h, renewed, 1);
+            emit(h, STREAMY_EVENT_RENEWED, req, req->stream, 1, d);
+        }
+        break;
+    }
+}
+
+/* A store that answered with an error but gave no details still gets a message. */
+static int store_result(const streamy *h, int rc)
+{
+    if (rc < 0 && !streamy__error_is_set())
+        streamy__error(rc, "%s store: %s", h->store->name ? h->store->name : "custom",
+                       streamy_strerror(rc));
+    return rc;
+}
+
+static int call_store(streamy *h, streamy_op_kind kind, const streamy_store_req *req,
+                      streamy_decision *d)
+{
+    streamy_store *st = h->store;
+
+    switch (kind) {
+    case STREAMY_OP_SUBSCRIBE:
+        return st->acquire(st, req, d);
+    case STREAMY_OP_UNSUBSCRIBE:
+        return st->release(st, req, d);
+    case STREAMY_OP_RENEW:
+        return st->renew(st, req, d);
+    }
+    return streamy__error(STREAMY_EINVAL, "operation %d is unknown", (int)kind);
+}
+
+static int decide(streamy_decision *out, streamy *h, streamy_op_kind kind, const char *user,
+                  const char *stream)
+{
+    char ubuf[STREAMY_ID_MAX + 1], sbuf[STREAMY_ID_MAX + 1];
+    streamy_decision local;
+    streamy_store_req req;
+    int rc;
+
+    if (out == NULL)
+        out = &local;
+    memset(out, 0, sizeof(*out));
+    if ((rc = prepare(&req, ubuf, sbuf, h, user, stream, 1)) != STREAMY_OK)
+        return rc;
+    rc = store_result(h, call_store(h, kind, &req, out));
+    if (rc < 0)
+        memset(out, 0, sizeof(*out));
+    account(h, kind, &req, rc, out);
+    return rc;
+}
+
+int streamy_subscribe(streamy_decision *out, streamy *h, const char *user,
+                      const char *stream)
+{
+    return decide(out, h, STREAMY_OP_SUBSCRIBE, user, stream);
+}
+
+int streamy_unsubscribe(streamy_decision *out, streamy *h, const char *user,
+                        const char *stream)
+{
+    return decide(out, h, STREAMY_OP_UNSUBSCRIBE, user, stream);
+}
+
+int streamy_renew(streamy_decision *out, streamy *h, const char *user, const char *stream)
+{
+    return decide(out, h, STREAMY_OP_RENEW, user, stream);
+}
+
+int streamy_apply(streamy *h, streamy_op *ops, size_t n)
+{
+    streamy_store_op *sops = NULL;
+    char (*ids)[STREAMY_ID_MAX + 1] = NULL;
+    streamy_store_req base;
+    size_t i, m = 0;
+    int rc;
+
+    streamy__error_begin(h);
+    if (h == NULL)
+        return streamy__error(STREAMY_EINVAL, "handle is NULL");
+    if (ops == NULL && n > 0)
+        return streamy__error(STREAMY_EINVAL, "operations array is NULL");
+    if (n == 0)
+        return STREAMY_OK;
+    if (n > SIZE_MAX / (2 * sizeof(*ids) + sizeof(*sops)))
+        return streamy__error(STREAMY_EINVAL, "batch of %zu operations is too large", n);
+    sops = malloc(n * sizeof(*sops));
+    ids = malloc(2 * n * sizeof(*ids));
+    if (sops == NULL || ids == NULL) {
+        rc = streamy__error(STREAMY_ENOMEM, "cannot allocate a batch of %zu operations", n);
+        goto fail;
+    }
+    /* One instant for the whole batch: it is one transaction. */
+    memset(&base, 0, sizeof(base));
+    fill_req(&base, h);
+    for (i = 0; i < n; i++) {
+        streamy_store_req *req = &sops[m].req;
+
+        memset(&ops[i].decision, 0, sizeof(ops[i].decision));
+        ops[i].result = STREAMY_OK;
+        if (ops[i].kind != STREAMY_OP_SUBSCRIBE && ops[i].kind != STREAMY_OP_UNSUBSCRIBE &&
+            ops[i].kind != STREAMY_OP_RENEW) {
+            ops[i].result = streamy__error(STREAMY_EINVAL, "operation %zu: kind %d is unknown",
+                                           i, (int)ops[i].kind);
+            continue;
+        }
+        *req = base;
+        rc = streamy__id_check(ids[2 * i], &req->user, "user", ops[i].user,
+                               h->opts.require_uuid);
+        if (rc == STREAMY_OK)
+            rc = streamy__id_check(ids[2 * i + 1], &req->stream, "stream", ops[i].stream,
+                                   h->opts.require_uuid);
+        if (rc != STREAMY_OK) {
+            ops[i].result = rc;
+            continue;
+        }
+        sops[m].kind = ops[i].kind;
+        sops[m].result = STREAMY_OK;
+        sops[m].out = &ops[i].decision;
+        m++;
+    }
+    if (m == 0) {
+        rc = STREAMY_OK;
+        goto out;
+    }
+    if (h->store->apply != NULL) {
+        rc = h->store->apply(h->store, sops, m);
+    } else if (m == 1) {
+        rc = call_store(h, sops[0].kind, &sops[0].req, sops[0].out);
+        sops[0].result = rc;
+    } else {
+        rc = streamy__error(STREAMY_EUNSUPPORTED,
+                            "store \"%s\" cannot decide a batch in one transaction",
+                            h->store->name ? h->store->name : "custom");
+    }
+    rc = store_result(h, rc);
+    if (rc < 0)
+        goto fail;
+    for (i = 0, m = 0; i < n; i++) {
+        if (ops[i].result != STREAMY_OK)
+            continue; /* refused as invalid before reaching the store */
+        ops[i].result = sops[m].result;
+        account(h, ops[i].kind, &sops[m].req, ops[i].result, &ops[i].decision);
+        m++;
+    }
+    rc = STREAMY_OK;
+    goto out;
+fail:
+    for (i = 0; i < n; i++) {
+        ops[i].result = rc;
+        memset(&ops[i].decision, 0, sizeof(ops[i].decision));
+    }
+out:
+    free(sops);
+    free(ids);
+    return rc;
+}
+
+struct lease_vec {
+    streamy_lease *items;
+    size_t len, cap;
+    int failed;
+};
+
+static int collect_lease(const streamy_lease *lease, void *payload)
+{
+    struct lease_vec *v = payload;
+    char *copy;
+
+    if (v->len == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 8;
+        streamy_lease *items = realloc(v->items, cap * sizeof(*items));
+        if (items == NULL)
+            goto nomem;
+        v->items = items;
+        v->cap = cap;
+    }
+    copy = strdup(lease->stream);
+    if (copy == NULL)
+        goto nomem;
+    v->items[v->len] = *lease;
+    v->items[v->len++].stream = copy;
+    return 0;
+nomem:
+    v->failed = 1;
+    return 1;
+}
+
+int streamy_list(streamy *h, const char *user, streamy_lease_cb cb, void *payload)
+{
+    char ubuf[STREAMY_ID_MAX + 1];
+    struct lease_vec v = {NULL, 0, 0, 0};
+    streamy_store_req req;
+    size_t i;
+    int rc;
+
+    if ((rc = prepare(&req, ubuf, NULL, h, user, NULL, 0)) != STREAMY_OK)
+        return rc;
+    if (cb == NULL)
+        return streamy__error(STREAMY_EINVAL, "lease callback is NULL");
+    rc = store_result(h, h->store->list(h->store, &req, collect_lease, &v));
+    if (rc == STREAMY_OK && v.failed)
+        rc = streamy__error(STREAMY_ENOMEM, "cannot allocate the list of leases");
+    for (i = 0; i < v.len; i++) {
+        if (rc == STREAMY_OK && cb(&v.items[i], payload) != 0)
+            rc = 1; /* stopped by the caller: free the rest, answer OK */
+        free((char *)v.items[i].stream);
+    }
+    free(v.items);
+    return rc > 0 ? STREAMY_OK : rc;
+}
+
+static int count_lease(const streamy_lease *lease, void *payload)
+{
+    STREAMY_UNUSED(lease);
+    (*(unsigned int *)payload)++;
+    return 0;
+}
+
+int streamy_count(unsigned int *out, streamy *h, const char *user)
+{
+    char ubuf[STREAMY_ID_MAX + 1];
+    streamy_store_req req;
+    unsigned int n = 0;
+    int rc;
+
+    if ((rc = prepare(&req, ubuf, NULL, h, user, NULL, 0)) != STREAMY_OK)
+        return rc;
+    if (out == NULL)
+        return streamy__error(STREAMY_EINVAL, "count output pointer is NULL");
+    if (h->store->count != NULL)
+        rc = h->store->count(h->store, &req, &n);
+    else
+        rc = h->store->list(h->store, &req, count_lease, &n);
+    if ((rc = store_result(h, rc)) == STREAMY_OK)
+        *out = n;
+    return rc;
+}
+
+int streamy_set_limit(streamy *h, const char *user, unsigned int limit)
+{
+    char ubuf[STREAMY_ID_MAX + 1];
+    streamy_store_req req;
+    int rc;
+
+    if ((rc = prepare(&req, ubuf, NULL, h, user, NULL, 0)) != STREAMY_OK)
+        return rc;
+    if (limit > STREAMY_LIMIT_MAX)
+        return streamy__error(STREAMY_EINVAL, "limit %u is larger than %u", limit,
+                              STREAMY_LIMIT_MAX);
+    if (h->store->set_limit == NULL)
+        return streamy__error(STREAMY_EUNSUPPORTED, "store \"%s\" keeps no per-user limits",
+                              streamy_store_name(h));
+    return store_result(h, h->store->set_limit(h->store, req.user, limit));
+}
+
+int streamy_clear_limit(streamy *h, const char *user)
+{
+    char ubuf[STREAMY_ID_MAX + 1];
+    streamy_store_req req;
+    int rc;
+
+    if ((rc = prepare(&req, ubuf, NULL, h, user, NULL, 0)) != STREAMY_OK)
+        return rc;
+    if (h->store->clear_limit == NULL)
+        return streamy__error(STREAMY_EUNSUPPORTED, "store \"%s\" keeps no per-user limits",
+                              streamy_store_name(h));
+    return store_result(h, h->store->clear_limit(h->store, req.user));
+}
+
+int streamy_get_limit(unsigned int *out, int *is_override, streamy *h, const char *user)
+{
+    char ubuf[STREAMY_ID_MAX + 1];
+    streamy_store_req req;
+    unsigned int limit = 0;
+    int rc, found = 0;
+
+    if ((rc = prepare(&req, ubuf, NULL, h, user, NULL, 0)) != STREAMY_OK)
+        return rc;
+    if (out == NULL)
+        return streamy__error(STREAMY_EINVAL, "limit output pointer is NULL");
+    if (h->store->get_limit != NULL &&
+        (rc = store_result(h, h->store->get_limit(h->store, req.user, &limit, &found))) !=
+            STREAMY_OK)
+        return rc;
+    *out = found ? limit : h->opts.limit;
+    if (is_override != NULL)
+        *is_override = found;
+    return STREAMY_OK;
+}
+
+int streamy_purge(uint64_t *removed, streamy *h)
+{
+    uint64_t n = 0;
+    int64_t now;
+    int rc;
+
+    streamy__error_begin(h);
+    if (h == NULL)
+        return streamy__error(STREAMY_EINVAL, "handle is NULL");
+    if (h->store->purge == NULL)
+        return streamy__error(STREAMY_EUNSUPPORTED, "store \"%s\" cannot purge",
+                              streamy_store_name(h));
+    now = now_ms(h);
+    rc = store_result(h, h->store->purge(h->store, now, &n));
+    if (rc != STREAMY_OK)
+        return rc;
+    if (n > 0) {
+        COUNT(h, expired, n);
+        if (h->opts.observer != NULL) {
+            streamy_event ev = {STREAMY_EVENT_EXPIRED, NULL, NULL, 0, 0, 0, 0, now};
+            ev.count = n > UINT32_MAX ? UINT32_MAX : (unsigned)n;
+            h->opts.observer(&ev, h->opts.observer_payload);
+        }
+    }
+    if (removed != NULL)
+        *removed = n;
+    return STREAMY_OK;
+}
+
+int streamy_health(streamy *h)
+{
+    streamy__error_begin(h);
+    if (h == NULL)
+        return streamy__error(STREAMY_EINVAL, "handle is NULL");
+    if (h->store->health == NULL)
+        return STREAMY_OK;
+    return store_result(h, h->store->health(h->store));
+}
+
+int streamy_stats(streamy_counters *out, const streamy *h)
+{
+    streamy__error_begin(h);
+    if (out == NULL || h == NULL)
+        return streamy__error(STREAMY_EINVAL, "%s is NULL",
+                              h == NULL ? "handle" : "counters pointer");
+#define LOAD(field) out->field = __atomic_load_n(&h->field, __ATOMIC_RELAXED)
+    LOAD(allowed);
+    LOAD(refused);
+    LOAD(evicted);
+    LOAD(expired);
+    LOAD(renewed);
+    LOAD(released);
+    LOAD(shadow_refused);
+#undef LOAD
+    return STREAMY_OK;
+}

@@ -1,0 +1,589 @@
+/* SPDX-License-Identifier: MIT */
+/* store_memory.c: the in-process memory store: a hash table of users under one mutex. */
+#include "streamy_int.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct mlease {
+    struct mlease *next;
+    int64_t since, renewed, expires;
+    char stream[]; /* NUL-terminated */
+} mlease;
+
+typedef struct muser {
+    struct muser *next; /* hash chain */
+    uint64_t hash;
+    mlease *leases; /* in the order they were added */
+    unsigned int limit;
+    int has_limit;
+    char name[];
+} muser;
+
+/* Nodes allocated before a batch takes the lock, so a batch never fails half-way. */
+typedef struct mslot {
+    muser *user;
+    mlease *lease;
+} mslot;
+
+typedef struct memory_store {
+    streamy_store base;
+    pthread_mutex_t lock;
+    muser **buckets;
+    size_t mask; /* buckets - 1; a power of two minus one */
+    size_t nusers;
+} memory_store;
+
+/* What one scan of a user's leases found, before anything is changed. */
+typedef struct scan {
+    mlease *existing;
+    const mlease *oldest, *idlest;
+    unsigned int active, expired;
+    int64_t first_expiry;
+} scan;
+
+static uint64_t hash_id(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ULL;
+    }
+    return h ^ (h >> 29);
+}
+
+static int is_expired(const mlease *l, int64_t now)
+{
+    return l->expires != 0 && l->expires <= now;
+}
+
+static muser *find_user(const memory_store *m, const char *name, uint64_t hash)
+{
+    muser *u;
+
+    for (u = m->buckets[hash & m->mask]; u != NULL; u = u->next)
+        if (u->hash == hash && strcmp(u->name, name) == 0)
+            return u;
+    return NULL;
+}
+
+static muser *new_user(const char *name, uint64_t hash)
+{
+    size_t len = strlen(name);
+    muser *u = malloc(sizeof(*u) + len + 1);
+
+    if (u == NULL)
+        return NULL;
+    memset(u, 0, sizeof(*u));
+    u->hash = hash;
+    memcpy(u->name, name, len + 1);
+    return u;
+}
+
+static mlease *new_lease(const char *stream)
+{
+    size_t len = strlen(stream);
+    mlease *l = malloc(sizeof(*l) + len + 1);
+
+    if (l != NULL)
+        memcpy(l->stream, stream, len + 1);
+    return l;
+}
+
+/* Double the table when it is full; on failure keep the longer chains. */
+static void maybe_grow(memory_store *m)
+{
+    size_t n = m->mask + 1, i;
+    muser **nb;
+
+    if (m->nusers < n || n > SIZE_MAX / 2 / sizeof(*nb))
+        return;
+    nb = calloc(2 * n, sizeof(*nb));
+    if (nb == NULL)
+        return;
+    for (i = 0; i < n; i++) {
+        muser *u = m->buckets[i], *next;
+        for (; u != NULL; u = next) {
+            next = u->next;
+            u->next = nb[u->hash & (2 * n - 1)];
+            nb[u->hash & (2 * n - 1)] = u;
+        }
+    }
+    free(m->buckets);
+    m->buckets = nb;
+    m->mask = 2 * n - 1;
+}
+
+static void insert_user(memory_store *m, muser *u)
+{
+    muser **b = &m->buckets[u->hash & m->mask];
+
+    u->next = *b;
+    *b = u;
+    m->nusers++;
+    maybe_grow(m);
+}
+
+/* Free a user that holds nothing any more. */
+static void maybe_drop_user(memory_store *m, muser *u)
+{
+    muser **p;
+
+    if (u == NULL || u->leases != NULL || u->has_limit)
+        return;
+    for (p = &m->buckets[u->hash & m->mask]; *p != u; p = &(*p)->next) {
+    }
+    *p = u->next;
+    m->nusers--;
+    free(u);
+}
+
+static void scan_user(scan *sc, const muser *u, const char *stream, int64_t now)
+{
+    mlease *l;
+
+    memset(sc, 0, sizeof(*sc));
+    for (l = u ? u->leases : NULL; l != NULL; l = l->next) {
+        if (is_expired(l, now)) {
+            sc->expired++;
+            continue;
+        }
+        sc->active++;
+        if (stream != NULL && strcmp(l->stream, stream) == 0)
+            sc->existing = l;
+        if (sc->oldest == NULL || l->since < sc->oldest->since)
+            sc->oldest = l;
+        if (sc->idlest == NULL || l->renewed < sc->idlest->renewed)
+            sc->idlest = l;
+        if (l->expires != 0 && (sc->first_expiry == 0 || l->expires < sc->first_expiry))
+            sc->first_expiry = l->expires;
+    }
+}
+
+/* Unlink and free every expired lease of `u`, and `victim` if given. */
+static void drop_leases(muser *u, int64_t now, const mlease *victim)
+{
+    mlease **p = &u->leases, *l;
+
+    while ((l = *p) != NULL) {
+        if (l == victim || is_expired(l, now)) {
+            *p = l->next;
+            free(l);
+        } else {
+            p = &l->next;
+        }
+    }
+}
+
+static void append_lease(muser *u, mlease *l)
+{
+    mlease **p = &u->leases;
+
+    while (*p != NULL)
+        p = &(*p)->next;
+    l->next = NULL;
+    *p = l;
+}
+
+static int64_t expiry(const streamy_store_req *req)
+{
+    return req->ttl_ms ? req->now_ms + req->ttl_ms : 0;
+}
+
+static int mem_acquire_locked(memory_store *m, const streamy_store_req *req,
+                              streamy_decision *out, mslot *slot)
+{
+    uint64_t hash = hash_id(req->user);
+    muser *u = find_user(m, req->user, hash);
+    const mlease *victim = NULL;
+    mlease *l;
+    unsigned int limit;
+    scan sc;
+
+    scan_user(&sc, u, req->stream, req->now_ms);
+    limit = u && u->has_limit ? u->limit : req->limit;
+    out->limit = limit;
+    out->expired = sc.expired;
+    if (sc.existing != NULL) {
+        if (sc.expired)
+            drop_leases(u, req->now_ms, NULL);
+        sc.existing->renewed = req->now_ms;
+        sc.existing->expires = expiry(req);
+        out->active = sc.active;
+        out->since_ms = sc.existing->since;
+        out->expires_ms = sc.existing->expires;
+        return STREAMY_OK;
+    }
+    if (sc.active >= limit) {
+        if (req->policy != STREAMY_POLICY_REJECT && limit > 0 && sc.active == limit)
+            victim = req->policy == STREAMY_POLICY_EVICT_OLDEST ? sc.oldest : sc.idlest;
+        else if (req->shadow)
+            out->shadow_refused = 1;
+        else {
+            if (sc.expired)
+                drop_leases(u, req->now_ms, NULL);
+            if (u != NULL)
+                maybe_drop_user(m, u);
+            out->active = sc.active;
+            out->retry_ms = sc.first_expiry;
+            return STREAMY_LIMIT_REACHED;
+        }
+    }
+    /* Allocate before changing anything, so running out of memory changes nothing. */
+    if (slot != NULL && slot->lease != NULL) {
+        l = slot->lease;
+        slot->lease = NULL;
+        strcpy(l->stream, req->stream);
+    } else if ((l = new_lease(req->stream)) == NULL) {
+        goto nomem;
+    }
+    if (u == NULL) {
+        if (slot != NULL && slot->user != NULL) {
+            u = slot->user;
+            slot->user = NULL;
+            memset(u, 0, sizeof(*u));
+            strcpy(u->name, req->user);
+            u->hash = hash;
+        } else if ((u = new_user(req->user, hash)) == NULL) {
+            free(l);
+            goto nomem;
+        }
+        insert_user(m, u);
+    }
+    if (victim != NULL) {
+        snprintf(out->evicted, sizeof(out->evicted), "%s", victim->stream);
+        sc.active--;
+    }
+    if (sc.expired || victim != NULL)
+        drop_leases(u, req->now_ms, victim);
+    l->since = l->renewed = req->now_ms;
+    l->expires = expiry(req);
+    append_lease(u, l);
+    out->created = 1;
+    out->active = sc.active + 1;
+    out->since_ms = l->since;
+    out->expires_ms = l->expires;
+    return STREAMY_OK;
+nomem:
+    streamy_store_set_error(&m->base, "memory store: cannot allocate a lease");
+    return STREAMY_ENOMEM;
+}
+
+static int mem_release_locked(memory_store *m, const streamy_store_req *req,
+                              streamy_decision *out)
+{
+    muser *u = find_user(m, req->user, hash_id(req->user));
+    mlease **p, *l;
+
+    if (u == NULL)
+        return STREAMY_OK;
+    for (p = &u->leases; (l = *p) != NULL;) {
+        int expired = is_expired(l, req->now_ms);
+        if (expired || strcmp(l->stream, req->stream) == 0) {
+            if (expired)
+                out->expired++;
+            else
+                out->removed = 1;
+            *p = l->next;
+            free(l);
+        } else {
+            p = &l->next;
+        }
+    }
+    maybe_drop_user(m, u);
+    return STREAMY_OK;
+}
+
+static int mem_renew_locked(memory_store *m, const streamy_store_req *req,
+                            streamy_decision *out)
+{
+    muser *u = find_user(m, req->user, hash_id(req->user));
+    scan sc;
+
+    scan_user(&sc, u, req->stream, req->now_ms);
+    out->limit = u && u->has_limit ? u->limit : req->limit;
+    out->expired = sc.expired;
+    out->active = sc.active;
+    if (sc.expired)
+        drop_leases(u, req->now_ms, NULL);
+    if (sc.existing == NULL) {
+        maybe_drop_user(m, u);
+        return STREAMY_NOT_FOUND;
+    }
+    sc.existing->renewed = req->now_ms;
+    sc.existing->expires = expiry(req);
+    out->since_ms = sc.existing->since;
+    out->expires_ms = sc.existing->expires;
+    return STREAMY_OK;
+}
+
+#define LOCKED(m, expr)                                                                  \
+    do {                                                                                 \
+        int rc_;                                                                         \
+        pthread_mutex_lock(&(m)->lock);                                                  \
+        rc_ = (expr);                                                                    \
+        pthread_mutex_unlock(&(m)->lock);                                                \
+        return rc_;                                                                      \
+    } while (0)
+
+static int memory_acquire(streamy_store *st, const streamy_store_req *req,
+                          streamy_decision *out)
+{
+    memory_store *m = (memory_store *)st;
+    LOCKED(m, mem_acquire_locked(m, req, out, NULL));
+}
+
+static int memory_release(streamy_store *st, const streamy_store_req *req,
+                          streamy_decision *out)
+{
+    memory_store *m = (memory_store *)st;
+    LOCKED(m, mem_release_locked(m, req, out));
+}
+
+static int memory_renew(streamy_store *st, const streamy_store_req *req,
+                        streamy_decision *out)
+{
+    memory_store *m = (memory_store *)st;
+    LOCKED(m, mem_renew_locked(m, req, out));
+}
+
+static void free_slots(mslot *slots, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(slots[i].user);
+        free(slots[i].lease);
+    }
+    free(slots);
+}
+
+static int memory_apply(streamy_store *st, streamy_store_op *ops, size_t n)
+{
+    memory_store *m = (memory_store *)st;
+    size_t i;
+    mslot *slots = calloc(n, sizeof(*slots));
+
+    if (slots == NULL)
+        goto nomem;
+    for (i = 0; i < n; i++) {
+        if (ops[i].kind != STREAMY_OP_SUBSCRIBE)
+            continue;
+        slots[i].lease = malloc(sizeof(mlease) + STREAMY_ID_MAX + 1);
+        slots[i].user = malloc(sizeof(muser) + STREAMY_ID_MAX + 1);
+        if (slots[i].lease == NULL || slots[i].user == NULL) {
+            free_slots(slots, n);
+            goto nomem;
+        }
+    }
+    pthread_mutex_lock(&m->lock);
+    for (i = 0; i < n; i++) {
+        streamy_store_op *op = &ops[i];
+        switch (op->kind) {
+        case STREAMY_OP_SUBSCRIBE:
+            op->result = mem_acquire_locked(m, &op->req, op->out, &slots[i]);
+            break;
+        case STREAMY_OP_UNSUBSCRIBE:
+            op->result = mem_release_locked(m, &op->req, op->out);
+            break;
+        case STREAMY_OP_RENEW:
+            op->result = mem_renew_locked(m, &op->req, op->out);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    free_slots(slots, n);
+    return STREAMY_OK;
+nomem:
+    streamy_store_set_error(st, "memory store: cannot allocate a batch of %zu operations", n);
+    return STREAMY_ENOMEM;
+}
+
+static int by_since(const void *a, const void *b)
+{
+    const mlease *x = *(const mlease *const *)a, *y = *(const mlease *const *)b;
+
+    if (x->since != y->since)
+        return x->since < y->since ? -1 : 1;
+    return strcmp(x->stream, y->stream);
+}
+
+static int memory_list(streamy_store *st, const streamy_store_req *req, streamy_lease_cb cb,
+                       void *payload)
+{
+    memory_store *m = (memory_store *)st;
+    mlease *l, **v = NULL;
+    size_t n = 0, i;
+    muser *u;
+    int rc = STREAMY_OK;
+
+    pthread_mutex_lock(&m->lock);
+    u = find_user(m, req->user, hash_id(req->user));
+    for (l = u ? u->leases : NULL; l != NULL; l = l->next)
+        n++;
+    if (n > 0 && (v = malloc(n * sizeof(*v))) == NULL) {
+        streamy_store_set_error(st, "memory store: cannot allocate the list");
+        rc = STREAMY_ENOMEM;
+        goto out;
+    }
+    n = 0;
+    for (l = u ? u->leases : NULL; l != NULL; l = l->next)
+        if (!is_expired(l, req->now_ms))
+            v[n++] = l;
+    qsort(v, n, sizeof(*v), by_since);
+    for (i = 0; i < n; i++) {
+        streamy_lease lease = {v[i]->stream, v[i]->since, v[i]->renewed, v[i]->expires};
+        if (cb(&lease, payload) != 0)
+            break;
+    }
+out:
+    pthread_mutex_unlock(&m->lock);
+    free(v);
+    return rc;
+}
+
+static int memory_count(streamy_store *st, const streamy_store_req *req, unsigned int *out)
+{
+    memory_store *m = (memory_store *)st;
+    scan sc;
+
+    pthread_mutex_lock(&m->lock);
+    scan_user(&sc, find_user(m, req->user, hash_id(req->user)), NULL, req->now_ms);
+    pthread_mutex_unlock(&m->lock);
+    *out = sc.active;
+    return STREAMY_OK;
+}
+
+static int memory_set_limit(streamy_store *st, const char *user, unsigned int limit)
+{
+    memory_store *m = (memory_store *)st;
+    uint64_t hash = hash_id(user);
+    int rc = STREAMY_OK;
+    muser *u;
+
+    pthread_mutex_lock(&m->lock);
+    u = find_user(m, user, hash);
+    if (u == NULL) {
+        if ((u = new_user(user, hash)) == NULL) {
+            streamy_store_set_error(st, "memory store: cannot allocate a user");
+            rc = STREAMY_ENOMEM;
+            goto out;
+        }
+        insert_user(m, u);
+    }
+    u->limit = limit;
+    u->has_limit = 1;
+out:
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+static int memory_clear_limit(streamy_store *st, const char *user)
+{
+    memory_store *m = (memory_store *)st;
+    muser *u;
+
+    pthread_mutex_lock(&m->lock);
+    u = find_user(m, user, hash_id(user));
+    if (u != NULL) {
+        u->has_limit = 0;
+        maybe_drop_user(m, u);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return STREAMY_OK;
+}
+
+static int memory_get_limit(streamy_store *st, const char *user, unsigned int *limit,
+                            int *found)
+{
+    memory_store *m = (memory_store *)st;
+    muser *u;
+
+    pthread_mutex_lock(&m->lock);
+    u = find_user(m, user, hash_id(user));
+    *found = u != NULL && u->has_limit;
+    if (*found)
+        *limit = u->limit;
+    pthread_mutex_unlock(&m->lock);
+    return STREAMY_OK;
+}
+
+static int memory_purge(streamy_store *st, int64_t now_ms, uint64_t *removed)
+{
+    memory_store *m = (memory_store *)st;
+    uint64_t n = 0;
+    size_t i;
+
+    pthread_mutex_lock(&m->lock);
+    for (i = 0; i <= m->mask; i++) {
+        muser *u = m->buckets[i], *next;
+        for (; u != NULL; u = next) {
+            scan sc;
+            next = u->next;
+            scan_user(&sc, u, NULL, now_ms);
+            if (sc.expired == 0)
+                continue;
+            n += sc.expired;
+            drop_leases(u, now_ms, NULL);
+            maybe_drop_user(m, u);
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    *removed = n;
+    return STREAMY_OK;
+}
+
+static void memory_free(streamy_store *st)
+{
+    memory_store *m = (memory_store *)st;
+    size_t i;
+
+    for (i = 0; i <= m->mask; i++) {
+        muser *u = m->buckets[i], *next;
+        for (; u != NULL; u = next) {
+            mlease *l = u->leases, *ln;
+            next = u->next;
+            for (; l != NULL; l = ln) {
+                ln = l->next;
+                free(l);
+            }
+            free(u);
+        }
+    }
+    pthread_mutex_destroy(&m->lock);
+    free(m->buckets);
+    free(m);
+}
+
+int streamy_store_memory_new(streamy_store **out)
+{
+    memory_store *m;
+
+    streamy__error_begin(NULL);
+    if (out == NULL)
+        return streamy__error(STREAMY_EINVAL, "output store pointer is NULL");
+    *out = NULL;
+    m = calloc(1, sizeof(*m));
+    if (m == NULL || (m->buckets = calloc(64, sizeof(*m->buckets))) == NULL) {
+        free(m);
+        return streamy__error(STREAMY_ENOMEM, "memory store: cannot allocate the store");
+    }
+    m->mask = 63;
+    pthread_mutex_init(&m->lock, NULL);
+    streamy_store_init(&m->base, STREAMY_STORE_VERSION);
+    m->base.name = "memory";
+    m->base.acquire = memory_acquire;
+    m->base.release = memory_release;
+    m->base.renew = memory_renew;
+    m->base.list = memory_list;
+    m->base.count = memory_count;
+    m->base.set_limit = memory_set_limit;
+    m->base.clear_limit = memory_clear_limit;
+    m->base.get_limit = memory_get_limit;
+    m->base.purge = memory_purge;
+    m->base.apply = memory_apply;
+    m->base.free = memory_free;
+    *out = &m->base;
+    return STREAMY_OK;
+}

@@ -1,0 +1,733 @@
+/* SPDX-License-Identifier: MIT */
+/* store_sqlite.c: the default store: one SQLite file in WAL mode, one transaction a decision. */
+#include "streamy_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* 0x5354524D, "STRM": marks a file as a Streamy database. */
+#define STREAMY_APPLICATION_ID 1398035021
+/* Bump when the schema changes, and teach open_schema() to migrate. */
+#define SCHEMA_VERSION 1
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static const char schema_v1[] =
+    "CREATE TABLE leases ("
+    " user TEXT NOT NULL,"
+    " stream TEXT NOT NULL,"
+    " since INTEGER NOT NULL,"
+    " renewed INTEGER NOT NULL,"
+    " expires INTEGER NOT NULL," /* 0: never */
+    " PRIMARY KEY (user, stream)"
+    ") WITHOUT ROWID;"
+    /* Only leases that can expire are indexed, for purge. */
+    "CREATE INDEX leases_expiry ON leases (expires) WHERE expires > 0;"
+    "CREATE TABLE limits ("
+    " user TEXT PRIMARY KEY NOT NULL,"
+    " max INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "PRAGMA application_id = " STR(STREAMY_APPLICATION_ID) ";"
+    "PRAGMA user_version = " STR(SCHEMA_VERSION) ";";
+
+enum {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SCAN,
+    ST_INSERT,
+    ST_REFRESH,
+    ST_DROP_EXPIRED,
+    ST_DELETE_ONE,
+    ST_RELEASE,
+    ST_LIST,
+    ST_COUNT,
+    ST_GET_LIMIT,
+    ST_SET_LIMIT,
+    ST_CLEAR_LIMIT,
+    ST_PURGE,
+    ST_HEALTH,
+    ST_COUNT_
+};
+
+static const char *const sql[ST_COUNT_] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    /* One statement reads everything a decision needs: the user's leases,
+     * then the user's limit as a row whose stream is NULL. */
+    [ST_SCAN] = "SELECT stream, since, renewed, expires FROM leases WHERE user = ?1 "
+                "UNION ALL SELECT NULL, max, 0, 0 FROM limits WHERE user = ?1",
+    [ST_INSERT] = "INSERT INTO leases (user, stream, since, renewed, expires) "
+                  "VALUES (?1, ?2, ?3, ?3, ?4)",
+    [ST_REFRESH] = "UPDATE leases SET renewed = ?3, expires = ?4 "
+                   "WHERE user = ?1 AND stream = ?2",
+    [ST_DROP_EXPIRED] = "DELETE FROM leases WHERE user = ?1 AND expires > 0 AND expires <= ?2",
+    [ST_DELETE_ONE] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2",
+    [ST_RELEASE] = "DELETE FROM leases WHERE user = ?1 AND "
+                   "(stream = ?2 OR (expires > 0 AND expires <= ?3)) RETURNING stream, expires",
+    [ST_LIST] = "SELECT stream, since, renewed, expires FROM leases "
+                "WHERE user = ?1 AND (expires = 0 OR expires > ?2) ORDER BY since, stream",
+    [ST_COUNT] = "SELECT count(*) FROM leases WHERE user = ?1 AND (expires = 0 OR expires > ?2)",
+    [ST_GET_LIMIT] = "SELECT max FROM limits WHERE user = ?1",
+    [ST_SET_LIMIT] = "INSERT INTO limits (user, max) VALUES (?1, ?2) "
+                     "ON CONFLICT (user) DO UPDATE SET max = excluded.max",
+    [ST_CLEAR_LIMIT] = "DELETE FROM limits WHERE user = ?1",
+    [ST_PURGE] = "DELETE FROM leases WHERE expires > 0 AND expires <= ?1",
+    [ST_HEALTH] = "SELECT count(*) FROM (SELECT 1 FROM leases LIMIT 1)",
+};
+
+typedef struct sqlite_store {
+    streamy_store base;
+    sqlite3 *db;
+    /* One connection is used by one thread at a time. */
+    pthread_mutex_t lock;
+    sqlite3_stmt *stmt[ST_COUNT_];
+    int busy_timeout_ms;
+    int64_t busy_since_us;
+    char path[];
+} sqlite_store;
+
+/* What one scan of a user's rows found, before anything is changed. */
+typedef struct scan {
+    unsigned int active, expired, limit;
+    int has_limit, exists;
+    int64_t since, first_expiry;
+    int64_t oldest_since, idlest_renewed;
+    char oldest[STREAMY_ID_MAX + 1], idlest[STREAMY_ID_MAX + 1];
+} scan;
+
+/* Map a SQLite failure to a result code, keeping SQLite's own words. */
+static int db_error(sqlite_store *s, int code, const char *what)
+{
+    int primary = code & 0xff;
+
+    streamy_store_set_error(&s->base, "sqlite %s: %s: %s", s->path, what,
+                            primary == SQLITE_READONLY ? "the database is read-only"
+                                                       : sqlite3_errmsg(s->db));
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+        return STREAMY_EBUSY;
+    if (primary == SQLITE_NOMEM)
+        return STREAMY_ENOMEM;
+    return STREAMY_ESTORE;
+}
+
+/* Retry quickly at first, then back off to 1 ms, until the timeout: SQLite's own
+ * handler sleeps whole milliseconds, far longer than a decision takes. */
+static int busy_handler(void *arg, int count)
+{
+    sqlite_store *s = arg;
+    int64_t now = streamy__monotonic_us();
+    struct timespec ts = {0, 0};
+
+    if (count == 0)
+        s->busy_since_us = now;
+    if (now - s->busy_since_us >= (int64_t)s->busy_timeout_ms * 1000)
+        return 0;
+    if (count < 4) {
+        sched_yield();
+        return 1;
+    }
+    ts.tv_nsec = (count < 50 ? 20L * (count - 3) : 1000L) * 1000L;
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
+static int step_done(sqlite_store *s, int id, const char *what)
+{
+    sqlite3_stmt *st = s->stmt[id];
+    int rc = sqlite3_step(st);
+
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        rc = db_error(s, rc, what);
+        sqlite3_reset(st);
+        return rc;
+    }
+    sqlite3_reset(st);
+    return STREAMY_OK;
+}
+
+static sqlite3_stmt *bind_user(sqlite_store *s, int id, const char *user)
+{
+    sqlite3_stmt *st = s->stmt[id];
+
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    return st;
+}
+
+static int txn_begin(sqlite_store *s)
+{
+    return step_done(s, ST_BEGIN, "begin");
+}
+
+/* Commit, or roll back if the work or the commit failed. */
+static int txn_end(sqlite_store *s, int rc)
+{
+    if (rc >= 0) {
+        int crc = step_done(s, ST_COMMIT, "commit");
+        if (crc == STREAMY_OK)
+            return rc;
+        rc = crc;
+    }
+    if (!sqlite3_get_autocommit(s->db)) {
+        sqlite3_step(s->stmt[ST_ROLLBACK]);
+        sqlite3_reset(s->stmt[ST_ROLLBACK]);
+    }
+    return rc;
+}
+
+static int64_t expiry(const streamy_store_req *req)
+{
+    return req->ttl_ms ? req->now_ms + req->ttl_ms : 0;
+}
+
+static int scan_user(scan *sc, sqlite_store *s, const streamy_store_req *req)
+{
+    sqlite3_stmt *st = bind_user(s, ST_SCAN, req->user);
+    int rc;
+
+    memset(sc, 0, sizeof(*sc));
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *stream = (const char *)sqlite3_column_text(st, 0);
+        int64_t since = sqlite3_column_int64(st, 1);
+        int64_t renewed = sqlite3_column_int64(st, 2);
+        int64_t expires = sqlite3_column_int64(st, 3);
+
+        if (stream == NULL) {
+            sc->has_limit = 1;
+            sc->limit = (unsigned int)since;
+            continue;
+        }
+        if (expires != 0 && expires <= req->now_ms) {
+            sc->expired++;
+            continue;
+        }
+        sc->active++;
+        if (req->stream != NULL && strcmp(stream, req->stream) == 0) {
+            sc->exists = 1;
+            sc->since = since;
+        }
+        if (sc->active == 1 || since < sc->oldest_since) {
+            sc->oldest_since = since;
+            snprintf(sc->oldest, sizeof(sc->oldest), "%s", stream);
+        }
+        if (sc->active == 1 || renewed < sc->idlest_renewed) {
+            sc->idlest_renewed = renewed;
+            snprintf(sc->idlest, sizeof(sc->idlest), "%s", stream);
+        }
+        if (expires != 0 && (sc->first_expiry == 0 || expires < sc->first_expiry))
+            sc->first_expiry = expires;
+    }
+    if (rc != SQLITE_DONE) {
+        rc = db_error(s, rc, "read leases");
+        sqlite3_reset(st);
+        return rc;
+    }
+    sqlite3_reset(st);
+    if (!sc->has_limit)
+        sc->limit = req->limit;
+    return STREAMY_OK;
+}
+
+static int drop_expired(sqlite_store *s, const streamy_store_req *req)
+{
+    sqlite3_stmt *st = bind_user(s, ST_DROP_EXPIRED, req->user);
+
+    sqlite3_bind_int64(st, 2, req->now_ms);
+    return step_done(s, ST_DROP_EXPIRED, "drop expired leases");
+}
+
+static int write_lease(sqlite_store *s, int id, const streamy_store_req *req, const char *what)
+{
+    sqlite3_stmt *st = bind_user(s, id, req->user);
+
+    sqlite3_bind_text(st, 2, req->stream, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, req->now_ms);
+    sqlite3_bind_int64(st, 4, expiry(req));
+    return step_done(s, id, what);
+}
+
+/* The decision itself; the caller holds the lock and an open transaction. */
+static int do_acquire(sqlite_store *s, const streamy_store_req *req, streamy_decision *out)
+{
+    const char *victim = NULL;
+    scan sc;
+    int rc;
+
+    if ((rc = scan_user(&sc, s, req)) != STREAMY_OK)
+        return rc;
+    out->limit = sc.limit;
+    out->expired = sc.expired;
+    if (sc.expired && (rc = drop_expired(s, req)) != STREAMY_OK)
+        return rc;
+    if (sc.exists) {
+        if ((rc = write_lease(s, ST_REFRESH, req, "refresh lease")) != STREAMY_OK)
+            return rc;
+        out->active = sc.active;
+        out->since_ms = sc.since;
+        out->expires_ms = expiry(req);
+        return STREAMY_OK;
+    }
+    if (sc.active >= sc.limit) {
+        if (req->policy != STREAMY_POLICY_REJECT && sc.limit > 0 && sc.active == sc.limit) {
+            victim = req->policy == STREAMY_POLICY_EVICT_OLDEST ? sc.oldest : sc.idlest;
+        } else if (req->shadow) {
+            out->shadow_refused = 1;
+        } else {
+            out->active = sc.active;
+            out->retry_ms = sc.first_expiry;
+            return STREAMY_LIMIT_REACHED;
+        }
+    }
+    if (victim != NULL) {
+        sqlite3_stmt *st = bind_user(s, ST_DELETE_ONE, req->user);
+        sqlite3_bind_text(st, 2, victim, -1, SQLITE_STATIC);
+        if ((rc = step_done(s, ST_DELETE_ONE, "evict lease")) != STREAMY_OK)
+            return rc;
+        snprintf(out->evicted, sizeof(out->evicted), "%s", victim);
+        sc.active--;
+    }
+    if ((rc = write_lease(s, ST_INSERT, req, "insert lease")) != STREAMY_OK)
+        return rc;
+    out->created = 1;
+    out->active = sc.active + 1;
+    out->since_ms = req->now_ms;
+    out->expires_ms = expiry(req);
+    return STREAMY_OK;
+}
+
+static int do_renew(sqlite_store *s, const streamy_store_req *req, streamy_decision *out)
+{
+    scan sc;
+    int rc;
+
+    if ((rc = scan_user(&sc, s, req)) != STREAMY_OK)
+        return rc;
+    out->limit = sc.limit;
+    out->expired = sc.expired;
+    out->active = sc.active;
+    if (sc.expired && (rc = drop_expired(s, req)) != STREAMY_OK)
+        return rc;
+    if (!sc.exists)
+        return STREAMY_NOT_FOUND;
+    if ((rc = write_lease(s, ST_REFRESH, req, "renew lease")) != STREAMY_OK)
+        return rc;
+    out->since_ms = sc.since;
+    out->expires_ms = expiry(req);
+    return STREAMY_OK;
+}
+
+/* One statement: atomic on its own, so it needs no explicit transaction. */
+static int do_release(sqlite_store *s, const streamy_store_req *req, streamy_decision *out)
+{
+    sqlite3_stmt *st = bind_user(s, ST_RELEASE, req->user);
+    int rc;
+
+    sqlite3_bind_text(st, 2, req->stream, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, req->now_ms);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t expires = sqlite3_column_int64(st, 1);
+        if (expires != 0 && expires <= req->now_ms)
+            out->expired++;
+        else
+            out->removed = 1;
+    }
+    if (rc != SQLITE_DONE) {
+        rc = db_error(s, rc, "remove lease");
+        sqlite3_reset(st);
+        out->expired = 0;
+        out->removed = 0;
+        return rc;
+    }
+    sqlite3_reset(st);
+    return STREAMY_OK;
+}
+
+typedef int (*decide_fn)(sqlite_store *, const streamy_store_req *, streamy_decision *);
+
+static int in_transaction(streamy_store *st, decide_fn fn, const streamy_store_req *req,
+                          streamy_decision *out)
+{
+    sqlite_store *s = (sqlite_store *)st;
+    int rc;
+
+    pthread_mutex_lock(&s->lock);
+    if ((rc = txn_begin(s)) == STREAMY_OK)
+        rc = txn_end(s, fn(s, req, out));
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int sqlite_acquire(streamy_store *st, const streamy_store_req *req,
+                          streamy_decision *out)
+{
+    return in_transaction(st, do_acquire, req, out);
+}
+
+static int sqlite_renew(streamy_store *st, const streamy_store_req *req,
+                        streamy_decision *out)
+{
+    return in_transaction(st, do_renew, req, out);
+}
+
+static int sqlite_release(streamy_store *st, const streamy_store_req *req,
+                          streamy_decision *out)
+{
+    sqlite_store *s = (sqlite_store *)st;
+    int rc;
+
+    pthread_mutex_lock(&s->lock);
+    rc = do_release(s, req, out);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int sqlite_apply(streamy_store *st, streamy_store_op *ops, size_t n)
+{
+    sqlite_store *s = (sqlite_store *)st;
+    int rc;
+
+    pthread_mutex_lock(&s->lock);
+    if ((rc = txn_begin(s)) != STREAMY_OK)
+        goto out;
+    for (size_t i = 0; i < n && rc >= 0; i++) {
+        decide_fn fn = ops[i].kind == STREAMY_OP_SUBSCRIBE     ? do_acquire
+                       : ops[i].kind == STREAMY_OP_UNSUBSCRIBE ? do_release
+                                                               : do_renew;
+        rc = ops[i].result = fn(s, &ops[i].req, ops[i].out);
+    }
+    rc = txn_end(s, rc < 0 ? rc : STREAMY_OK);
+out:
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int sqlite_list(streamy_store *st, const streamy_store_req *req, streamy_lease_cb cb,
+                       void *payload)
+{
+    sqlite_store *s = (sqlite_store *)st;
+    sqlite3_stmt *q;
+    int rc;
+
+    pthread_mutex_lock(&s->lock);
+    q = bind_user(s, ST_LIST, req->user);
+    sqlite3_bind_int64(q, 2, req->now_ms);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        streamy_lease lease;
+        lease.stream = (const char *)sqlite3_column_text(q, 0);
+        lease.since_ms = sqlite3_column_int64(q, 1);
+        lease.renewed_ms = sqlite3_column_int64(q, 2);
+        lease.expires_ms = sqlite3_column_int64(q, 3);
+        if (lease.stream != NULL && cb(&lease, payload) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    rc = rc == SQLITE_DONE ? STREAMY_OK : db_error(s, rc, "list leases");
+    sqlite3_reset(q);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* Run a one-row, one-column query; `*found` says whether there was a row. */
+static int query_int(sqlite_store *s, sqlite3_stmt *q, const char *what, int64_t *value,
+                     int *found)
+{
+    int rc = sqlite3_step(q);
+
+    *found = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW)
+        *value = sqlite3_column_int64(q, 0);
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? STREAMY_OK : db_error(s, rc, what);
+    sqlite3_reset(q);
+    return rc;
+}
+
+static int sqlite_count(streamy_store *st, const streamy_store_req *req, unsigned int *out)
+{
+    sqlite_store *s = (sqlite_store *)st;
+    int64_t n = 0;
+    int rc, found;
+
+    pthread_mutex_lock(&s->lock);
+    sqlite3_bind_int64(bind_user(s, ST_COUNT, req->user), 2, req->now_ms);
+    rc = query_int(s, s->stmt[ST_COUNT], "count leases", &n, &found);
+    pthread_mutex_unlock(&s->lock);
+    *out = (unsigned int)n;
+    return rc;
+}
+
+static int sqlite_get_limit(streamy_store *st, const char *user, unsigned int *limit,
+                            int *found)
+{
+    sqlite_store *s = (sqlite_store *)st;
+    int64_t v = 0;
+    int rc;
+
+    pthread_mutex_lock(&s->lock);
+    rc = query_int(s, bind_user(s, ST_GET_LIMIT, user), "read limit", &v, found);
+    pthread_mutex_unlock(&s->lock);
+    *limit = (unsigned int)v;
+    return rc;
+}
+
+static int sqlite_set_limit(streamy_store *st, const char *user, unsigned int limit)
+{
+    sqlite_store *s = (sqlite_store *)st;
+    int rc;
+
+    pthread_mutex_lock(&s->lock);
+    sqlite3_bind_int64(bind_user(s, ST_SET_LIMIT, user), 2, limit);
+    rc = step_done(s, ST_SET_LIMIT, "set limit");
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int sqlite_clear_limit(streamy_store *st, const char *user)
+{
+    sqlite_store *s = (sqlite_store *)st;
+    int rc;
+
+    pthread_mutex_lock(&s->lock);
+    bind_user(s, ST_CLEAR_LIMIT, user);
+    rc = step_done(s, ST_CLEAR_LIMIT, "clear limit");
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int sqlite_purge(streamy_store *st, int64_t now_ms, uint64_t *removed)
+{
+    sqlite_store *s = (sqlite_store *)st;
+    int rc;
+
+    pthread_mutex_lock(&s->lock);
+    sqlite3_bind_int64(s->stmt[ST_PURGE], 1, now_ms);
+    rc = step_done(s, ST_PURGE, "purge");
+    *removed = rc == STREAMY_OK ? (uint64_t)sqlite3_changes64(s->db) : 0;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int sqlite_health(streamy_store *st)
+{
+    sqlite_store *s = (sqlite_store *)st;
+    int64_t v;
+    int rc, found;
+
+    pthread_mutex_lock(&s->lock);
+    rc = query_int(s, s->stmt[ST_HEALTH], "health check", &v, &found);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static void sqlite_free(streamy_store *st)
+{
+    sqlite_store *s = (sqlite_store *)st;
+
+    for (int i = 0; i < ST_COUNT_; i++)
+        sqlite3_finalize(s->stmt[i]);
+    sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+static int pragma_int(sqlite_store *s, const char *pragma, int64_t *value)
+{
+    sqlite3_stmt *q;
+    int rc = sqlite3_prepare_v2(s->db, pragma, -1, &q, NULL);
+    int found;
+
+    if (rc != SQLITE_OK)
+        return db_error(s, rc, "read the database header");
+    rc = sqlite3_step(q);
+    found = rc == SQLITE_ROW;
+    if (found)
+        *value = sqlite3_column_int64(q, 0);
+    rc = found || rc == SQLITE_DONE ? STREAMY_OK : db_error(s, rc, "read the database header");
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int exec(sqlite_store *s, const char *text, const char *what)
+{
+    int rc = sqlite3_exec(s->db, text, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? STREAMY_OK : db_error(s, rc, what);
+}
+
+/* What the file holds: 1 = a Streamy database, 0 = empty, else an error. */
+static int inspect(sqlite_store *s)
+{
+    int64_t app = 0, version = 0, objects = 0;
+    int rc;
+
+    if ((rc = pragma_int(s, "PRAGMA application_id", &app)) != STREAMY_OK ||
+        (rc = pragma_int(s, "PRAGMA user_version", &version)) != STREAMY_OK ||
+        (rc = pragma_int(s, "SELECT count(*) FROM sqlite_master", &objects)) != STREAMY_OK) {
+        if (rc == STREAMY_ESTORE)
+            streamy_store_set_error(&s->base,
+                                    "sqlite %s: not a Streamy database (%s); left untouched",
+                                    s->path, sqlite3_errmsg(s->db));
+        return rc;
+    }
+    if (app == STREAMY_APPLICATION_ID) {
+        if (version > SCHEMA_VERSION) {
+            streamy_store_set_error(&s->base,
+                                    "sqlite %s: schema version %lld is newer than this "
+                                    "libstreamy knows (%d); upgrade libstreamy",
+                                    s->path, (long long)version, SCHEMA_VERSION);
+            return STREAMY_ESTORE;
+        }
+        if (version < 1) {
+            streamy_store_set_error(&s->base,
+                                    "sqlite %s: Streamy database without a schema version",
+                                    s->path);
+            return STREAMY_ESTORE;
+        }
+        return 1;
+    }
+    if (app == 0 && objects == 0 && version == 0)
+        return 0;
+    streamy_store_set_error(&s->base,
+                            "sqlite %s: not a Streamy database (application_id %lld, %lld "
+                            "schema objects); left untouched",
+                            s->path, (long long)app, (long long)objects);
+    return STREAMY_ESTORE;
+}
+
+/* Create the schema of an empty file, checking again under the write lock in
+ * case another process created it first. */
+static int create_schema(sqlite_store *s)
+{
+    int rc;
+
+    if ((rc = exec(s, "BEGIN IMMEDIATE", "create the schema")) != STREAMY_OK)
+        return rc;
+    rc = inspect(s);
+    if (rc == 0)
+        rc = exec(s, schema_v1, "create the schema");
+    if (rc >= 0)
+        return exec(s, "COMMIT", "create the schema");
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static int open_schema(sqlite_store *s, int memory, int readonly, int sync_full)
+{
+    int rc = inspect(s);
+
+    if (rc < 0)
+        return rc;
+    if (rc == 0 && readonly) {
+        streamy_store_set_error(&s->base,
+                                "sqlite %s: no Streamy database here to open read-only",
+                                s->path);
+        return STREAMY_ESTORE;
+    }
+    if (!memory && !readonly &&
+        (rc = exec(s, "PRAGMA journal_mode=WAL", "switch to WAL")) != STREAMY_OK)
+        return rc;
+    if ((rc = exec(s, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+                   "set synchronous")) != STREAMY_OK)
+        return rc;
+    if (inspect(s) == 0 && (rc = create_schema(s)) != STREAMY_OK)
+        return rc;
+    /* Version 1 is the only schema so far; later versions migrate here. */
+    return STREAMY_OK;
+}
+
+/* Create a new file with mode 0600 before SQLite sees it; the -wal and -shm
+ * files inherit the database file's mode. */
+static int create_private(sqlite_store *s, const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+    if (fd >= 0) {
+        close(fd);
+        return STREAMY_OK;
+    }
+    if (errno == EEXIST)
+        return STREAMY_OK;
+    streamy_store_set_error(&s->base, "sqlite %s: cannot create the file: %s", path,
+                            strerror(errno));
+    return STREAMY_ESTORE;
+}
+
+int streamy_store_sqlite_new(streamy_store **out, const char *path, int readonly,
+                             const streamy_options *opts)
+{
+    static const streamy_options defaults = STREAMY_OPTIONS_INIT;
+    int memory, rc, flags;
+    sqlite_store *s;
+    size_t len;
+
+    streamy__error_begin(NULL);
+    if (out == NULL || path == NULL)
+        return streamy__error(STREAMY_EINVAL, "%s is NULL",
+                              out == NULL ? "output store pointer" : "sqlite path");
+    *out = NULL;
+    if (path[0] == '\0')
+        return streamy__error(STREAMY_EINVAL, "sqlite path is empty");
+    if (opts == NULL)
+        opts = &defaults;
+    memory = strcmp(path, ":memory:") == 0;
+    len = strlen(path);
+    s = calloc(1, sizeof(*s) + len + 1);
+    if (s == NULL)
+        return streamy__error(STREAMY_ENOMEM, "cannot allocate the sqlite store");
+    memcpy(s->path, path, len + 1);
+    pthread_mutex_init(&s->lock, NULL);
+    s->busy_timeout_ms = opts->busy_timeout_ms;
+    streamy_store_init(&s->base, STREAMY_STORE_VERSION);
+    s->base.name = "sqlite";
+    s->base.free = sqlite_free;
+
+    if (!memory && !readonly && (rc = create_private(s, path)) != STREAMY_OK)
+        goto fail;
+    flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
+    rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        if (s->db == NULL) {
+            rc = streamy__error(STREAMY_ENOMEM, "cannot allocate a sqlite connection");
+            goto fail;
+        }
+        rc = db_error(s, rc, "open");
+        goto fail;
+    }
+    sqlite3_busy_handler(s->db, busy_handler, s);
+    if (!readonly && sqlite3_db_readonly(s->db, "main") == 1)
+        readonly = 1; /* the file or its directory is not writable: reads still work */
+    if ((rc = open_schema(s, memory, readonly, opts->synchronous_full)) != STREAMY_OK)
+        goto fail;
+    for (int i = 0; i < ST_COUNT_; i++) {
+        rc = sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
+                                NULL);
+        if (rc != SQLITE_OK) {
+            rc = db_error(s, rc, "prepare statements");
+            goto fail;
+        }
+    }
+    s->base.acquire = sqlite_acquire;
+    s->base.release = sqlite_release;
+    s->base.renew = sqlite_renew;
+    s->base.list = sqlite_list;
+    s->base.count = sqlite_count;
+    s->base.set_limit = sqlite_set_limit;
+    s->base.clear_limit = sqlite_clear_limit;
+    s->base.get_limit = sqlite_get_limit;
+    s->base.purge = sqlite_purge;
+    s->base.health = sqlite_health;
+    s->base.apply = sqlite_apply;
+    *out = &s->base;
+    return STREAMY_OK;
+fail:
+    sqlite_free(&s->base);
+    return rc;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* streamy_int.h: declarations shared between the library's own files; never installed. */
+#ifndef STREAMY_INT_H
+#define STREAMY_INT_H
+
+#include "streamy.h"
+#include "streamy/store.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#define STREAMY_ERRMSG_SIZE 512
+
+struct streamy {
+    streamy_store *store;
+    streamy_options opts;
+    /* Counters are updated with relaxed atomics: they are statistics only. */
+    uint64_t allowed, refused, evicted, expired, renewed, released, shadow_refused;
+};
+
+/* error.c: the thread's last error message, tagged with the handle it belongs to. */
+void streamy__error_begin(const streamy *h);
+int streamy__error(int rc, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void streamy__error_v(const char *fmt, va_list ap);
+int streamy__error_is_set(void);
+
+/* id.c */
+int streamy__id_check(char out[STREAMY_ID_MAX + 1], const char **canon, const char *field,
+                      const char *id, int require_uuid);
+
+/* parse.c */
+int streamy__parse_uint(unsigned long long *out, const char *text, unsigned long long max);
+
+/* time.c */
+int64_t streamy__now_ms(void);
+int64_t streamy__monotonic_us(void);
+
+#define STREAMY_UNUSED(x) (void)(x)
+
+#endif /* STREAMY_INT_H */
