@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/* test_util.c: helpers shared by the Check suites. */
+#include "test_util.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int64_t test_clock_cb(void *payload)
+{
+    return ((test_clock *)payload)->now;
+}
+
+void test_observer_cb(const streamy_event *event, void *payload)
+{
+    test_events *log = payload;
+    test_event *e;
+
+    ck_assert_int_lt(log->n, TEST_MAX_EVENTS);
+    e = &log->ev[log->n++];
+    memset(e, 0, sizeof(*e));
+    e->kind = event->kind;
+    if (event->user)
+        snprintf(e->user, sizeof(e->user), "%s", event->user);
+    if (event->stream)
+        snprintf(e->stream, sizeof(e->stream), "%s", event->stream);
+    e->count = event->count;
+    e->active = event->active;
+    e->limit = event->limit;
+    e->shadow_refused = event->shadow_refused;
+    e->at_ms = event->at_ms;
+}
+
+char *test_tmpdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char *dir;
+
+    if (base == NULL || base[0] == '\0')
+        base = "/tmp";
+    dir = malloc(strlen(base) + 32);
+    ck_assert_ptr_nonnull(dir);
+    sprintf(dir, "%s/streamy-test-XXXXXX", base);
+    ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp failed");
+    return dir;
+}
+
+static void remove_tree(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    char child[4096];
+    struct stat st;
+
+    if (d == NULL) {
+        unlink(path);
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(child, sizeof(child), "%s/%s", path, e->d_name);
+        if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
+            remove_tree(child);
+        else
+            unlink(child);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+void test_tmpdir_free(char *dir)
+{
+    if (dir == NULL)
+        return;
+    remove_tree(dir);
+    free(dir);
+}
+
+char *test_expand(const char *tmpl, const char *dir)
+{
+    size_t n = 0;
+    const char *p;
+    char *out, *o;
+
+    for (p = tmpl; (p = strstr(p, "@TMP@")) != NULL; p += 5)
+        n++;
+    out = malloc(strlen(tmpl) + n * (dir ? strlen(dir) : 0) + 1);
+    ck_assert_ptr_nonnull(out);
+    for (o = out, p = tmpl; *p;) {
+        if (strncmp(p, "@TMP@", 5) == 0 && dir != NULL) {
+            o += sprintf(o, "%s", dir);
+            p += 5;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+int test_timeout_scale(int value)
+{
+    const char *m = getenv("STREAMY_TEST_TIMEOUT_MULTIPLIER");
+    int k = m ? atoi(m) : 1;
+
+    return value * (k > 0 ? k : 1);
+}
+
+int test_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
