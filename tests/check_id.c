@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/* check_id.c: identifier validation and UUID canonicalisation. */
+#include <string.h>
+
+#include "test_util.h"
+
+static const struct {
+    const char *id;
+    const char *canonical; /* NULL: refused */
+    const char *why;       /* words the message must hold */
+} cases[] = {
+    {"alice", "alice", NULL},
+    {"Alice", "Alice", NULL},             /* not a UUID: case is kept */
+    {"a b", "a b", NULL},                 /* spaces are fine */
+    {"\xc3\xa9t\xc3\xa9", "\xc3\xa9t\xc3\xa9", NULL},
+    {"\xf0\x9f\x8e\xac", "\xf0\x9f\x8e\xac", NULL},
+    {"\xef\xbf\xbf", "\xef\xbf\xbf", NULL}, /* U+FFFF is a valid scalar */
+    {"\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf", NULL},
+    {"123E4567-E89B-12D3-A456-426614174000", "123e4567-e89b-12d3-a456-426614174000", NULL},
+    {"123e4567-e89b-12d3-a456-426614174000", "123e4567-e89b-12d3-a456-426614174000", NULL},
+    {"123e4567-e89b-12d3-a456-42661417400", "123e4567-e89b-12d3-a456-42661417400", NULL},
+    {"123e4567-e89b-12d3-a456-42661417400g", "123e4567-e89b-12d3-a456-42661417400g", NULL},
+    {"{123e4567-e89b-12d3-a456-426614174000}", "{123e4567-e89b-12d3-a456-426614174000}", NULL},
+    {"", NULL, "empty"},
+    {"a\x01", NULL, "control character (byte 2)"},
+    {"\x1f", NULL, "control character (byte 1)"},
+    {"x\x7f", NULL, "control character"},
+    {"a\nb", NULL, "control character"},
+    {"\x80", NULL, "not valid UTF-8 (byte 1)"},
+    {"ab\xc3", NULL, "not valid UTF-8 (byte 3)"},
+    {"\xc1\xbf", NULL, "UTF-8"},          /* overlong */
+    {"\xe0\x80\xaf", NULL, "UTF-8"},      /* overlong */
+    {"\xf0\x80\x80\xaf", NULL, "UTF-8"},  /* overlong */
+    {"\xed\xbf\xbf", NULL, "UTF-8"},      /* surrogate */
+    {"\xf5\x80\x80\x80", NULL, "UTF-8"},  /* past U+10FFFF */
+    {"\xe2\x82", NULL, "UTF-8"},          /* truncated */
+    {"\xe2\x28\xa1", NULL, "UTF-8"},      /* bad continuation */
+    {"\xfe", NULL, "UTF-8"},
+};
+
+START_TEST(table)
+{
+    char out[STREAMY_ID_MAX + 1];
+    int rc = streamy_normalize_id(out, sizeof(out), NULL, "user", cases[_i].id);
+
+    if (cases[_i].canonical != NULL) {
+        ck_assert_msg(rc == STREAMY_OK, "case %d refused: %s", _i, streamy_errmsg(NULL));
+        ck_assert_str_eq(out, cases[_i].canonical);
+    } else {
+        ck_assert_msg(rc == STREAMY_EINVAL, "case %d accepted", _i);
+        ck_assert_msg(strstr(streamy_errmsg(NULL), "user id") != NULL, "%s",
+                      streamy_errmsg(NULL));
+        ck_assert_msg(strstr(streamy_errmsg(NULL), cases[_i].why) != NULL, "case %d: %s", _i,
+                      streamy_errmsg(NULL));
+    }
+}
+END_TEST
+
+START_TEST(length_limits)
+{
+    char id[STREAMY_ID_MAX + 2], out[STREAMY_ID_MAX + 1];
+
+    memset(id, 'x', sizeof(id));
+    id[STREAMY_ID_MAX] = '\0';
+    ck_assert_rc(streamy_normalize_id(out, sizeof(out), NULL, "stream", id), STREAMY_OK);
+    ck_assert_str_eq(out, id);
+    id[STREAMY_ID_MAX] = 'x';
+    id[STREAMY_ID_MAX + 1] = '\0';
+    ck_assert_rc(streamy_normalize_id(out, sizeof(out), NULL, "stream", id), STREAMY_EINVAL);
+    ck_assert_ptr_nonnull(strstr(streamy_errmsg(NULL), "stream id is longer than 128 bytes"));
+    /* A multi-byte character straddling the limit counts in bytes. */
+    memset(id, 'x', sizeof(id));
+    memcpy(id + STREAMY_ID_MAX - 1, "\xc3\xa9", 3);
+    ck_assert_rc(streamy_normalize_id(out, sizeof(out), NULL, "stream", id), STREAMY_EINVAL);
+    ck_assert_rc(streamy_normalize_id(out, 3, NULL, "stream", "abc"), STREAMY_EINVAL);
+    ck_assert_ptr_nonnull(strstr(streamy_errmsg(NULL), "too small"));
+    ck_assert_rc(streamy_normalize_id(out, 4, NULL, "stream", "abc"), STREAMY_OK);
+    ck_assert_rc(streamy_normalize_id(NULL, 4, NULL, "stream", "abc"), STREAMY_EINVAL);
+    ck_assert_rc(streamy_normalize_id(out, 4, NULL, "stream", NULL), STREAMY_EINVAL);
+    ck_assert_ptr_nonnull(strstr(streamy_errmsg(NULL), "missing"));
+}
+END_TEST
+
+START_TEST(require_uuid_follows_the_handle)
+{
+    streamy_options o;
+    streamy *h;
+    char out[STREAMY_ID_MAX + 1];
+
+    streamy_options_init(&o, STREAMY_OPTIONS_VERSION);
+    o.require_uuid = 1;
+    ck_assert_rc(streamy_open(&h, "memory:", &o), STREAMY_OK);
+    ck_assert_rc(streamy_normalize_id(out, sizeof(out), h, "user", "alice"), STREAMY_EINVAL);
+    ck_assert_ptr_nonnull(strstr(streamy_errmsg(h), "not a UUID"));
+    ck_assert_rc(streamy_normalize_id(out, sizeof(out), h, "user",
+                                      "123E4567-E89B-12D3-A456-426614174000"),
+                 STREAMY_OK);
+    ck_assert_str_eq(out, "123e4567-e89b-12d3-a456-426614174000");
+    ck_assert_rc(streamy_normalize_id(out, sizeof(out), NULL, "user", "alice"), STREAMY_OK);
+    streamy_close(h);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("id");
+    TCase *tc = tcase_create("id");
+
+    tcase_add_loop_test(tc, table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
+    tcase_add_test(tc, length_limits);
+    tcase_add_test(tc, require_uuid_follows_the_handle);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}
