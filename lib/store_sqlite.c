@@ -85,6 +85,12 @@ static const char *const sql[ST_COUNT_] = {
     [ST_HEALTH] = "SELECT count(*) FROM (SELECT 1 FROM leases LIMIT 1)",
 };
 
+/* The statements' text, for tests that check their query plans. */
+const char *streamy__sqlite_sql(int i)
+{
+    return i >= 0 && i < ST_COUNT_ ? sql[i] : NULL;
+}
+
 typedef struct sqlite_store {
     streamy_store base;
     sqlite3 *db;

@@ -35,7 +35,10 @@ int streamy__id_check(char out[STREAMY_ID_MAX + 1], const char **canon, const ch
 /* parse.c */
 int streamy__parse_uint(unsigned long long *out, const char *text, unsigned long long max);
 
-/* time.c */
+/* store_sqlite.c: statement texts by index (NULL past the end), for tests. */
+const char *streamy__sqlite_sql(int i);
+
+/* core.c */
 int64_t streamy__now_ms(void);
 int64_t streamy__monotonic_us(void);
 
