@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: MIT */
+/* cmd_batch.c: `streamyctl batch`, many decisions from standard input, one transaction
+ * per chunk. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Most lines decided in one streamy_apply() call. */
+#define BATCH_CHUNK 1000
+/* Longest input line; a valid one needs under 300 bytes. */
+#define BATCH_LINE_MAX 4096
+/* The read buffer holds several lines, and always a whole line of BATCH_LINE_MAX. */
+#define BATCH_BUF_SIZE (64 * 1024)
+
+static const cli_command_spec spec = {
+    "batch",
+    "",
+    "Read commands from standard input, one per line, and print exactly one result\n"
+    "line for each, in order:\n"
+    "\n"
+    "    subscribe USER STREAM\n"
+    "    unsubscribe USER STREAM\n"
+    "    renew USER STREAM\n"
+    "\n"
+    "Fields are separated by tabs when the line holds a tab (so identifiers may\n"
+    "contain spaces), otherwise by runs of spaces. Blank lines and lines starting\n"
+    "with # are skipped and print nothing. Lines are decided in chunks, each in one\n"
+    "store transaction; a chunk ends when no complete line is waiting on standard\n"
+    "input or after 1000 lines, and its results are written before more is read,\n"
+    "so a program may send one line and wait for its answer.\n"
+    "\n"
+    "With --json each result is the object the single command prints, plus \"line\"\n"
+    "(the 1-based input line number). An invalid line (unknown command, wrong\n"
+    "number of fields, invalid identifier, longer than 4096 bytes) prints\n"
+    "{\"line\":N,\"result\":\"error\",\"code\":\"invalid\",\"error\":MESSAGE} (without\n"
+    "--json: \"line N: error: MESSAGE\") and the batch goes on. If the store fails,\n"
+    "every line of the chunk gets an error result (code busy, store, ...) and the\n"
+    "batch stops.\n"
+    "\n"
+    "Exits 1 after a store failure, else 2 if any line was invalid, else 0: refusals\n"
+    "and \"not found\" are answers, not failures.\n",
+    NULL,
+    0,
+    0,
+    NULL};
+
+/* One input line waiting for its answer: an operation or an in-band error. */
+typedef struct entry {
+    long line;
+    int op; /* index into ops, or -1 when the line was invalid */
+    char error[256];
+    char user[STREAMY_ID_MAX + 1];
+    char stream[STREAMY_ID_MAX + 1];
+} entry;
+
+typedef struct batch {
+    streamy *h;
+    entry *entries;
+    streamy_op *ops;
+    size_t nentries, nops;
+    int invalid; /* some line was invalid */
+    int failed;  /* exit code of a store or output failure, or 0 */
+} batch;
+
+static void add_error(batch *b, long line, const char *fmt, ...) CLI_PRINTF(3, 4);
+
+static void add_error(batch *b, long line, const char *fmt, ...)
+{
+    entry *e = &b->entries[b->nentries++];
+    va_list ap;
+
+    e->line = line;
+    e->op = -1;
+    va_start(ap, fmt);
+    vsnprintf(e->error, sizeof(e->error), fmt, ap);
+    va_end(ap);
+    b->invalid = 1;
+}
+
+/* Show at most 32 bytes of untrusted input, as printable ASCII, in a message. */
+static void printable(char out[40], const char *in)
+{
+    size_t i;
+
+    for (i = 0; i < 32 && in[i] != '\0'; i++)
+        out[i] = in[i] >= 0x20 && in[i] < 0x7F ? in[i] : '?';
+    if (in[i] != '\0') {
+        memcpy(out + i, "...", 3);
+        i += 3;
+    }
+    out[i] = '\0';
+}
+
+/* Split `line` in place; returns the number of fields (at most `max` stored). */
+static int split(char *line, char **field, int max)
+{
+    int n = 0;
+    char *p = line;
+
+    if (strchr(line, '\t') != NULL) {
+        for (;;) {
+            char *tab = strchr(p, '\t');
+            if (n < max)
+                field[n] = p;
+            n++;
+            if (tab == NULL)
+                break;
+            *tab = '\0';
+            p = tab + 1;
+        }
+        return n;
+    }
+    for (;;) {
+        while (*p == ' ')
+            p++;
+        if (*p == '\0')
+            break;
+        if (n < max)
+            field[n] = p;
+        n++;
+        while (*p != ' ' && *p != '\0')
+            p++;
+        if (*p == '\0')
+            break;
+        *p++ = '\0';
+    }
+    return n;
+}
+
+/* Parse one line (without its newline; the byte after it is writable). */
+static void add_line(batch *b, char *line, size_t len, long lineno)
+{
+    static const struct {
+        const char *name;
+        streamy_op_kind kind;
+    } kinds[] = {{"subscribe", STREAMY_OP_SUBSCRIBE},
+                 {"unsubscribe", STREAMY_OP_UNSUBSCRIBE},
+                 {"renew", STREAMY_OP_RENEW}};
+    char *field[3], shown[40];
+    size_t i, skip;
+    streamy_op *op;
+    entry *e;
+    int n;
+
+    if (len > BATCH_LINE_MAX) {
+        add_error(b, lineno, "line is longer than %d bytes", BATCH_LINE_MAX);
+        return;
+    }
+    /* A line from a Windows editor ends in CR; the CR is no part of the stream id. */
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    if (memchr(line, '\0', len) != NULL) {
+        add_error(b, lineno, "line contains a NUL byte");
+        return;
+    }
+    line[len] = '\0';
+    skip = strspn(line, " \t");
+    if (line[skip] == '\0' || line[skip] == '#')
+        return;
+
+    n = split(line, field, 3);
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (strcmp(field[0], kinds[i].name) == 0)
+            break;
+    }
+    if (i == sizeof(kinds) / sizeof(kinds[0])) {
+        printable(shown, field[0]);
+        add_error(b, lineno,
+                  "unknown command \"%s\" (use subscribe, unsubscribe or renew)", shown);
+        return;
+    }
+    if (n != 3) {
+        add_error(b, lineno, "expected 3 fields (COMMAND USER STREAM), got %d", n);
+        return;
+    }
+    e = &b->entries[b->nentries];
+    if (streamy_normalize_id(e->user, sizeof(e->user), b->h, "user", field[1]) !=
+            STREAMY_OK ||
+        streamy_normalize_id(e->stream, sizeof(e->stream), b->h, "stream", field[2]) !=
+            STREAMY_OK) {
+        add_error(b, lineno, "%s", streamy_errmsg(b->h));
+        return;
+    }
+    e->line = lineno;
+    e->op = (int)b->nops;
+    op = &b->ops[b->nops++];
+    memset(op, 0, sizeof(*op));
+    op->kind = kinds[i].kind;
+    op->user = e->user;
+    op->stream = e->stream;
+    b->nentries++;
+}
+
+/* Decide the pending operations in one transaction and print every pending line. */
+static void flush(batch *b)
+{
+    char why[512];
+    int rc = STREAMY_OK;
+    cli_outcome o;
+
+    if (b->nentries == 0)
+        return;
+    if (b->nops > 0 && (rc = streamy_apply(b->h, b->ops, b->nops)) != STREAMY_OK)
+        snprintf(why, sizeof(why), "%s", streamy_errmsg(b->h));
+    for (size_t i = 0; i < b->nentries; i++) {
+        const entry *e = &b->entries[i];
+        const streamy_op *op = e->op >= 0 ? &b->ops[e->op] : NULL;
+
+        if (op == NULL) {
+            cli_print_line_error(e->line, STREAMY_EINVAL, e->error);
+        } else if (rc != STREAMY_OK) {
+            cli_print_line_error(e->line, rc, why);
+        } else if (op->result < 0) {
+            /* Validated above, so the library should not refuse it; say so if it does. */
+            cli_print_line_error(e->line, op->result, streamy_strerror(op->result));
+            if (op->result == STREAMY_EINVAL)
+                b->invalid = 1;
+        } else {
+            o.line = e->line;
+            o.kind = op->kind;
+            o.result = op->result;
+            o.user = e->user;
+            o.stream = e->stream;
+            o.d = &op->decision;
+            if (cli_print_outcome(&o) != CLI_EXIT_OK)
+                b->failed = CLI_EXIT_FAILURE;
+        }
+    }
+    if (rc != STREAMY_OK) {
+        cli_error("batch stopped: the store failed on lines %ld to %ld: %s",
+                  b->entries[0].line, b->entries[b->nentries - 1].line, why);
+        b->failed = CLI_EXIT_FAILURE;
+    }
+    if (fflush(stdout) != 0 || ferror(stdout))
+        b->failed = cli_error("cannot write the output: %s", strerror(errno));
+    b->nentries = 0;
+    b->nops = 0;
+}
+
+/* Read standard input, deciding every complete line before waiting for more. */
+static int run(batch *b, char *buf)
+{
+    size_t len = 0, start, n;
+    long lineno = 0;
+    int discarding = 0;
+    ssize_t got;
+    char *nl;
+
+    for (;;) {
+        start = 0;
+        while ((nl = memchr(buf + start, '\n', len - start)) != NULL) {
+            n = (size_t)(nl - (buf + start));
+            lineno++;
+            if (discarding)
+                discarding = 0; /* the end of an over-long line, already answered */
+            else
+                add_line(b, buf + start, n, lineno);
+            start += n + 1;
+            if (b->nentries == BATCH_CHUNK) {
+                flush(b);
+                if (b->failed)
+                    return b->failed;
+            }
+        }
+        memmove(buf, buf + start, len - start);
+        len -= start;
+        if (!discarding && len > BATCH_LINE_MAX) {
+            /* Answer now and drop the rest of the line as it arrives. */
+            add_line(b, buf, len, lineno + 1);
+            discarding = 1;
+        }
+        if (discarding)
+            len = 0;
+        /* No complete line is left: answer before blocking in read(). */
+        flush(b);
+        if (b->failed)
+            return b->failed;
+        do {
+            got = read(STDIN_FILENO, buf + len, BATCH_BUF_SIZE - 1 - len);
+        } while (got < 0 && errno == EINTR);
+        if (got < 0)
+            return cli_error("cannot read standard input: %s", strerror(errno));
+        if (got == 0)
+            break;
+        len += (size_t)got;
+    }
+    if (len > 0) /* a last line without a newline */
+        add_line(b, buf, len, lineno + 1);
+    flush(b);
+    return b->failed;
+}
+
+int cmd_batch(int argc, char **argv)
+{
+    batch b = {0};
+    char *buf = NULL;
+    cli_args args;
+    int rc;
+
+    if ((rc = cli_parse(&args, &spec, argc, argv, NULL, NULL)) != CLI_CONTINUE)
+        goto out;
+    b.entries = malloc(BATCH_CHUNK * sizeof(*b.entries));
+    b.ops = malloc(BATCH_CHUNK * sizeof(*b.ops));
+    buf = malloc(BATCH_BUF_SIZE);
+    if (b.entries == NULL || b.ops == NULL || buf == NULL) {
+        rc = cli_error("cannot start the batch: out of memory");
+        goto out;
+    }
+    if ((rc = cli_open(&b.h)) != CLI_CONTINUE)
+        goto out;
+    rc = run(&b, buf);
+    if (rc == CLI_EXIT_OK && b.invalid)
+        rc = CLI_EXIT_USAGE;
+out:
+    streamy_close(b.h);
+    free(b.entries);
+    free(b.ops);
+    free(buf);
+    return rc;
+}

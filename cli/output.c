@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/* output.c: results on stdout, as human-readable lines or one JSON object per line. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *cli_error_code(int rc)
+{
+    switch (rc) {
+    case STREAMY_EINVAL:
+        return "invalid";
+    case STREAMY_EBUSY:
+        return "busy";
+    case STREAMY_ESTORE:
+        return "store";
+    case STREAMY_ENOMEM:
+        return "nomem";
+    case STREAMY_EUNSUPPORTED:
+        return "unsupported";
+    default:
+        return "internal";
+    }
+}
+
+/* ISO-8601 UTC with milliseconds; "never" for 0, the library's "no expiry". */
+void cli_format_time(char *buf, size_t size, int64_t ms)
+{
+    time_t secs;
+    struct tm tm;
+    size_t n;
+
+    if (ms == 0) {
+        snprintf(buf, size, "never");
+        return;
+    }
+    secs = (time_t)(ms / 1000);
+    if (gmtime_r(&secs, &tm) == NULL ||
+        (n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
+        snprintf(buf, size, "@%lld ms", (long long)ms);
+        return;
+    }
+    snprintf(buf + n, size - n, ".%03dZ", (int)(ms % 1000));
+}
+
+int cli_emit_json(json_t *obj)
+{
+    char *text;
+    int rc = CLI_EXIT_OK;
+
+    if (obj == NULL)
+        return cli_error("cannot build the JSON result (out of memory)");
+    text = json_dumps(obj, JSON_COMPACT);
+    if (text == NULL) {
+        rc = cli_error("cannot encode the JSON result");
+        goto out;
+    }
+    puts(text);
+    free(text);
+out:
+    json_decref(obj);
+    return rc;
+}
+
+/* A time in milliseconds, or null where the library says "none" with 0. */
+static json_t *ms_or_null(int64_t ms)
+{
+    return ms != 0 ? json_integer((json_int_t)ms) : json_null();
+}
+
+static const char *result_name(int result)
+{
+    switch (result) {
+    case STREAMY_OK:
+        return "ok";
+    case STREAMY_LIMIT_REACHED:
+        return "limit_reached";
+    case STREAMY_NOT_FOUND:
+        return "not_found";
+    default:
+        return "error";
+    }
+}
+
+static json_t *outcome_json(const cli_outcome *o)
+{
+    const streamy_decision *d = o->d;
+    const char *result = result_name(o->result);
+    int ok = o->result == STREAMY_OK;
+
+    switch (o->kind) {
+    case STREAMY_OP_SUBSCRIBE:
+        return json_pack(
+            "{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:o, s:o, s:s?, s:b, s:I}",
+            "command", "subscribe", "result", result, "user", o->user, "stream",
+            o->stream, "created", d->created, "active", (json_int_t)d->active, "limit",
+            (json_int_t)d->limit, "since_ms", ok ? ms_or_null(d->since_ms) : json_null(),
+            "expires_ms", ok ? ms_or_null(d->expires_ms) : json_null(), "retry_ms",
+            ms_or_null(d->retry_ms), "evicted", d->evicted[0] != '\0' ? d->evicted : NULL,
+            "shadow_refused", d->shadow_refused, "expired", (json_int_t)d->expired);
+    case STREAMY_OP_UNSUBSCRIBE:
+        return json_pack("{s:s, s:s, s:s, s:s, s:b, s:I}", "command", "unsubscribe",
+                         "result", result, "user", o->user, "stream", o->stream,
+                         "removed", d->removed, "expired", (json_int_t)d->expired);
+    case STREAMY_OP_RENEW:
+        return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I}", "command",
+                         "renew", "result", result, "user", o->user, "stream", o->stream,
+                         "active", (json_int_t)d->active, "limit", (json_int_t)d->limit,
+                         "since_ms", ok ? ms_or_null(d->since_ms) : json_null(),
+                         "expires_ms", ok ? ms_or_null(d->expires_ms) : json_null(),
+                         "expired", (json_int_t)d->expired);
+    }
+    return NULL;
+}
+
+/* Put "line" first, so a reader of a batch's output sees it at a glance. */
+static json_t *with_line(long line, json_t *obj)
+{
+    json_t *out;
+
+    if (obj == NULL || line <= 0)
+        return obj;
+    out = json_pack("{s:I}", "line", (json_int_t)line);
+    if (out == NULL || json_object_update(out, obj) != 0) {
+        json_decref(out);
+        out = NULL;
+    }
+    json_decref(obj);
+    return out;
+}
+
+static void print_expired(unsigned int expired)
+{
+    if (expired > 0)
+        printf("; %u expired lease%s dropped", expired, expired == 1 ? "" : "s");
+}
+
+static void outcome_human(const cli_outcome *o)
+{
+    const streamy_decision *d = o->d;
+    char when[40];
+
+    if (o->line > 0)
+        printf("line %ld: ", o->line);
+    switch (o->kind) {
+    case STREAMY_OP_SUBSCRIBE:
+        if (o->result == STREAMY_OK) {
+            cli_format_time(when, sizeof(when), d->expires_ms);
+            printf("allowed: user %s stream %s (%s lease, %u of %u active, expires %s)",
+                   o->user, o->stream, d->created ? "new" : "existing", d->active,
+                   d->limit, when);
+            if (d->evicted[0] != '\0')
+                printf("; evicted stream %s", d->evicted);
+            if (d->shadow_refused)
+                printf("; shadow mode: would have been refused");
+        } else {
+            printf("refused: limit reached for user %s stream %s (%u of %u active",
+                   o->user, o->stream, d->active, d->limit);
+            if (d->retry_ms != 0) {
+                cli_format_time(when, sizeof(when), d->retry_ms);
+                printf(", next slot frees %s", when);
+            }
+            printf(")");
+        }
+        break;
+    case STREAMY_OP_UNSUBSCRIBE:
+        if (d->removed)
+            printf("removed: user %s stream %s", o->user, o->stream);
+        else
+            printf("not active: user %s stream %s (nothing to remove)", o->user,
+                   o->stream);
+        break;
+    case STREAMY_OP_RENEW:
+        if (o->result == STREAMY_OK) {
+            cli_format_time(when, sizeof(when), d->expires_ms);
+            printf("renewed: user %s stream %s (%u of %u active, expires %s)", o->user,
+                   o->stream, d->active, d->limit, when);
+        } else {
+            printf(
+                "not found: user %s has no active lease on stream %s (subscribe again)",
+                o->user, o->stream);
+        }
+        break;
+    }
+    print_expired(d->expired);
+    putchar('\n');
+}
+
+int cli_print_outcome(const cli_outcome *o)
+{
+    if (cli_flag.json)
+        return cli_emit_json(with_line(o->line, outcome_json(o)));
+    outcome_human(o);
+    return CLI_EXIT_OK;
+}
+
+int cli_print_line_error(long line, int rc, const char *msg)
+{
+    if (cli_flag.json)
+        return cli_emit_json(json_pack("{s:I, s:s, s:s, s:s}", "line", (json_int_t)line,
+                                       "result", "error", "code", cli_error_code(rc),
+                                       "error", msg));
+    printf("line %ld: error: %s\n", line, msg);
+    return CLI_EXIT_OK;
+}
+
+/* subscribe, unsubscribe and renew: one decision, printed, and its exit code. */
+int cli_decide(streamy_op_kind kind, int argc, char **argv, const cli_command_spec *spec)
+{
+    static const char *const verbs[] = {"", "subscribe", "unsubscribe", "renew"};
+    char user[STREAMY_ID_MAX + 1], stream[STREAMY_ID_MAX + 1];
+    streamy_decision d;
+    cli_outcome o;
+    streamy *h = NULL;
+    cli_args args;
+    int rc;
+
+    if ((rc = cli_parse(&args, spec, argc, argv, NULL, NULL)) != CLI_CONTINUE)
+        goto out;
+    if ((rc = cli_open(&h)) != CLI_CONTINUE)
+        goto out;
+    /* The canonical ids are what the store keys on, so they are what we print. */
+    if ((rc = streamy_normalize_id(user, sizeof(user), h, "user", args.operand[0])) !=
+            STREAMY_OK ||
+        (rc = streamy_normalize_id(stream, sizeof(stream), h, "stream",
+                                   args.operand[1])) != STREAMY_OK) {
+        rc = cli_lib_error(rc, h, "cannot %s", verbs[kind]);
+        goto out;
+    }
+    switch (kind) {
+    case STREAMY_OP_SUBSCRIBE:
+        rc = streamy_subscribe(&d, h, user, stream);
+        break;
+    case STREAMY_OP_UNSUBSCRIBE:
+        rc = streamy_unsubscribe(&d, h, user, stream);
+        break;
+    case STREAMY_OP_RENEW:
+        rc = streamy_renew(&d, h, user, stream);
+        break;
+    }
+    if (rc < 0) {
+        rc = cli_lib_error(rc, h, "cannot %s", verbs[kind]);
+        goto out;
+    }
+    o.line = 0;
+    o.kind = kind;
+    o.result = rc;
+    o.user = user;
+    o.stream = stream;
+    o.d = &d;
+    rc = cli_print_outcome(&o);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_exit_code(o.result);
+out:
+    streamy_close(h);
+    return rc;
+}
