@@ -568,6 +568,21 @@ static int exec(sqlite_store *s, const char *text, const char *what)
     return rc == SQLITE_OK ? STREAMY_OK : db_error(s, rc, what);
 }
 
+/* Switching to WAL needs an exclusive lock, and SQLite answers BUSY at once
+ * (without the busy handler) when another connection also waits to write, to
+ * avoid a deadlock; so retry the whole statement until the busy timeout. */
+static int exec_retry(sqlite_store *s, const char *text, const char *what)
+{
+    int64_t start = streamy__monotonic_us();
+    struct timespec ts = {0, 200 * 1000};
+    int rc;
+
+    while ((rc = sqlite3_exec(s->db, text, NULL, NULL, NULL)) == SQLITE_BUSY &&
+           streamy__monotonic_us() - start < (int64_t)s->busy_timeout_ms * 1000)
+        nanosleep(&ts, NULL);
+    return rc == SQLITE_OK ? STREAMY_OK : db_error(s, rc, what);
+}
+
 /* What the file holds: 1 = a Streamy database, 0 = empty, else an error. */
 static int inspect(sqlite_store *s)
 {
@@ -638,7 +653,7 @@ static int open_schema(sqlite_store *s, int memory, int readonly, int sync_full)
         return STREAMY_ESTORE;
     }
     if (!memory && !readonly &&
-        (rc = exec(s, "PRAGMA journal_mode=WAL", "switch to WAL")) != STREAMY_OK)
+        (rc = exec_retry(s, "PRAGMA journal_mode=WAL", "switch to WAL")) != STREAMY_OK)
         return rc;
     if ((rc = exec(s, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
                    "set synchronous")) != STREAMY_OK)

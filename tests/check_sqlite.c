@@ -312,10 +312,14 @@ START_TEST(concurrent_creation)
             if (read(go[0], &c, 1) != 0)
                 _exit(5);
             snprintf(stream, sizeof(stream), "s%d", i);
-            if (streamy_open(&x, path, NULL) != STREAMY_OK)
+            if (streamy_open(&x, path, NULL) != STREAMY_OK) {
+                fprintf(stderr, "child %d: open: %s\n", i, streamy_errmsg(NULL));
                 _exit(1);
-            if (streamy_subscribe(NULL, x, "u", stream) < 0)
+            }
+            if (streamy_subscribe(NULL, x, "u", stream) < 0) {
+                fprintf(stderr, "child %d: subscribe: %s\n", i, streamy_errmsg(x));
                 _exit(2);
+            }
             streamy_close(x);
             _exit(0);
         }
