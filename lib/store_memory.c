@@ -431,7 +431,8 @@ static int memory_list(streamy_store *st, const streamy_store_req *req, streamy_
     for (l = u ? u->leases : NULL; l != NULL; l = l->next)
         if (!is_expired(l, req->now_ms))
             v[n++] = l;
-    qsort(v, n, sizeof(*v), by_since);
+    if (n > 1)
+        qsort(v, n, sizeof(*v), by_since);
     for (i = 0; i < n; i++) {
         streamy_lease lease = {v[i]->stream, v[i]->since, v[i]->renewed, v[i]->expires};
         if (cb(&lease, payload) != 0)

@@ -1,0 +1,60 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# bootstrap.sh: on a fresh Debian or Ubuntu machine, install what is missing, build
+# Streamy, then run it (run) or its whole test suite (test).
+#   ./bootstrap.sh run    build, then run the embedded default (SQLite)
+#   ./bootstrap.sh test   build, then run every test, plainly and under ASan+UBSan
+set -eu
+cd "$(dirname "$0")"
+mode=${1:-run}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+build_pkgs="build-essential cmake pkg-config libsqlite3-dev uuid-dev libjansson-dev
+  libmicrohttpd-dev libhiredis-dev libpq-dev"
+test_pkgs="check sqlite3 binutils curl libcurl4-openssl-dev redis-server postgresql"
+
+install_missing() {
+  missing=""
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+      || missing="$missing $p"
+  done
+  [ -z "$missing" ] && return 0
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  echo "bootstrap: installing$missing"
+  $sudo apt-get update
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends $missing
+}
+
+build() {
+  dir=$1; shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
+  cmake --build "$dir" -j "$jobs"
+}
+
+case $mode in
+run)
+  # shellcheck disable=SC2086
+  install_missing $build_pkgs
+  build build -DSTREAMY_BUILD_TESTS=OFF
+  ./build/examples/example_embed "sqlite:streamy-example.db"
+  ;;
+test)
+  # shellcheck disable=SC2086
+  install_missing $build_pkgs $test_pkgs
+  build build
+  ctest --test-dir build --output-on-failure -j "$jobs"
+  build build-sanitize -DSTREAMY_SANITIZE=address,undefined \
+    -DSTREAMY_TEST_TIMEOUT_MULTIPLIER=5 -DSTREAMY_BUILD_BENCH=OFF
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    STREAMY_TEST_TIMEOUT_MULTIPLIER=5 \
+    ctest --test-dir build-sanitize --output-on-failure -j "$jobs"
+  echo "bootstrap: every test passed, plainly and under AddressSanitizer + UBSan"
+  ;;
+*)
+  echo "usage: $0 run|test" >&2
+  exit 2
+  ;;
+esac
