@@ -66,6 +66,7 @@ typedef struct cli_flags {
 /* Settings after flags, environment and defaults have been applied. */
 typedef struct cli_config {
     const char *db;
+    const char *db_source; /* "--db", "STREAMY_DB" or NULL for the default */
     streamy_options opts;
 } cli_config;
 
@@ -85,6 +86,7 @@ int cli_parse(cli_args *args, const cli_command_spec *spec, int argc, char **arg
 int cli_parse_uint(unsigned long *out, const char *text, unsigned long max);
 int cli_config_resolve(cli_config *cfg);
 int cli_open(streamy **out);
+int cli_open_error(int rc, const cli_config *cfg);
 void cli_print_common_help(FILE *fp);
 void cli_print_version(void);
 

@@ -48,7 +48,7 @@ int cmd_health(int argc, char **argv)
         goto out;
     rc = streamy_open(&h, cfg.db, &cfg.opts);
     if (rc == STREAMY_EINVAL) {
-        rc = cli_lib_error(rc, NULL, "cannot open the store");
+        rc = cli_open_error(rc, &cfg);
         goto out;
     }
     if (rc != STREAMY_OK) {

@@ -124,8 +124,12 @@ static int common_option(int c, const char *arg, const char *opt)
     case ':':
         return cli_usage("option %s needs a value", opt);
     case '?':
-        if (optopt != 0 && optopt < CLI_OPT_COMMAND)
+        /* getopt sets optopt to the option for a short one, and for a long one
+         * that was given a value it takes none. */
+        if (strncmp(opt, "--", 2) != 0)
             return cli_usage("unknown option -%c", optopt);
+        if (optopt != 0)
+            return cli_usage("option %.*s takes no value", (int)strcspn(opt, "="), opt);
         return cli_usage("unknown or ambiguous option %s", opt);
     default:
         return cli_error("internal error: option %d is not handled", c);
@@ -289,9 +293,11 @@ int cli_config_resolve(cli_config *cfg)
     int rc, b;
 
     streamy_options_init(&cfg->opts, STREAMY_OPTIONS_VERSION);
-    cfg->db = pick(cli_flag.db, "--db", "STREAMY_DB", &src);
-    if (cfg->db == NULL)
+    cfg->db = pick(cli_flag.db, "--db", "STREAMY_DB", &cfg->db_source);
+    if (cfg->db == NULL) {
         cfg->db = "streamy.db";
+        cfg->db_source = NULL;
+    }
 
     if ((v = pick(cli_flag.limit, "--limit", "STREAMY_MAX_STREAMS", &src)) != NULL) {
         if (cli_parse_uint(&n, v, STREAMY_LIMIT_MAX) != 0)
@@ -340,6 +346,15 @@ int cli_config_resolve(cli_config *cfg)
     return CLI_CONTINUE;
 }
 
+/* Name where the store came from, so a bad STREAMY_DB is easy to find; the URI
+ * itself may hold a password, and the library's message names what it needs. */
+int cli_open_error(int rc, const cli_config *cfg)
+{
+    if (cfg->db_source == NULL)
+        return cli_lib_error(rc, NULL, "cannot open the default store");
+    return cli_lib_error(rc, NULL, "cannot open the store given by %s", cfg->db_source);
+}
+
 int cli_open(streamy **out)
 {
     cli_config cfg;
@@ -350,6 +365,6 @@ int cli_open(streamy **out)
         return rc;
     rc = streamy_open(out, cfg.db, &cfg.opts);
     if (rc != STREAMY_OK)
-        return cli_lib_error(rc, NULL, "cannot open the store");
+        return cli_open_error(rc, &cfg);
     return CLI_CONTINUE;
 }
