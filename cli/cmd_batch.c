@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cmd_batch.c: `streamyctl batch`, many decisions from standard input, one transaction
- * per chunk. */
+/* cmd_batch.c: `streamyctl batch`: stdin lines decided in one transaction per chunk. */
 #include "cli.h"
 
 #include <errno.h>
@@ -17,36 +16,38 @@
 #define BATCH_BUF_SIZE (64 * 1024)
 
 static const cli_command_spec spec = {
-    "batch",
-    "",
-    "Read commands from standard input, one per line, and print exactly one result\n"
-    "line for each, in order:\n"
-    "\n"
-    "    subscribe USER STREAM\n"
-    "    unsubscribe USER STREAM\n"
-    "    renew USER STREAM\n"
-    "\n"
-    "Fields are separated by tabs when the line holds a tab (so identifiers may\n"
-    "contain spaces), otherwise by runs of spaces. Blank lines and lines starting\n"
-    "with # are skipped and print nothing. Lines are decided in chunks, each in one\n"
-    "store transaction; a chunk ends when no complete line is waiting on standard\n"
-    "input or after 1000 lines, and its results are written before more is read,\n"
-    "so a program may send one line and wait for its answer.\n"
-    "\n"
-    "With --json each result is the object the single command prints, plus \"line\"\n"
-    "(the 1-based input line number). An invalid line (unknown command, wrong\n"
-    "number of fields, invalid identifier, longer than 4096 bytes) prints\n"
-    "{\"line\":N,\"result\":\"error\",\"code\":\"invalid\",\"error\":MESSAGE} (without\n"
-    "--json: \"line N: error: MESSAGE\") and the batch goes on. If the store fails,\n"
-    "every line of the chunk gets an error result (code busy, store, ...) and the\n"
-    "batch stops.\n"
-    "\n"
-    "Exits 1 after a store failure, else 2 if any line was invalid, else 0: refusals\n"
-    "and \"not found\" are answers, not failures.\n",
-    NULL,
-    0,
-    0,
-    NULL};
+    .name = "batch",
+    .args = "",
+    .description =
+        "Read commands from standard input, one per line, and print exactly one result\n"
+        "line for each, in order:\n"
+        "\n"
+        "    subscribe USER STREAM\n"
+        "    unsubscribe USER STREAM\n"
+        "    renew USER STREAM\n"
+        "\n"
+        "Fields are separated by tabs when the line holds a tab (so identifiers may\n"
+        "contain spaces), otherwise by runs of spaces. Blank lines and lines starting\n"
+        "with # are skipped and print nothing. Lines are decided in chunks, each in one\n"
+        "store transaction; a chunk ends when no complete line is waiting on standard\n"
+        "input or after 1000 lines, and its results are written before more is read,\n"
+        "so a program may send one line and wait for its answer.\n"
+        "\n"
+        "With --json each result is the object the single command prints, plus \"line\"\n"
+        "(the 1-based input line number). An invalid line (unknown command, wrong\n"
+        "number of fields, invalid identifier, longer than 4096 bytes) prints\n"
+        "{\"line\":N,\"result\":\"error\",\"code\":\"invalid\",\"error\":MESSAGE} "
+        "(without\n"
+        "--json: \"line N: error: MESSAGE\") and the batch goes on. If the store fails,\n"
+        "every line of the chunk gets an error result (code busy, store, ...) and the\n"
+        "batch stops.\n"
+        "\n"
+        "Exits 1 after a store failure, else 2 if any line was invalid, else 0: "
+        "refusals\n"
+        "and \"not found\" are answers, not failures.\n",
+    .min_args = 0,
+    .max_args = 0,
+};
 
 /* One input line waiting for its answer: an operation or an in-band error. */
 typedef struct entry {
@@ -209,14 +210,16 @@ static void flush(batch *b)
     for (size_t i = 0; i < b->nentries; i++) {
         const entry *e = &b->entries[i];
         const streamy_op *op = e->op >= 0 ? &b->ops[e->op] : NULL;
+        int printed;
 
         if (op == NULL) {
-            cli_print_line_error(e->line, STREAMY_EINVAL, e->error);
+            printed = cli_print_line_error(e->line, STREAMY_EINVAL, e->error);
         } else if (rc != STREAMY_OK) {
-            cli_print_line_error(e->line, rc, why);
+            printed = cli_print_line_error(e->line, rc, why);
         } else if (op->result < 0) {
             /* Validated above, so the library should not refuse it; say so if it does. */
-            cli_print_line_error(e->line, op->result, streamy_strerror(op->result));
+            printed =
+                cli_print_line_error(e->line, op->result, streamy_strerror(op->result));
             if (op->result == STREAMY_EINVAL)
                 b->invalid = 1;
         } else {
@@ -226,9 +229,10 @@ static void flush(batch *b)
             o.user = e->user;
             o.stream = e->stream;
             o.d = &op->decision;
-            if (cli_print_outcome(&o) != CLI_EXIT_OK)
-                b->failed = CLI_EXIT_FAILURE;
+            printed = cli_print_outcome(&o);
         }
+        if (printed != CLI_EXIT_OK)
+            b->failed = printed;
     }
     if (rc != STREAMY_OK) {
         cli_error("batch stopped: the store failed on lines %ld to %ld: %s",

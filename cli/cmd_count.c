@@ -4,16 +4,16 @@
 #include "cli.h"
 
 static const cli_command_spec spec = {
-    "count",
-    "USER",
-    "Print how many unexpired leases USER holds, and the limit that applies to\n"
-    "them (their own limit if one is set, else the default).\n"
-    "\n"
-    "JSON keys: user, count, limit.\n",
-    NULL,
-    1,
-    1,
-    NULL};
+    .name = "count",
+    .args = "USER",
+    .description =
+        "Print how many unexpired leases USER holds, and the limit that applies to\n"
+        "them (their own limit if one is set, else the default).\n"
+        "\n"
+        "JSON keys: user, count, limit.\n",
+    .min_args = 1,
+    .max_args = 1,
+};
 
 int cmd_count(int argc, char **argv)
 {

@@ -3,18 +3,18 @@
 #include "cli.h"
 
 static const cli_command_spec spec = {
-    "health",
-    "",
-    "Open the store and check that it answers. Prints ok (exit 0) or unavailable\n"
-    "with the store's own words (exit 1). A store that cannot even be opened is\n"
-    "unavailable too; a malformed --db URI is a usage error (exit 2).\n"
-    "\n"
-    "JSON keys: status (ok or unavailable), store (its name, null when it could\n"
-    "not be opened) and, when unavailable, error.\n",
-    NULL,
-    0,
-    0,
-    NULL};
+    .name = "health",
+    .args = "",
+    .description =
+        "Open the store and check that it answers. Prints ok (exit 0) or unavailable\n"
+        "with the store's own words (exit 1). A store that cannot even be opened is\n"
+        "unavailable too; a malformed --db URI is a usage error (exit 2).\n"
+        "\n"
+        "JSON keys: status (ok or unavailable), store (its name, null when it could\n"
+        "not be opened) and, when unavailable, error.\n",
+    .min_args = 0,
+    .max_args = 0,
+};
 
 static int report(const char *store, const char *error)
 {

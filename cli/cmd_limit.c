@@ -12,19 +12,21 @@ static const struct option own_options[] = {
 };
 
 static const cli_command_spec spec = {
-    "limit",
-    "USER [N | --clear]",
-    "Without N, print the limit that applies to USER. With N, store N as USER's own\n"
-    "limit (0 blocks the user; at most 100000). Lowering a limit cuts no running\n"
-    "stream: new subscribes are refused until USER is under it. With --clear,\n"
-    "remove USER's own limit, so the default (--limit) applies again. Each form\n"
-    "prints the limit that applies afterwards.\n"
-    "\n"
-    "JSON keys: user, limit, override (true when USER has a limit of their own).\n",
-    "  --clear                  remove USER's own limit\n",
-    1,
-    2,
-    own_options};
+    .name = "limit",
+    .args = "USER [N | --clear]",
+    .description =
+        "Without N, print the limit that applies to USER. With N, store N as USER's own\n"
+        "limit (0 blocks the user; at most 100000). Lowering a limit cuts no running\n"
+        "stream: new subscribes are refused until USER is under it. With --clear,\n"
+        "remove USER's own limit, so the default (--limit) applies again. Each form\n"
+        "prints the limit that applies afterwards.\n"
+        "\n"
+        "JSON keys: user, limit, override (true when USER has a limit of their own).\n",
+    .options = "  --clear                  remove USER's own limit\n",
+    .min_args = 1,
+    .max_args = 2,
+    .own = own_options,
+};
 
 static int on_option(int val, const char *arg, void *payload)
 {

@@ -5,20 +5,26 @@
 #include <stdlib.h>
 
 static const cli_command_spec spec = {
-    "list",
-    "USER",
-    "Print USER's unexpired leases, oldest first, one per line with their start,\n"
-    "last renewal and expiry as ISO-8601 UTC times.\n"
-    "\n"
-    "JSON: one object with the keys user, count, limit and leases, an array of\n"
-    "{stream, since_ms, renewed_ms, expires_ms (null = never)}.\n",
-    NULL,
-    1,
-    1,
-    NULL};
+    .name = "list",
+    .args = "USER",
+    .description =
+        "Print USER's unexpired leases, oldest first, one per line with their start,\n"
+        "last renewal and expiry as ISO-8601 UTC times.\n"
+        "\n"
+        "JSON: one object with the keys user, count, limit and leases, an array of\n"
+        "{stream, since_ms, renewed_ms, expires_ms (null = never)}.\n",
+    .min_args = 1,
+    .max_args = 1,
+};
+
+typedef struct lease_list {
+    json_t *leases;
+    int failed;
+} lease_list;
 
 static int add_lease(const streamy_lease *lease, void *payload)
 {
+    lease_list *list = payload;
     json_t *item =
         json_pack("{s:s, s:I, s:I, s:o}", "stream", lease->stream, "since_ms",
                   (json_int_t)lease->since_ms, "renewed_ms",
@@ -26,9 +32,11 @@ static int add_lease(const streamy_lease *lease, void *payload)
                   lease->expires_ms != 0 ? json_integer((json_int_t)lease->expires_ms)
                                          : json_null());
 
-    /* Stop listing on failure; the caller sees the array came up short. */
-    if (item == NULL || json_array_append_new(payload, item) != 0)
+    /* Stop at the first failure: a short list must not pass for the whole one. */
+    if (item == NULL || json_array_append_new(list->leases, item) != 0) {
+        list->failed = 1;
         return 1;
+    }
     return 0;
 }
 
@@ -55,7 +63,7 @@ static void print_human(const char *user, json_t *leases, unsigned int limit)
 int cmd_list(int argc, char **argv)
 {
     char user[STREAMY_ID_MAX + 1];
-    json_t *leases = NULL;
+    lease_list list = {NULL, 0};
     unsigned int limit;
     streamy *h = NULL;
     cli_args args;
@@ -70,25 +78,29 @@ int cmd_list(int argc, char **argv)
         rc = cli_lib_error(rc, h, "cannot list");
         goto out;
     }
-    if ((leases = json_array()) == NULL) {
+    if ((list.leases = json_array()) == NULL) {
         rc = cli_error("cannot list: out of memory");
         goto out;
     }
-    if ((rc = streamy_list(h, user, add_lease, leases)) != STREAMY_OK ||
+    if ((rc = streamy_list(h, user, add_lease, &list)) != STREAMY_OK ||
         (rc = streamy_get_limit(&limit, NULL, h, user)) != STREAMY_OK) {
         rc = cli_lib_error(rc, h, "cannot list");
         goto out;
     }
+    if (list.failed) {
+        rc = cli_error("cannot list: out of memory");
+        goto out;
+    }
     if (cli_flag.json) {
         rc = cli_emit_json(json_pack("{s:s, s:I, s:I, s:O}", "user", user, "count",
-                                     (json_int_t)json_array_size(leases), "limit",
-                                     (json_int_t)limit, "leases", leases));
+                                     (json_int_t)json_array_size(list.leases), "limit",
+                                     (json_int_t)limit, "leases", list.leases));
     } else {
-        print_human(user, leases, limit);
+        print_human(user, list.leases, limit);
         rc = CLI_EXIT_OK;
     }
 out:
-    json_decref(leases);
+    json_decref(list.leases);
     streamy_close(h);
     return rc;
 }

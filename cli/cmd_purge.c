@@ -3,17 +3,17 @@
 #include "cli.h"
 
 static const cli_command_spec spec = {
-    "purge",
-    "",
-    "Delete every expired lease of every user and print how many were removed.\n"
-    "Decisions already ignore expired leases; purge only reclaims their space, so\n"
-    "it suits a periodic job.\n"
-    "\n"
-    "JSON keys: removed.\n",
-    NULL,
-    0,
-    0,
-    NULL};
+    .name = "purge",
+    .args = "",
+    .description =
+        "Delete every expired lease of every user and print how many were removed.\n"
+        "Decisions already ignore expired leases; purge only reclaims their space, so\n"
+        "it suits a periodic job.\n"
+        "\n"
+        "JSON keys: removed.\n",
+    .min_args = 0,
+    .max_args = 0,
+};
 
 int cmd_purge(int argc, char **argv)
 {

@@ -3,19 +3,19 @@
 #include "cli.h"
 
 static const cli_command_spec spec = {
-    "renew",
-    "USER STREAM",
-    "Extend USER's unexpired lease on STREAM by the TTL (--ttl). A player sends it\n"
-    "as a heartbeat, so a crashed player frees its slot by itself. When there is\n"
-    "no such active lease the answer is \"not found\" (exit 4): the player must\n"
-    "subscribe again, which checks the limit again.\n"
-    "\n"
-    "JSON keys: command, result (ok or not_found), user, stream, active, limit,\n"
-    "since_ms, expires_ms (null = never), expired.\n",
-    NULL,
-    2,
-    2,
-    NULL};
+    .name = "renew",
+    .args = "USER STREAM",
+    .description =
+        "Extend USER's unexpired lease on STREAM by the TTL (--ttl). A player sends it\n"
+        "as a heartbeat, so a crashed player frees its slot by itself. When there is\n"
+        "no such active lease the answer is \"not found\" (exit 4): the player must\n"
+        "subscribe again, which checks the limit again.\n"
+        "\n"
+        "JSON keys: command, result (ok or not_found), user, stream, active, limit,\n"
+        "since_ms, expires_ms (null = never), expired.\n",
+    .min_args = 2,
+    .max_args = 2,
+};
 
 int cmd_renew(int argc, char **argv)
 {

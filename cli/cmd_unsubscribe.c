@@ -3,16 +3,16 @@
 #include "cli.h"
 
 static const cli_command_spec spec = {
-    "unsubscribe",
-    "USER STREAM",
-    "Remove USER's lease on STREAM if there is one. Removing a lease that is not\n"
-    "there is not an error: the command is idempotent and exits 0 either way.\n"
-    "\n"
-    "JSON keys: command, result (ok), user, stream, removed, expired.\n",
-    NULL,
-    2,
-    2,
-    NULL};
+    .name = "unsubscribe",
+    .args = "USER STREAM",
+    .description =
+        "Remove USER's lease on STREAM if there is one. Removing a lease that is not\n"
+        "there is not an error: the command is idempotent and exits 0 either way.\n"
+        "\n"
+        "JSON keys: command, result (ok), user, stream, removed, expired.\n",
+    .min_args = 2,
+    .max_args = 2,
+};
 
 int cmd_unsubscribe(int argc, char **argv)
 {

@@ -53,14 +53,14 @@ void cli_print_main_help(FILE *fp)
 }
 
 static const cli_command_spec help_spec = {
-    "help",
-    "[COMMAND]",
-    "Without COMMAND, list the commands and the common options. With COMMAND, print\n"
-    "the same text as 'streamyctl COMMAND --help'.\n",
-    NULL,
-    0,
-    1,
-    NULL};
+    .name = "help",
+    .args = "[COMMAND]",
+    .description =
+        "Without COMMAND, list the commands and the common options. With COMMAND, print\n"
+        "the same text as 'streamyctl COMMAND --help'.\n",
+    .min_args = 0,
+    .max_args = 1,
+};
 
 int cmd_help(int argc, char **argv)
 {

@@ -1293,6 +1293,8 @@ START_TEST(batch_json_mixed)
     j = json_line(r.out, 1);
     ck_assert_int_eq(jint(j, "line"), 5);
     ck_assert_int_eq(jint(j, "active"), 2);
+    /* Written at once, decided at once: one transaction, one instant. */
+    ck_assert_int_eq(jint(j, "since_ms"), jint(json_line(r.out, 0), "since_ms"));
 
     j = json_line(r.out, 2);
     expect_keys(j, ARGS("line", "result", "code", "error"));
@@ -1489,6 +1491,40 @@ START_TEST(batch_large_enforces_limit)
 }
 END_TEST
 
+/* Lines are decided in chunks, each in one streamy_apply() call, and the library
+ * decides a whole batch at one instant: few distinct since_ms for many lines. */
+START_TEST(batch_groups_lines)
+{
+    const int lines = 3000;
+    char *input = track(malloc((size_t)lines * 32 + 1));
+    int64_t seen[64];
+    size_t n = 0, distinct = 0;
+    const char *p;
+    result r;
+
+    for (int i = 0; i < lines; i++)
+        n += (size_t)sprintf(input + n, "subscribe g%d s\n", i);
+    r = run(input, n, NULL, ARGS("batch", "--db", db, "--json"));
+    expect_exit(r, 0);
+    p = r.out;
+    for (int i = 0; i < lines; i++) {
+        json_t *j = json_next(&p, (size_t)i + 1);
+        int64_t since = jint(j, "since_ms");
+        size_t k;
+
+        ck_assert_str_eq(jstr(j, "result"), "ok");
+        for (k = 0; k < distinct && seen[k] != since; k++) {
+        }
+        if (k == distinct) {
+            ck_assert_msg(distinct < 20,
+                          "more than 20 instants for %d lines: not grouped", lines);
+            seen[distinct++] = since;
+        }
+    }
+    ck_assert_int_eq(count_of("g2999"), 1);
+}
+END_TEST
+
 /* Read one line from fd within a few seconds; a batch that waits for more input
  * before answering never gives it. */
 static char *read_line(int fd, char *buf, size_t size)
@@ -1645,6 +1681,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, batch_tabs_crlf_and_last_line);
     tcase_add_test(tc, batch_long_and_nul_lines);
     tcase_add_test(tc, batch_large_enforces_limit);
+    tcase_add_test(tc, batch_groups_lines);
     tcase_add_test(tc, batch_coprocess);
     tcase_add_test(tc, batch_require_uuid);
 #undef TCASE
