@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cmd_count.c: `streamyctl count USER`, how many leases a user holds against their limit.
- */
+/* cmd_count.c: `streamyctl count USER`: a user's leases against their limit. */
 #include "cli.h"
 
 static const cli_command_spec spec = {

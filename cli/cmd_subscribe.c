@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cmd_subscribe.c: `streamyctl subscribe USER STREAM`, the one question Streamy answers.
- */
+/* cmd_subscribe.c: `streamyctl subscribe USER STREAM`, the question Streamy answers. */
 #include "cli.h"
 
 static const cli_command_spec spec = {

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* main.c: streamyctl's entry point: the command table, options before the command, help.
- */
+/* main.c: streamyctl's entry point: the command table, global options and help. */
 #include "cli.h"
 
 #include <errno.h>
@@ -115,11 +114,10 @@ int main(int argc, char **argv)
     cli_set_command(cmd->name);
     rc = cmd->fn(argc - first, argv + first);
 out:
-    /* An answer that could not be written is no answer. */
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        int err = errno;
-        if (rc != CLI_EXIT_USAGE)
-            rc = cli_error("cannot write the output: %s", strerror(err));
-    }
+    /* An answer that could not be written is no answer. A failure already
+     * reported (batch checks each chunk) is not reported twice. */
+    if ((fflush(stdout) != 0 || ferror(stdout)) && rc != CLI_EXIT_FAILURE &&
+        rc != CLI_EXIT_USAGE)
+        rc = cli_error("cannot write the output: %s", strerror(errno));
     return rc;
 }

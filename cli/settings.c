@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* settings.c: option parsing and the flag > environment > default resolution of settings.
- */
+/* settings.c: option parsing, and settings from flag, then environment, then default. */
 #include "cli.h"
 
 #include <stdlib.h>
@@ -162,8 +161,7 @@ static void print_command_help(const cli_command_spec *spec, FILE *fp)
     cli_print_common_help(fp);
 }
 
-/* Operands come back from getopt in order (the "-" mode), whatever POSIXLY_CORRECT says.
- */
+/* getopt's "-" mode hands operands back in order, whatever POSIXLY_CORRECT says. */
 static void add_operand(cli_args *args, char *arg)
 {
     if (args->count < CLI_OPERANDS_MAX)

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* check_cli.c: runs the real streamyctl binary and checks its output, JSON and exit
- * codes. */
+/* check_cli.c: runs the built streamyctl and checks its output, JSON and exit codes. */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
