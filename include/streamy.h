@@ -153,7 +153,8 @@ typedef struct streamy_decision {
     unsigned int expired; /**< expired leases of this user dropped by the call */
     int64_t since_ms;     /**< subscribe, renew: when the lease started */
     int64_t expires_ms;   /**< subscribe, renew: when it expires; 0 = never */
-    int64_t retry_ms;     /**< LIMIT_REACHED: when the next slot frees; 0 = not by itself */
+    int64_t retry_ms;     /**< LIMIT_REACHED: when enough leases will have expired for
+                               one more to fit; 0 = never by itself */
     char evicted[STREAMY_ID_MAX + 1]; /**< subscribe: the stream evicted, or "" */
 } streamy_decision;
 
@@ -255,10 +256,12 @@ STREAMY_EXTERN int streamy_renew(streamy_decision *out, streamy *h, const char *
                                  const char *stream);
 
 /**
- * Decide a batch of operations in order, inside ONE store transaction.
+ * Decide a batch of operations in order, inside ONE store transaction, at one
+ * instant (the clock is read once for the whole batch).
  * Each `ops[i].result` and `ops[i].decision` are exactly what the same calls
- * one by one would have given (an invalid operation gets STREAMY_EINVAL and
- * the others go on).
+ * one by one would have given at that instant (an invalid operation gets
+ * STREAMY_EINVAL and the others go on). streamy_errmsg() then holds the message
+ * of the last invalid operation only; streamy_normalize_id() gives each one's.
  *
  * @return STREAMY_OK when the transaction committed; otherwise the error
  *         (STREAMY_EINVAL for a NULL argument, STREAMY_EBUSY, STREAMY_ESTORE,

@@ -41,7 +41,6 @@ typedef struct scan {
     mlease *existing;
     const mlease *oldest, *idlest;
     unsigned int active, expired;
-    int64_t first_expiry;
 } scan;
 
 static uint64_t hash_id(const char *s)
@@ -141,7 +140,9 @@ static void maybe_drop_user(memory_store *m, muser *u)
     free(u);
 }
 
-static void scan_user(scan *sc, const muser *u, const char *stream, int64_t now)
+/* `expiries` (may be NULL) collects the active leases' expiries. */
+static void scan_user(scan *sc, const muser *u, const char *stream, int64_t now,
+                      streamy__expiries *expiries)
 {
     mlease *l;
 
@@ -158,8 +159,8 @@ static void scan_user(scan *sc, const muser *u, const char *stream, int64_t now)
             sc->oldest = l;
         if (sc->idlest == NULL || l->renewed < sc->idlest->renewed)
             sc->idlest = l;
-        if (l->expires != 0 && (sc->first_expiry == 0 || l->expires < sc->first_expiry))
-            sc->first_expiry = l->expires;
+        if (expiries != NULL)
+            streamy__expiries_add(expiries, l->expires);
     }
 }
 
@@ -193,6 +194,20 @@ static int64_t expiry(const streamy_store_req *req)
     return req->ttl_ms ? req->now_ms + req->ttl_ms : 0;
 }
 
+/* Only a refusal needs to know when a slot frees: a second, rarer pass. */
+static int64_t next_free(const muser *u, int64_t now, unsigned int active, unsigned int limit)
+{
+    streamy__expiries e;
+    int64_t at;
+    scan sc;
+
+    streamy__expiries_init(&e);
+    scan_user(&sc, u, NULL, now, &e);
+    at = streamy__expiries_next_free(&e, active, limit);
+    streamy__expiries_free(&e);
+    return at;
+}
+
 static int mem_acquire_locked(memory_store *m, const streamy_store_req *req,
                               streamy_decision *out, mslot *slot)
 {
@@ -203,7 +218,7 @@ static int mem_acquire_locked(memory_store *m, const streamy_store_req *req,
     unsigned int limit;
     scan sc;
 
-    scan_user(&sc, u, req->stream, req->now_ms);
+    scan_user(&sc, u, req->stream, req->now_ms, NULL);
     limit = u && u->has_limit ? u->limit : req->limit;
     out->limit = limit;
     out->expired = sc.expired;
@@ -228,7 +243,7 @@ static int mem_acquire_locked(memory_store *m, const streamy_store_req *req,
             if (u != NULL)
                 maybe_drop_user(m, u);
             out->active = sc.active;
-            out->retry_ms = sc.first_expiry;
+            out->retry_ms = next_free(u, req->now_ms, sc.active, limit);
             return STREAMY_LIMIT_REACHED;
         }
     }
@@ -303,7 +318,7 @@ static int mem_renew_locked(memory_store *m, const streamy_store_req *req,
     muser *u = find_user(m, req->user, hash_id(req->user));
     scan sc;
 
-    scan_user(&sc, u, req->stream, req->now_ms);
+    scan_user(&sc, u, req->stream, req->now_ms, NULL);
     out->limit = u && u->has_limit ? u->limit : req->limit;
     out->expired = sc.expired;
     out->active = sc.active;
@@ -450,7 +465,7 @@ static int memory_count(streamy_store *st, const streamy_store_req *req, unsigne
     scan sc;
 
     pthread_mutex_lock(&m->lock);
-    scan_user(&sc, find_user(m, req->user, hash_id(req->user)), NULL, req->now_ms);
+    scan_user(&sc, find_user(m, req->user, hash_id(req->user)), NULL, req->now_ms, NULL);
     pthread_mutex_unlock(&m->lock);
     *out = sc.active;
     return STREAMY_OK;
@@ -522,7 +537,7 @@ static int memory_purge(streamy_store *st, int64_t now_ms, uint64_t *removed)
         for (; u != NULL; u = next) {
             scan sc;
             next = u->next;
-            scan_user(&sc, u, NULL, now_ms);
+            scan_user(&sc, u, NULL, now_ms, NULL);
             if (sc.expired == 0)
                 continue;
             n += sc.expired;

@@ -106,7 +106,8 @@ typedef struct sqlite_store {
 typedef struct scan {
     unsigned int active, expired, limit;
     int has_limit, exists;
-    int64_t since, first_expiry;
+    int64_t since;
+    streamy__expiries expiries; /* of the active leases; freed by the caller */
     int64_t oldest_since, idlest_renewed;
     char oldest[STREAMY_ID_MAX + 1], idlest[STREAMY_ID_MAX + 1];
 } scan;
@@ -201,6 +202,7 @@ static int scan_user(scan *sc, sqlite_store *s, const streamy_store_req *req)
     int rc;
 
     memset(sc, 0, sizeof(*sc));
+    streamy__expiries_init(&sc->expiries);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *stream = (const char *)sqlite3_column_text(st, 0);
         int64_t since = sqlite3_column_int64(st, 1);
@@ -229,8 +231,7 @@ static int scan_user(scan *sc, sqlite_store *s, const streamy_store_req *req)
             sc->idlest_renewed = renewed;
             snprintf(sc->idlest, sizeof(sc->idlest), "%s", stream);
         }
-        if (expires != 0 && (sc->first_expiry == 0 || expires < sc->first_expiry))
-            sc->first_expiry = expires;
+        streamy__expiries_add(&sc->expiries, expires);
     }
     if (rc != SQLITE_DONE) {
         rc = db_error(s, rc, "read leases");
@@ -262,34 +263,34 @@ static int write_lease(sqlite_store *s, int id, const streamy_store_req *req, co
 }
 
 /* The decision itself; the caller holds the lock and an open transaction. */
-static int do_acquire(sqlite_store *s, const streamy_store_req *req, streamy_decision *out)
+static int decide_acquire(sqlite_store *s, const streamy_store_req *req,
+                          streamy_decision *out, scan *sc)
 {
     const char *victim = NULL;
-    scan sc;
     int rc;
 
-    if ((rc = scan_user(&sc, s, req)) != STREAMY_OK)
+    if ((rc = scan_user(sc, s, req)) != STREAMY_OK)
         return rc;
-    out->limit = sc.limit;
-    out->expired = sc.expired;
-    if (sc.expired && (rc = drop_expired(s, req)) != STREAMY_OK)
+    out->limit = sc->limit;
+    out->expired = sc->expired;
+    if (sc->expired && (rc = drop_expired(s, req)) != STREAMY_OK)
         return rc;
-    if (sc.exists) {
+    if (sc->exists) {
         if ((rc = write_lease(s, ST_REFRESH, req, "refresh lease")) != STREAMY_OK)
             return rc;
-        out->active = sc.active;
-        out->since_ms = sc.since;
+        out->active = sc->active;
+        out->since_ms = sc->since;
         out->expires_ms = expiry(req);
         return STREAMY_OK;
     }
-    if (sc.active >= sc.limit) {
-        if (req->policy != STREAMY_POLICY_REJECT && sc.limit > 0 && sc.active == sc.limit) {
-            victim = req->policy == STREAMY_POLICY_EVICT_OLDEST ? sc.oldest : sc.idlest;
+    if (sc->active >= sc->limit) {
+        if (req->policy != STREAMY_POLICY_REJECT && sc->limit > 0 && sc->active == sc->limit) {
+            victim = req->policy == STREAMY_POLICY_EVICT_OLDEST ? sc->oldest : sc->idlest;
         } else if (req->shadow) {
             out->shadow_refused = 1;
         } else {
-            out->active = sc.active;
-            out->retry_ms = sc.first_expiry;
+            out->active = sc->active;
+            out->retry_ms = streamy__expiries_next_free(&sc->expiries, sc->active, sc->limit);
             return STREAMY_LIMIT_REACHED;
         }
     }
@@ -299,15 +300,24 @@ static int do_acquire(sqlite_store *s, const streamy_store_req *req, streamy_dec
         if ((rc = step_done(s, ST_DELETE_ONE, "evict lease")) != STREAMY_OK)
             return rc;
         snprintf(out->evicted, sizeof(out->evicted), "%s", victim);
-        sc.active--;
+        sc->active--;
     }
     if ((rc = write_lease(s, ST_INSERT, req, "insert lease")) != STREAMY_OK)
         return rc;
     out->created = 1;
-    out->active = sc.active + 1;
+    out->active = sc->active + 1;
     out->since_ms = req->now_ms;
     out->expires_ms = expiry(req);
     return STREAMY_OK;
+}
+
+static int do_acquire(sqlite_store *s, const streamy_store_req *req, streamy_decision *out)
+{
+    scan sc;
+    int rc = decide_acquire(s, req, out, &sc);
+
+    streamy__expiries_free(&sc.expiries);
+    return rc;
 }
 
 static int do_renew(sqlite_store *s, const streamy_store_req *req, streamy_decision *out)
@@ -315,7 +325,9 @@ static int do_renew(sqlite_store *s, const streamy_store_req *req, streamy_decis
     scan sc;
     int rc;
 
-    if ((rc = scan_user(&sc, s, req)) != STREAMY_OK)
+    rc = scan_user(&sc, s, req);
+    streamy__expiries_free(&sc.expiries); /* a renew never reports when a slot frees */
+    if (rc != STREAMY_OK)
         return rc;
     out->limit = sc.limit;
     out->expired = sc.expired;

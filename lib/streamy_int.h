@@ -35,6 +35,22 @@ int streamy__id_check(char out[STREAMY_ID_MAX + 1], const char **canon, const ch
 /* parse.c */
 int streamy__parse_uint(unsigned long long *out, const char *text, unsigned long long max);
 
+/* expiry.c: the expiries of a user's active leases, to tell when a slot frees. */
+typedef struct streamy__expiries {
+    int64_t *v;
+    size_t n, cap;
+    int64_t small[16];
+    int lost; /* an allocation failed: the answer is unknown */
+} streamy__expiries;
+
+void streamy__expiries_init(streamy__expiries *e);
+void streamy__expiries_add(streamy__expiries *e, int64_t expires_ms);
+/* When enough leases have expired for one more to fit under `limit`: the
+ * (active - limit + 1)-th earliest expiry; 0 if that never happens by itself. */
+int64_t streamy__expiries_next_free(streamy__expiries *e, unsigned int active,
+                                    unsigned int limit);
+void streamy__expiries_free(streamy__expiries *e);
+
 /* store_sqlite.c: statement texts by index (NULL past the end), for tests. */
 const char *streamy__sqlite_sql(int i);
 

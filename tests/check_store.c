@@ -253,6 +253,32 @@ START_TEST(leases_expire_after_the_ttl)
 }
 END_TEST
 
+START_TEST(retry_is_when_a_slot_really_frees)
+{
+    const char *u = uid("u");
+
+    opts.ttl_ms = 1000;
+    reopen();
+    ck_assert_rc(sub(u, "s1"), STREAMY_OK);
+    clk.now = T0 + 100;
+    ck_assert_rc(sub(u, "s2"), STREAMY_OK);
+    clk.now = T0 + 200;
+    ck_assert_rc(sub(u, "s3"), STREAMY_OK);
+    /* Over a lowered limit, two leases must expire before one more fits. */
+    ck_assert_rc(streamy_set_limit(h, u, 2), STREAMY_OK);
+    ck_assert_rc(sub(u, "s4"), STREAMY_LIMIT_REACHED);
+    ck_assert_int_eq(d.retry_ms, T0 + 1100);
+    clk.now = T0 + 1099;
+    ck_assert_rc(sub(u, "s4"), STREAMY_LIMIT_REACHED);
+    clk.now = T0 + 1100;
+    ck_assert_rc(sub(u, "s4"), STREAMY_OK);
+    /* A user whose limit is 0 never gets a slot by waiting. */
+    ck_assert_rc(streamy_set_limit(h, u, 0), STREAMY_OK);
+    ck_assert_rc(sub(u, "s5"), STREAMY_LIMIT_REACHED);
+    ck_assert_int_eq(d.retry_ms, 0);
+}
+END_TEST
+
 START_TEST(renew_extends_a_lease)
 {
     const char *u = uid("u");
@@ -933,6 +959,7 @@ static Suite *store_suite(void)
     CASE("unsubscribe", tcase_add_test(tc, unsubscribe_frees_a_slot);
          tcase_add_test(tc, unsubscribe_is_idempotent));
     CASE("ttl", tcase_add_test(tc, leases_expire_after_the_ttl);
+         tcase_add_test(tc, retry_is_when_a_slot_really_frees);
          tcase_add_test(tc, renew_extends_a_lease); tcase_add_test(tc, renew_without_ttl);
          tcase_add_test(tc, subscribe_refreshes_the_expiry);
          tcase_add_test(tc, unsubscribe_of_an_expired_lease);

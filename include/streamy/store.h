@@ -66,7 +66,9 @@ struct streamy_store {
      * remove the oldest / least recently renewed one (name it in
      * `out->evicted`) and add the new one; else with `req->shadow` add it and
      * set `shadow_refused`; else change nothing and return
-     * STREAMY_LIMIT_REACHED with `retry_ms` = the earliest expiry (0 if none).
+     * STREAMY_LIMIT_REACHED with `retry_ms` = when enough leases will have
+     * expired for one more to fit (the (active - limit + 1)-th earliest
+     * expiry), or 0 if that never happens by itself.
      * Fill `active`, `limit`, `since_ms`, `expires_ms` (0 = never).
      */
     int (*acquire)(streamy_store *st, const streamy_store_req *req,
