@@ -62,9 +62,10 @@ static void remove_tree(const char *path)
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         snprintf(child, sizeof(child), "%s/%s", path, e->d_name);
-        if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
+        if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode)) {
+            chmod(child, 0700); /* tests make read-only directories too */
             remove_tree(child);
-        else
+        } else
             unlink(child);
     }
     closedir(d);

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* check_cli.c: runs the built streamyctl and checks its output, JSON and exit codes. */
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "streamy.h"
+#include "test_util.h"
 
 extern char **environ;
 
@@ -53,40 +53,12 @@ static json_t *track_json(json_t *j)
     return j;
 }
 
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    struct dirent *e;
-    char child[2048];
-    struct stat st;
-
-    if (d == NULL) {
-        unlink(path);
-        return;
-    }
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(child, sizeof(child), "%s/%s", path, e->d_name);
-        if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode)) {
-            chmod(child, 0700);
-            remove_tree(child);
-        } else {
-            unlink(child);
-        }
-    }
-    closedir(d);
-    rmdir(path);
-}
-
 static void setup(void)
 {
-    const char *base = getenv("TMPDIR");
+    char *dir = test_tmpdir();
 
-    if (base == NULL || base[0] == '\0')
-        base = "/tmp";
-    snprintf(tmp, sizeof(tmp), "%s/streamyctl-test-XXXXXX", base);
-    ck_assert_msg(mkdtemp(tmp) != NULL, "mkdtemp: %s", strerror(errno));
+    snprintf(tmp, sizeof(tmp), "%s", dir);
+    free(dir);
     snprintf(db, sizeof(db), "sqlite:%s/t.db", tmp);
     /* A child that exits before reading all its input must not kill the test. */
     signal(SIGPIPE, SIG_IGN);
@@ -100,7 +72,7 @@ static void teardown(void)
     for (size_t i = 0; i < ntracked_json; i++)
         json_decref(tracked_json[i]);
     ntracked = ntracked_json = 0;
-    remove_tree(tmp);
+    test_tmpdir_free(strdup(tmp));
 }
 
 static char *path_in_tmp(const char *name)
