@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: MIT */
+/* cmd_serve.c: `streamyctl serve`: options, signals and the life of the HTTP server. */
+#include "cli.h"
+#include "serve.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum {
+    OPT_LISTEN = CLI_OPT_COMMAND,
+    OPT_THREADS,
+    OPT_MAX_BODY,
+    OPT_MAX_CONNECTIONS,
+    OPT_CONN_TIMEOUT,
+    OPT_AUTH_TOKEN_FILE,
+    OPT_LOG_FORMAT,
+    OPT_ACCESS_LOG,
+    OPT_LOG_FILE,
+    OPT_INSECURE,
+    OPT_GRACE,
+};
+
+static const struct option own_options[] = {
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"max-body", required_argument, NULL, OPT_MAX_BODY},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"conn-timeout", required_argument, NULL, OPT_CONN_TIMEOUT},
+    {"auth-token-file", required_argument, NULL, OPT_AUTH_TOKEN_FILE},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+    {"log-file", required_argument, NULL, OPT_LOG_FILE},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"grace", required_argument, NULL, OPT_GRACE},
+    {NULL, 0, NULL, 0},
+};
+
+static const cli_command_spec spec = {
+    .name = "serve",
+    .args = "",
+    .description =
+        "Serve the HTTP API of the original service on --listen (default\n"
+        "127.0.0.1:3000):\n"
+        "  POST   /video-streams/subscription        subscribe {userId, videoStreamId}\n"
+        "  DELETE /video-streams/subscription        unsubscribe (204)\n"
+        "  POST   /video-streams/subscription/renew  heartbeat (404: subscribe again)\n"
+        "  GET    /users/{userId}/video-streams      the user's leases and limit\n"
+        "  GET|PUT|DELETE /users/{userId}/limit      the user's own limit\n"
+        "  GET    /health                            200 while the store answers\n"
+        "  GET    /metrics                           Prometheus text format\n"
+        "The decisions of concurrent requests are grouped into one store transaction,\n"
+        "and each request is answered only after its transaction committed.\n"
+        "SIGINT or SIGTERM: stop accepting, finish the requests in flight, close the\n"
+        "store, exit 0. SIGHUP: reopen the --log-file.\n",
+    .options =
+        "  --listen ADDR:PORT        address to listen on; [ADDR]:PORT for IPv6; port 0\n"
+        "                            picks a free one [default 127.0.0.1:3000]\n"
+        "  --threads N               HTTP threads, 1 to 64 [default: the CPUs]\n"
+        "  --max-body BYTES          largest request body [default 16384]\n"
+        "  --max-connections N       open connections at most [default 1024]\n"
+        "  --conn-timeout DURATION   close a connection idle this long [default 30s]\n"
+        "  --auth-token-file FILE    require 'Authorization: Bearer <token>' on every\n"
+        "                            route but /health and /metrics\n"
+        "  --insecure                listen beyond loopback without a token\n"
+        "  --log-format json|text    log lines on standard error [default json]\n"
+        "  --access-log on|off       one log line per request [default on]\n"
+        "  --log-file FILE           log there instead of standard error\n"
+        "  --grace DURATION          wait this long for requests in flight at\n"
+        "                            shutdown [default 10s]\n",
+    .min_args = 0,
+    .max_args = 0,
+    .own = own_options,
+};
+
+typedef struct serve_flags {
+    const char *listen, *token_file, *log_file;
+    unsigned long threads, max_body, max_connections;
+    int64_t conn_timeout_ms, grace_ms;
+    int json_log, access_log, insecure;
+} serve_flags;
+
+static int parse_duration_flag(int64_t *out, const char *name, const char *arg)
+{
+    if (streamy_parse_duration(out, arg) != STREAMY_OK)
+        return cli_invalid("invalid %s \"%s\": %s", name, arg, streamy_errmsg(NULL));
+    return CLI_CONTINUE;
+}
+
+static int on_option(int val, const char *arg, void *payload)
+{
+    serve_flags *f = payload;
+
+    switch (val) {
+    case OPT_LISTEN:
+        f->listen = arg;
+        break;
+    case OPT_THREADS:
+        if (cli_parse_uint(&f->threads, arg, 64) != 0 || f->threads == 0)
+            return cli_invalid("invalid --threads \"%s\": expected 1 to 64", arg);
+        break;
+    case OPT_MAX_BODY:
+        if (cli_parse_uint(&f->max_body, arg, 1 << 20) != 0 || f->max_body == 0)
+            return cli_invalid("invalid --max-body \"%s\": expected 1 to 1048576 bytes", arg);
+        break;
+    case OPT_MAX_CONNECTIONS:
+        if (cli_parse_uint(&f->max_connections, arg, 100000) != 0 || f->max_connections == 0)
+            return cli_invalid("invalid --max-connections \"%s\": expected 1 to 100000",
+                               arg);
+        break;
+    case OPT_CONN_TIMEOUT:
+        if (parse_duration_flag(&f->conn_timeout_ms, "--conn-timeout", arg) != CLI_CONTINUE)
+            return CLI_EXIT_USAGE;
+        if (f->conn_timeout_ms < 1000)
+            return cli_invalid("invalid --conn-timeout \"%s\": at least 1s", arg);
+        break;
+    case OPT_GRACE:
+        return parse_duration_flag(&f->grace_ms, "--grace", arg);
+    case OPT_AUTH_TOKEN_FILE:
+        f->token_file = arg;
+        break;
+    case OPT_LOG_FORMAT:
+        if (strcmp(arg, "json") != 0 && strcmp(arg, "text") != 0)
+            return cli_invalid("invalid --log-format \"%s\": use json or text", arg);
+        f->json_log = strcmp(arg, "json") == 0;
+        break;
+    case OPT_ACCESS_LOG:
+        if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0)
+            return cli_invalid("invalid --access-log \"%s\": use on or off", arg);
+        f->access_log = strcmp(arg, "on") == 0;
+        break;
+    case OPT_LOG_FILE:
+        f->log_file = arg;
+        break;
+    case OPT_INSECURE:
+        f->insecure = 1;
+        break;
+    default:
+        return cli_error("internal error: option %d is not handled", val);
+    }
+    return CLI_CONTINUE;
+}
+
+/* ADDR:PORT, [V6ADDR]:PORT, or :PORT for every IPv4 address. */
+static int parse_listen(struct sockaddr_storage *ss, const char *text)
+{
+    char host[256];
+    const char *colon, *port;
+    struct addrinfo hints, *res = NULL;
+    unsigned long p;
+    size_t hlen;
+    int rc;
+
+    if (text[0] == '[') {
+        const char *end = strchr(text, ']');
+        if (end == NULL || end[1] != ':')
+            return -1;
+        hlen = (size_t)(end - text - 1);
+        memcpy(host, text + 1, hlen < sizeof(host) ? hlen : 0);
+        port = end + 2;
+    } else {
+        colon = strrchr(text, ':');
+        if (colon == NULL)
+            return -1;
+        hlen = (size_t)(colon - text);
+        if (hlen >= sizeof(host))
+            return -1;
+        memcpy(host, text, hlen);
+        port = colon + 1;
+    }
+    if (hlen >= sizeof(host) || cli_parse_uint(&p, port, 65535) != 0)
+        return -1;
+    host[hlen] = '\0';
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    rc = getaddrinfo(hlen ? host : "0.0.0.0", port, &hints, &res);
+    if (rc != 0 || res == NULL || res->ai_addrlen > sizeof(*ss))
+        return -1;
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)ss;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)ss;
+        return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+               (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
+    }
+    return 0;
+}
+
+/* The token: printable ASCII without spaces; a trailing newline is not part of it. */
+static int read_token(serve_config *cfg, const char *path)
+{
+    char buf[4097];
+    size_t n;
+    FILE *fp = fopen(path, "r");
+
+    if (fp == NULL)
+        return cli_invalid("cannot read --auth-token-file %s: %s", path, strerror(errno));
+    n = fread(buf, 1, sizeof(buf), fp);
+    fclose(fp);
+    if (n == sizeof(buf))
+        return cli_invalid("--auth-token-file %s: the token is longer than 4096 bytes", path);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    if (n == 0)
+        return cli_invalid("--auth-token-file %s: the file holds no token", path);
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] < 0x21 || buf[i] > 0x7e)
+            return cli_invalid("--auth-token-file %s: the token must be printable ASCII "
+                               "without spaces",
+                               path);
+    }
+    cfg->token = malloc(n + 1);
+    if (cfg->token == NULL)
+        return cli_error("out of memory");
+    memcpy(cfg->token, buf, n);
+    cfg->token[n] = '\0';
+    cfg->token_len = n;
+    return CLI_CONTINUE;
+}
+
+static void describe(char *buf, size_t size, const struct sockaddr_storage *ss, unsigned port)
+{
+    char addr[INET6_ADDRSTRLEN] = "?";
+
+    if (ss->ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr, addr,
+                  sizeof(addr));
+        snprintf(buf, size, "http://[%s]:%u", addr, port);
+    } else {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ss)->sin_addr, addr,
+                  sizeof(addr));
+        snprintf(buf, size, "http://%s:%u", addr, port);
+    }
+}
+
+/* Wait for a signal: stop on SIGINT/SIGTERM, reopen the log on SIGHUP, and flush
+ * the log in between. */
+static void run_until_signal(serve_server *s, const sigset_t *set)
+{
+    struct timespec tick = {0, 250 * 1000 * 1000};
+
+    for (;;) {
+        int sig = sigtimedwait(set, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM) {
+            serve_log_event(&s->log, "info", "stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            return;
+        }
+        if (sig == SIGHUP && serve_log_reopen(&s->log) != 0)
+            serve_log_event(&s->log, "error", "cannot reopen the log", s->log.path);
+        serve_log_flush(&s->log);
+    }
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    serve_flags f = {"127.0.0.1:3000", NULL, NULL, 0, 16384, 1024, 30000, 10000, 1, 1, 0};
+    serve_server *s = NULL;
+    struct sockaddr_storage ss;
+    const union MHD_DaemonInfo *info;
+    char where[128];
+    sigset_t set;
+    cli_args args;
+    long cpus;
+    int rc;
+
+    cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    f.threads = cpus > 0 && cpus <= 64 ? (unsigned long)cpus : 2;
+    if ((rc = cli_parse(&args, &spec, argc, argv, on_option, &f)) != CLI_CONTINUE)
+        return rc;
+    if (parse_listen(&ss, f.listen) != 0)
+        return cli_invalid("invalid --listen \"%s\": expected ADDR:PORT or [ADDR]:PORT",
+                           f.listen);
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return cli_error("out of memory");
+    s->cfg.listen = f.listen;
+    s->cfg.threads = (unsigned)f.threads;
+    s->cfg.max_body = f.max_body;
+    s->cfg.max_connections = (unsigned)f.max_connections;
+    s->cfg.conn_timeout_s = (unsigned)(f.conn_timeout_ms / 1000);
+    if (f.token_file != NULL && (rc = read_token(&s->cfg, f.token_file)) != CLI_CONTINUE)
+        goto out;
+    if (!is_loopback(&ss) && s->cfg.token == NULL && !f.insecure) {
+        rc = cli_invalid("refusing to listen on %s without --auth-token-file; add --insecure "
+                         "if that is really wanted",
+                         f.listen);
+        goto out;
+    }
+    if (serve_log_open(&s->log, f.log_file, f.json_log, f.access_log) != 0) {
+        rc = cli_invalid("cannot open --log-file %s: %s", f.log_file, strerror(errno));
+        goto out;
+    }
+    if ((rc = cli_open(&s->h)) != CLI_CONTINUE)
+        goto out_log;
+
+    /* Signals are taken by the main thread only: block them before any thread starts. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (serve_batcher_start(&s->batcher, s->h, 1024) != 0) {
+        rc = cli_error("cannot start the commit thread");
+        goto out_store;
+    }
+    if (serve_http_start(s, (const struct sockaddr *)&ss) != 0) {
+        serve_batcher_stop(&s->batcher);
+        rc = cli_error("cannot listen on %s: %s", f.listen, strerror(errno));
+        goto out_store;
+    }
+    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    describe(where, sizeof(where), &ss, info ? info->port : 0);
+    /* One line on standard output says where to connect, for people and scripts. */
+    printf("streamyctl serve: listening on %s (store %s)\n", where, streamy_store_name(s->h));
+    fflush(stdout);
+    serve_log_event(&s->log, "info", "listening", where);
+    run_until_signal(s, &set);
+    serve_http_stop(s, (int)f.grace_ms);
+    serve_log_event(&s->log, "info", "stopped", NULL);
+    rc = CLI_EXIT_OK;
+out_store:
+    streamy_close(s->h);
+out_log:
+    serve_log_close(&s->log);
+out:
+    free(s->cfg.token);
+    free(s);
+    return rc;
+}

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/* serve.h: the parts of `streamyctl serve`: HTTP front, group commit, metrics, logs. */
+#ifndef STREAMY_SERVE_H
+#define STREAMY_SERVE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <microhttpd.h>
+
+#include "streamy.h"
+
+/* Routes, for dispatch and for the metrics' labels. */
+typedef enum serve_route {
+    ROUTE_SUBSCRIBE, /* POST /video-streams/subscription */
+    ROUTE_UNSUBSCRIBE, /* DELETE /video-streams/subscription */
+    ROUTE_RENEW,     /* POST /video-streams/subscription/renew */
+    ROUTE_LEASES,    /* GET /users/{userId}/video-streams */
+    ROUTE_LIMIT_GET, /* GET /users/{userId}/limit */
+    ROUTE_LIMIT_PUT, /* PUT /users/{userId}/limit */
+    ROUTE_LIMIT_DELETE, /* DELETE /users/{userId}/limit */
+    ROUTE_HEALTH,    /* GET /health */
+    ROUTE_METRICS,   /* GET /metrics */
+    ROUTE_OTHER,     /* unknown path or method */
+    ROUTE_COUNT_
+} serve_route;
+
+/* --- group commit (serve_batch.c) --------------------------------------------------- */
+
+/* One decision waiting for its transaction. */
+typedef struct serve_pending {
+    struct serve_pending *next;
+    streamy_op op; /* kind, user and stream in; result and decision out */
+    char user[STREAMY_ID_MAX + 1], stream[STREAMY_ID_MAX + 1];
+    struct MHD_Connection *conn; /* resumed once `op.result` is known */
+    char *error;                 /* SERVE_ERROR_SIZE bytes: the store's words on failure */
+    int done;
+} serve_pending;
+
+#define SERVE_ERROR_SIZE 256
+
+typedef struct serve_batcher {
+    streamy *h;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    serve_pending *head, *tail;
+    size_t queued;
+    int stop;
+    pthread_t thread;
+    size_t max_batch;
+    /* Counted under `lock`, read by the metrics. */
+    uint64_t batches, batched_ops;
+} serve_batcher;
+
+int serve_batcher_start(serve_batcher *b, streamy *h, size_t max_batch);
+/* Queue a decision; its connection is resumed after the commit. */
+void serve_batcher_submit(serve_batcher *b, serve_pending *p);
+/* Decide what is queued, then stop the thread. */
+void serve_batcher_stop(serve_batcher *b);
+
+/* --- metrics (serve_metrics.c) -------------------------------------------------------- */
+
+#define SERVE_LATENCY_BUCKETS 12
+
+typedef struct serve_metrics {
+    uint64_t requests[ROUTE_COUNT_][16]; /* by route and status slot */
+    uint64_t store_errors[3];            /* busy, store, other */
+    uint64_t latency_buckets[SERVE_LATENCY_BUCKETS];
+    uint64_t latency_count;
+    uint64_t latency_sum_us;
+    int64_t connections;
+} serve_metrics;
+
+void serve_metrics_request(serve_metrics *m, serve_route route, unsigned status,
+                           int64_t latency_us);
+void serve_metrics_store_error(serve_metrics *m, int rc);
+/* Render everything in the Prometheus text format; the caller frees it. */
+char *serve_metrics_render(const serve_metrics *m, streamy *h, const serve_batcher *b,
+                           size_t *len);
+const char *serve_route_name(serve_route route);
+
+/* --- logs (serve_log.c) --------------------------------------------------------------- */
+
+typedef struct serve_log {
+    pthread_mutex_t lock;
+    FILE *fp;
+    const char *path; /* NULL: standard error */
+    int json;         /* JSON lines, else text */
+    int access;       /* one line per request */
+    char buf[64 * 1024];
+    size_t len;
+} serve_log;
+
+int serve_log_open(serve_log *log, const char *path, int json, int access);
+int serve_log_reopen(serve_log *log);
+void serve_log_request(serve_log *log, const char *method, const char *path,
+                       unsigned status, int64_t latency_us, const char *remote);
+void serve_log_event(serve_log *log, const char *level, const char *msg,
+                     const char *detail);
+void serve_log_flush(serve_log *log);
+void serve_log_close(serve_log *log);
+
+/* --- the HTTP front (serve_http.c) -------------------------------------------------- */
+
+typedef struct serve_config {
+    const char *listen; /* ADDR:PORT or [ADDR]:PORT */
+    unsigned threads;
+    size_t max_body;
+    unsigned max_connections;
+    unsigned conn_timeout_s;
+    char *token; /* bearer token, or NULL */
+    size_t token_len;
+} serve_config;
+
+typedef struct serve_server {
+    serve_config cfg;
+    streamy *h;
+    struct MHD_Daemon *daemon;
+    serve_batcher batcher;
+    serve_metrics metrics;
+    serve_log log;
+    int64_t in_flight; /* requests begun and not yet completed */
+    int draining;      /* shutting down: refuse new requests */
+} serve_server;
+
+int serve_http_start(serve_server *s, const struct sockaddr *addr);
+/* Stop accepting, wait up to `grace_ms` for requests in flight, then stop. */
+void serve_http_stop(serve_server *s, int grace_ms);
+
+#endif /* STREAMY_SERVE_H */
