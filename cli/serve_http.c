@@ -620,7 +620,7 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 int serve_http_start(serve_server *s, const struct sockaddr *addr)
 {
     unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-                         MHD_USE_ITC | MHD_USE_ERROR_LOG;
+                         MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
 
     if (addr->sa_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -631,7 +631,7 @@ int serve_http_start(serve_server *s, const struct sockaddr *addr)
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->cfg.threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->cfg.max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->cfg.conn_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
