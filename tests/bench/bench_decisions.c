@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* bench_decisions.c: decisions per second of every backend, beside the raw SQLite
- * ceiling. */
+/* bench_decisions.c: decisions per second of every backend and of raw SQLite. */
 #include <streamy.h>
 
 #include <errno.h>
@@ -8,6 +7,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -176,11 +176,17 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void die(const char *fmt, const char *a, const char *b)
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die(const char *fmt, ...)
 {
+    va_list ap;
+
+    va_start(ap, fmt);
     fprintf(stderr, "streamy_bench: ");
-    fprintf(stderr, fmt, a, b);
+    vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+    va_end(ap);
     exit(2);
 }
 
@@ -259,14 +265,20 @@ static void fmt_users(char *buf, size_t size, unsigned long u)
         snprintf(buf, size, "%lu", u);
 }
 
-static void record_error(worker *wk, uint64_t n, const char *fmt, const char *a,
-                         const char *b)
+static void record_error(worker *wk, uint64_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Count failed decisions; keep the first message, which usually explains the rest. */
+static void record_error(worker *wk, uint64_t n, const char *fmt, ...)
 {
+    va_list ap;
+
     wk->errors += n;
-    /* A message cut short is still worth printing. */
-    if (wk->first_error[0] == '\0' &&
-        snprintf(wk->first_error, sizeof(wk->first_error), fmt, a, b) < 0)
-        wk->first_error[0] = '?';
+    if (wk->first_error[0] != '\0')
+        return;
+    va_start(ap, fmt);
+    vsnprintf(wk->first_error, sizeof(wk->first_error), fmt, ap);
+    va_end(ap);
 }
 
 static void lib_error(worker *wk, uint64_t n, const streamy *h, const char *what, int rc)
@@ -390,7 +402,7 @@ static int raw_subscribe(worker *wk, world *w, const char *user, int libsql)
         if (rc != SQLITE_DONE)
             return raw_error(wk, 1, w->raw, "scan");
         if (n >= LIMIT) {
-            record_error(wk, 1, "raw subscribe: %s%s", "limit reached", "");
+            record_error(wk, 1, "raw subscribe: limit reached");
             return -1;
         }
         st = w->rs[R_LINSERT];
@@ -406,7 +418,7 @@ static int raw_subscribe(worker *wk, world *w, const char *user, int libsql)
     if (raw_step(w->rs[R_COUNT], &n) != SQLITE_OK)
         return raw_error(wk, 1, w->raw, "count");
     if (n >= LIMIT) {
-        record_error(wk, 1, "raw subscribe: %s%s", "limit reached", "");
+        record_error(wk, 1, "raw subscribe: limit reached");
         return -1;
     }
     sqlite3_bind_text(w->rs[R_INSERT], 1, user, -1, SQLITE_STATIC);
@@ -431,7 +443,7 @@ static int raw_unsubscribe(worker *wk, world *w, const char *user, int libsql)
         if (rc != SQLITE_DONE)
             return raw_error(wk, 1, w->raw, "release");
         if (removed != 1) {
-            record_error(wk, 1, "raw release: %s%s", "removed no lease", "");
+            record_error(wk, 1, "raw release: removed no lease");
             return -1;
         }
         return 0;
@@ -441,7 +453,7 @@ static int raw_unsubscribe(worker *wk, world *w, const char *user, int libsql)
     if (raw_step(w->rs[R_DELETE], NULL) != SQLITE_OK)
         return raw_error(wk, 1, w->raw, "delete");
     if (sqlite3_changes(w->raw) != 1) {
-        record_error(wk, 1, "raw delete: %s%s", "removed no lease", "");
+        record_error(wk, 1, "raw delete: removed no lease");
         return -1;
     }
     return 0;
@@ -539,7 +551,7 @@ static double run_config(config *c, double seconds)
         wk[i].cfg = c;
         wk[i].tid = i;
         if (pthread_create(&wk[i].thread, NULL, worker_main, &wk[i]) != 0)
-            die("cannot start a thread%s%s", "", "");
+            die("cannot start a thread");
     }
     pthread_barrier_wait(&start_barrier);
     t0 = mono_s();
@@ -631,7 +643,7 @@ static void measure(dbsize *out, const char *path, unsigned long users)
     out->measured = 1;
     sqlite3_close(db);
     if (out->leases != (long long)users)
-        die("%s holds the wrong number of leases%s", path, "");
+        die("%s holds the wrong number of leases", path);
 }
 
 static void raw_open(world *w)
@@ -665,7 +677,7 @@ static void raw_open(world *w)
             sqlite3_bind_text(st, 2, first_stream, -1, SQLITE_STATIC);
             sqlite3_bind_int64(st, 3, now);
             if (raw_step(st, NULL) != SQLITE_OK)
-                die("raw sqlite: pre-populate: %s%s", sqlite3_errmsg(w->raw), "");
+                die("raw sqlite: pre-populate: %s", sqlite3_errmsg(w->raw));
         }
         raw_exec(w->raw, "COMMIT", "pre-populate");
     }
@@ -780,13 +792,12 @@ static void parse_args(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--users") == 0) {
             if ((n = parse_list(opt.users, MAX_WORLDS, v, 16, 100000000)) <= 0)
-                die("--users wants up to 4 counts from 16 to 100000000, not \"%s\"%s", v,
-                    "");
+                die("--users wants up to 4 counts from 16 to 100000000, not \"%s\"", v);
             opt.nusers = n;
             i++;
         } else if (strcmp(a, "--threads") == 0) {
             if ((n = parse_list(tmp, MAX_THREADS, v, 1, MAX_THREADS)) <= 0)
-                die("--threads wants counts from 1 to 16, not \"%s\"%s", v, "");
+                die("--threads wants counts from 1 to 16, not \"%s\"", v);
             for (int k = 0; k < n; k++)
                 opt.threads[k] = (int)tmp[k];
             opt.nthreads = n;
@@ -798,7 +809,7 @@ static void parse_args(int argc, char **argv)
     }
     if (!(opt.seconds > 0 && opt.seconds <= 3600) || !(opt.warmup >= 0) ||
         opt.rounds < 1 || opt.rounds > MAX_ROUNDS)
-        die("--seconds must be in (0, 3600] and --rounds in [1, 64]%s%s", "", "");
+        die("--seconds must be in (0, 3600], --warmup >= 0 and --rounds in [1, 64]");
 }
 
 static int selected(const char *label)
@@ -847,7 +858,7 @@ static void build_configs(void)
     configs = calloc((size_t)(opt.nusers * T_COUNT_ * M_COUNT_ * opt.nthreads),
                      sizeof(*configs));
     if (configs == NULL)
-        die("out of memory%s%s", "", "");
+        die("out of memory");
     for (int u = 0; u < opt.nusers; u++) {
         worlds[u].users = opt.users[u];
         fmt_users(worlds[u].label, sizeof(worlds[u].label), opt.users[u]);
@@ -926,7 +937,7 @@ static void setup_world(world *w, const char *dir)
     if (need[T_FILE] || need[T_PERCONN]) {
         if (snprintf(w->file_path, sizeof(w->file_path), "%s/bench-%s.db", dir,
                      w->label) >= (int)sizeof(w->file_path))
-            die("directory name too long: %s%s", dir, "");
+            die("directory name too long: %s", dir);
         snprintf(uri, sizeof(uri), "sqlite:%s", w->file_path);
         remove_db(w->file_path);
         t0 = mono_s();
@@ -940,7 +951,7 @@ static void setup_world(world *w, const char *dir)
     if (need[T_RAW] || need[T_RAWLIB]) {
         if (snprintf(w->raw_path, sizeof(w->raw_path), "%s/raw-%s.db", dir, w->label) >=
             (int)sizeof(w->raw_path))
-            die("directory name too long: %s%s", dir, "");
+            die("directory name too long: %s", dir);
         remove_db(w->raw_path);
         t0 = mono_s();
         raw_open(w);
@@ -1205,7 +1216,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (selected_count == 0)
-        die("--filter \"%s\" selects no configuration (see --list)%s", opt.filter, "");
+        die("--filter \"%s\" selects no configuration (see --list)", opt.filter);
 
     if (opt.dir != NULL) {
         dir = opt.dir;
