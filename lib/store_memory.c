@@ -295,18 +295,16 @@ static int mem_release_locked(memory_store *m, const streamy_store_req *req,
 
     if (u == NULL)
         return STREAMY_OK;
-    for (p = &u->leases; (l = *p) != NULL;) {
-        int expired = is_expired(l, req->now_ms);
-        if (expired || strcmp(l->stream, req->stream) == 0) {
-            if (expired)
-                out->expired++;
-            else
-                out->removed = 1;
-            *p = l->next;
-            free(l);
-        } else {
-            p = &l->next;
-        }
+    for (p = &u->leases; (l = *p) != NULL; p = &l->next) {
+        if (strcmp(l->stream, req->stream) != 0)
+            continue;
+        if (is_expired(l, req->now_ms))
+            out->expired = 1;
+        else
+            out->removed = 1;
+        *p = l->next;
+        free(l);
+        break;
     }
     maybe_drop_user(m, u);
     return STREAMY_OK;

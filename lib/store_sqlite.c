@@ -48,6 +48,7 @@ enum {
     ST_DROP_EXPIRED,
     ST_DELETE_ONE,
     ST_RELEASE,
+    ST_RELEASE_EXPIRED,
     ST_LIST,
     ST_COUNT,
     ST_GET_LIMIT,
@@ -72,8 +73,11 @@ static const char *const sql[ST_COUNT_] = {
                    "WHERE user = ?1 AND stream = ?2",
     [ST_DROP_EXPIRED] = "DELETE FROM leases WHERE user = ?1 AND expires > 0 AND expires <= ?2",
     [ST_DELETE_ONE] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2",
-    [ST_RELEASE] = "DELETE FROM leases WHERE user = ?1 AND "
-                   "(stream = ?2 OR (expires > 0 AND expires <= ?3)) RETURNING stream, expires",
+    /* Two one-pass deletes: the active lease, else the same lease if expired. */
+    [ST_RELEASE] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2 "
+                   "AND (expires = 0 OR expires > ?3)",
+    [ST_RELEASE_EXPIRED] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2 "
+                           "AND expires > 0 AND expires <= ?3",
     [ST_LIST] = "SELECT stream, since, renewed, expires FROM leases "
                 "WHERE user = ?1 AND (expires = 0 OR expires > ?2) ORDER BY since, stream",
     [ST_COUNT] = "SELECT count(*) FROM leases WHERE user = ?1 AND (expires = 0 OR expires > ?2)",
@@ -343,29 +347,30 @@ static int do_renew(sqlite_store *s, const streamy_store_req *req, streamy_decis
     return STREAMY_OK;
 }
 
-/* One statement: atomic on its own, so it needs no explicit transaction. */
+/* Each statement is atomic on its own, so no explicit transaction is needed: the
+ * second runs only when there was no active lease, and deletes only an expired
+ * one, so a lease subscribed in between is never taken for expired. */
 static int do_release(sqlite_store *s, const streamy_store_req *req, streamy_decision *out)
 {
-    sqlite3_stmt *st = bind_user(s, ST_RELEASE, req->user);
+    static const int steps[2] = {ST_RELEASE, ST_RELEASE_EXPIRED};
     int rc;
 
-    sqlite3_bind_text(st, 2, req->stream, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, req->now_ms);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t expires = sqlite3_column_int64(st, 1);
-        if (expires != 0 && expires <= req->now_ms)
-            out->expired++;
-        else
-            out->removed = 1;
+    for (int i = 0; i < 2; i++) {
+        sqlite3_stmt *st = bind_user(s, steps[i], req->user);
+        sqlite3_bind_text(st, 2, req->stream, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, req->now_ms);
+        if ((rc = step_done(s, steps[i], "remove lease")) != STREAMY_OK) {
+            out->removed = 0;
+            return rc;
+        }
+        if (sqlite3_changes(s->db) > 0) {
+            if (i == 0)
+                out->removed = 1;
+            else
+                out->expired = 1;
+            break;
+        }
     }
-    if (rc != SQLITE_DONE) {
-        rc = db_error(s, rc, "remove lease");
-        sqlite3_reset(st);
-        out->expired = 0;
-        out->removed = 0;
-        return rc;
-    }
-    sqlite3_reset(st);
     return STREAMY_OK;
 }
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* check_id.c: identifier validation and UUID canonicalisation. */
+#include <ctype.h>
 #include <string.h>
+#include <uuid/uuid.h>
 
 #include "test_util.h"
 
@@ -56,6 +58,28 @@ START_TEST(table)
 }
 END_TEST
 
+/* The canonical form is exactly libuuid's, for every UUID written in any case. */
+START_TEST(canonical_form_is_libuuids)
+{
+    char in[37], out[STREAMY_ID_MAX + 1], want[37];
+    unsigned seed = 7;
+    uuid_t u;
+
+    for (int n = 0; n < 2000; n++) {
+        uuid_generate(u);
+        uuid_unparse_upper(u, in);
+        for (int i = 0; i < 36; i++) { /* mix the cases */
+            seed = seed * 1103515245u + 12345u;
+            if ((seed >> 16) & 1)
+                in[i] = (char)tolower((unsigned char)in[i]);
+        }
+        uuid_unparse_lower(u, want);
+        ck_assert_rc(streamy_normalize_id(out, sizeof(out), NULL, "user", in), STREAMY_OK);
+        ck_assert_str_eq(out, want);
+    }
+}
+END_TEST
+
 START_TEST(length_limits)
 {
     char id[STREAMY_ID_MAX + 2], out[STREAMY_ID_MAX + 1];
@@ -107,6 +131,7 @@ int main(void)
     TCase *tc = tcase_create("id");
 
     tcase_add_loop_test(tc, table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
+    tcase_add_test(tc, canonical_form_is_libuuids);
     tcase_add_test(tc, length_limits);
     tcase_add_test(tc, require_uuid_follows_the_handle);
     suite_add_tcase(s, tc);

@@ -344,8 +344,11 @@ START_TEST(unsubscribe_of_an_expired_lease)
     clk.now = T0 + 2000;
     ck_assert_rc(unsub(u, "s1"), STREAMY_OK);
     ck_assert_int_eq(d.removed, 0); /* it was no longer active */
-    ck_assert_uint_eq(d.expired, 2);
+    ck_assert_uint_eq(d.expired, 1);
     ck_assert_uint_eq(count(u), 0);
+    ck_assert_rc(sub(u, "s3"), STREAMY_OK); /* the next subscribe drops the rest */
+    ck_assert_uint_eq(d.expired, 1);
+    ck_assert_uint_eq(d.active, 1);
 }
 END_TEST
 

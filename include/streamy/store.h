@@ -75,9 +75,9 @@ struct streamy_store {
                    streamy_decision *out);
 
     /**
-     * Required. Remove the lease (user, stream) if present and drop the
-     * user's expired leases; `out->removed` is 1 if an unexpired lease was
-     * removed, `out->expired` counts the expired ones.
+     * Required. Remove the lease (user, stream) if present: `out->removed` is
+     * 1 if it was unexpired, `out->expired` is 1 if it had expired. The user's
+     * other expired leases may stay until their next subscribe or renew.
      */
     int (*release)(streamy_store *st, const streamy_store_req *req,
                    streamy_decision *out);
