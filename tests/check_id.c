@@ -80,6 +80,46 @@ START_TEST(canonical_form_is_libuuids)
 }
 END_TEST
 
+/* Near-UUIDs: the library takes as a UUID exactly what uuid_parse takes. */
+START_TEST(uuid_shape_is_libuuids)
+{
+    static const char alphabet[] = "0123456789abcdefABCDEFgGzZ-_{} .:x";
+    char in[40], out[STREAMY_ID_MAX + 1], want[40];
+    unsigned seed = 99;
+    long accepted = 0;
+    uuid_t u;
+
+    for (int n = 0; n < 200000; n++) {
+        size_t len = 36;
+        uuid_generate(u);
+        uuid_unparse(u, in);
+        seed = seed * 1103515245u + 12345u;
+        if ((seed >> 16) % 10 == 0) /* a length off by one */
+            len = (seed >> 20) & 1 ? 35 : 37;
+        in[35] = len == 35 ? '\0' : in[35];
+        if (len == 37) {
+            in[36] = 'a';
+            in[37] = '\0';
+        }
+        for (int k = (int)((seed >> 8) % 3); k > 0; k--) { /* up to two changed bytes */
+            seed = seed * 1103515245u + 12345u;
+            in[(seed >> 16) % (len < 36 ? len : 36)] =
+                alphabet[(seed >> 4) % (sizeof(alphabet) - 1)];
+        }
+        ck_assert_rc(streamy_normalize_id(out, sizeof(out), NULL, "user", in), STREAMY_OK);
+        if (uuid_parse(in, u) == 0) {
+            uuid_unparse_lower(u, want);
+            ck_assert_str_eq(out, want);
+            accepted++;
+        } else {
+            ck_assert_str_eq(out, in); /* not a UUID: kept as it is */
+        }
+    }
+    ck_assert_int_gt(accepted, 20000);
+    ck_assert_int_lt(accepted, 180000);
+}
+END_TEST
+
 START_TEST(length_limits)
 {
     char id[STREAMY_ID_MAX + 2], out[STREAMY_ID_MAX + 1];
@@ -132,6 +172,7 @@ int main(void)
 
     tcase_add_loop_test(tc, table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
     tcase_add_test(tc, canonical_form_is_libuuids);
+    tcase_add_test(tc, uuid_shape_is_libuuids);
     tcase_add_test(tc, length_limits);
     tcase_add_test(tc, require_uuid_follows_the_handle);
     suite_add_tcase(s, tc);
