@@ -38,27 +38,6 @@ static const char schema_v1[] =
     "PRAGMA application_id = " STR(STREAMY_APPLICATION_ID) ";"
     "PRAGMA user_version = " STR(SCHEMA_VERSION) ";";
 
-enum {
-    ST_BEGIN,
-    ST_COMMIT,
-    ST_ROLLBACK,
-    ST_SCAN,
-    ST_INSERT,
-    ST_REFRESH,
-    ST_DROP_EXPIRED,
-    ST_DELETE_ONE,
-    ST_RELEASE,
-    ST_RELEASE_EXPIRED,
-    ST_LIST,
-    ST_COUNT,
-    ST_GET_LIMIT,
-    ST_SET_LIMIT,
-    ST_CLEAR_LIMIT,
-    ST_PURGE,
-    ST_HEALTH,
-    ST_COUNT_
-};
-
 static const char *const sql[ST_COUNT_] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",

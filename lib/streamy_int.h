@@ -51,7 +51,29 @@ int64_t streamy__expiries_next_free(streamy__expiries *e, unsigned int active,
                                     unsigned int limit);
 void streamy__expiries_free(streamy__expiries *e);
 
-/* store_sqlite.c: statement texts by index (NULL past the end), for tests. */
+/* store_sqlite.c: its prepared statements, by index; the texts (NULL past the
+ * end) are for the tests and the benchmark, which hold SQLite to them. */
+enum {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SCAN,
+    ST_INSERT,
+    ST_REFRESH,
+    ST_DROP_EXPIRED,
+    ST_DELETE_ONE,
+    ST_RELEASE,
+    ST_RELEASE_EXPIRED,
+    ST_LIST,
+    ST_COUNT,
+    ST_GET_LIMIT,
+    ST_SET_LIMIT,
+    ST_CLEAR_LIMIT,
+    ST_PURGE,
+    ST_HEALTH,
+    ST_COUNT_
+};
+
 const char *streamy__sqlite_sql(int i);
 
 /* core.c */

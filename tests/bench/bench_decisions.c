@@ -2,6 +2,8 @@
 /* bench_decisions.c: decisions per second of every backend and of raw SQLite. */
 #include <streamy.h>
 
+#include "streamy_int.h" /* the SQLite store's statements, for --decompose */
+
 #include <errno.h>
 #include <fnmatch.h>
 #include <limits.h>
@@ -74,32 +76,8 @@ static const char *const raw_sql[R_COUNT_] = {
     [R_INSERT] = "INSERT INTO leases (user, stream, since, renewed, expires) "
                  "VALUES (?1, ?2, ?3, ?3, 0)",
     [R_DELETE] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2",
-    /* --decompose: the library's own statements, driven the raw way, to split the gap
-     * between the library and the ceiling into SQL and C. */
-    [R_LSCAN] = "SELECT stream, since, renewed, expires FROM leases WHERE user = ?1 "
-                "UNION ALL SELECT NULL, max, 0, 0 FROM limits WHERE user = ?1",
-    [R_LINSERT] = "INSERT INTO leases (user, stream, since, renewed, expires) "
-                  "VALUES (?1, ?2, ?3, ?3, ?4)",
-    [R_LRELEASE] =
-        "DELETE FROM leases WHERE user = ?1 AND "
-        "(stream = ?2 OR (expires > 0 AND expires <= ?3)) RETURNING stream, expires",
 };
-static const char raw_schema[] =
-    "CREATE TABLE leases ("
-    " user TEXT NOT NULL,"
-    " stream TEXT NOT NULL,"
-    " since INTEGER NOT NULL,"
-    " renewed INTEGER NOT NULL,"
-    " expires INTEGER NOT NULL,"
-    " PRIMARY KEY (user, stream)"
-    ") WITHOUT ROWID;"
-    "CREATE INDEX leases_expiry ON leases (expires) WHERE expires > 0;"
-    "CREATE TABLE limits ("
-    " user TEXT PRIMARY KEY NOT NULL,"
-    " max INTEGER NOT NULL"
-    ") WITHOUT ROWID;"
-    "PRAGMA application_id = 1398035021;"
-    "PRAGMA user_version = 1;";
+
 
 /* What a SQLite file holds after pre-population, measured after a checkpoint. */
 typedef struct dbsize {
@@ -432,17 +410,15 @@ static int raw_subscribe(worker *wk, world *w, const char *user, int libsql)
 static int raw_unsubscribe(worker *wk, world *w, const char *user, int libsql)
 {
     if (libsql) {
+        /* The library's first release statement; its second runs only when the
+         * first removed nothing, which never happens in this workload. */
         sqlite3_stmt *st = w->rs[R_LRELEASE];
-        int rc, removed = 0;
         sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, second_stream, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, wall_ms());
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-            removed += sqlite3_column_int64(st, 1) == 0;
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE)
+        if (raw_step(st, NULL) != SQLITE_OK)
             return raw_error(wk, 1, w->raw, "release");
-        if (removed != 1) {
+        if (sqlite3_changes(w->raw) != 1) {
             record_error(wk, 1, "raw release: removed no lease");
             return -1;
         }
@@ -646,11 +622,39 @@ static void measure(dbsize *out, const char *path, unsigned long users)
         die("%s holds the wrong number of leases", path);
 }
 
+/* The statement texts: the ceiling's own, or for --decompose the library's, read
+ * from the library itself so the two can never drift apart. */
+static const char *raw_text(int i)
+{
+    switch (i) {
+    case R_LSCAN:
+        return streamy__sqlite_sql(ST_SCAN);
+    case R_LINSERT:
+        return streamy__sqlite_sql(ST_INSERT);
+    case R_LRELEASE:
+        return streamy__sqlite_sql(ST_RELEASE);
+    }
+    return raw_sql[i];
+}
+
+/* The ceiling's file has the library's schema: the library creates it. */
+static void raw_schema(const char *path)
+{
+    char uri[PATH_MAX + 16];
+    streamy *h;
+
+    snprintf(uri, sizeof(uri), "sqlite:%s", path);
+    if (streamy_open(&h, uri, NULL) != STREAMY_OK)
+        die("cannot create %s: %s", path, streamy_errmsg(NULL));
+    streamy_close(h);
+}
+
 static void raw_open(world *w)
 {
     static char ids[PREPOP_CHUNK][UUID_LEN + 1];
     sqlite3_int64 now = wall_ms();
 
+    raw_schema(w->raw_path);
     if (sqlite3_open_v2(w->raw_path, &w->raw,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK)
@@ -660,11 +664,12 @@ static void raw_open(world *w)
     raw_exec(w->raw, "PRAGMA synchronous=NORMAL", "synchronous");
     if (opt.raw_pragma != NULL)
         raw_exec(w->raw, opt.raw_pragma, "--raw-pragma");
-    raw_exec(w->raw, raw_schema, "schema");
-    for (int i = 0; i < R_COUNT_; i++)
-        if (sqlite3_prepare_v3(w->raw, raw_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                               &w->rs[i], NULL) != SQLITE_OK)
-            die("raw sqlite: %s: %s", raw_sql[i], sqlite3_errmsg(w->raw));
+    for (int i = 0; i < R_COUNT_; i++) {
+        const char *text = raw_text(i);
+        if (sqlite3_prepare_v3(w->raw, text, -1, SQLITE_PREPARE_PERSISTENT, &w->rs[i],
+                               NULL) != SQLITE_OK)
+            die("raw sqlite: %s: %s", text, sqlite3_errmsg(w->raw));
+    }
     /* The same users, in the same order, as the library's file, so both B-trees grow
      * through the same random-order inserts. */
     for (unsigned long base = 0; base < w->users; base += PREPOP_CHUNK) {
