@@ -2,16 +2,16 @@
 # SPDX-License-Identifier: MIT
 # bootstrap.sh: on a fresh Debian or Ubuntu machine, install what is missing, build
 # Streamy, then run it (run) or its whole test suite (test).
-#   ./bootstrap.sh run    build, then run the embedded default (SQLite)
+#   ./bootstrap.sh run    build, then serve the HTTP API on http://localhost:3000
+#                         with the embedded default store (SQLite, streamy.db)
 #   ./bootstrap.sh test   build, then run every test, plainly and under ASan+UBSan
 set -eu
 cd "$(dirname "$0")"
 mode=${1:-run}
 jobs=$(nproc 2>/dev/null || echo 2)
 
-build_pkgs="build-essential cmake pkg-config libsqlite3-dev uuid-dev libjansson-dev
-  libmicrohttpd-dev libhiredis-dev libpq-dev"
-test_pkgs="check sqlite3 binutils curl libcurl4-openssl-dev redis-server postgresql"
+build_pkgs="build-essential cmake pkg-config libsqlite3-dev libjansson-dev libmicrohttpd-dev"
+test_pkgs="check uuid-dev sqlite3 binutils curl libcurl4-openssl-dev"
 
 install_missing() {
   missing=""
@@ -30,7 +30,7 @@ install_missing() {
 
 build() {
   dir=$1; shift
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTREAMY_WITH_HTTP=ON "$@"
   cmake --build "$dir" -j "$jobs"
 }
 
@@ -39,7 +39,7 @@ run)
   # shellcheck disable=SC2086
   install_missing $build_pkgs
   build build -DSTREAMY_BUILD_TESTS=OFF
-  ./build/examples/example_embed "sqlite:streamy-example.db"
+  exec ./build/cli/streamyctl serve --listen 127.0.0.1:3000
   ;;
 test)
   # shellcheck disable=SC2086
