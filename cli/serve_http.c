@@ -253,9 +253,10 @@ static int string_field(serve_server *s, request *r, struct MHD_Connection *conn
 
 /* --- the decisions: queued for the group commit ------------------------------------------ */
 
-static enum MHD_Result start_decision(serve_server *s, request *r,
+static enum MHD_Result start_decision(serve_worker *w, request *r,
                                       struct MHD_Connection *conn, streamy_op_kind kind)
 {
+    serve_server *s = w->s;
     enum MHD_Result ret = MHD_NO;
     serve_pending *p = &r->pending;
     json_t *doc = parse_body(r, conn, &ret);
@@ -275,9 +276,15 @@ static enum MHD_Result start_decision(serve_server *s, request *r,
     p->conn = conn;
     p->error = r->error;
     r->suspended = 1;
-    /* Suspend before queueing, so the resume can never come first. */
+    /* Parked until this thread commits the decisions of its turn of the loop. */
     MHD_suspend_connection(conn);
-    serve_batcher_submit(&s->batcher, p);
+    p->next = NULL;
+    p->done = 0;
+    if (w->tail != NULL)
+        w->tail->next = p;
+    else
+        w->head = p;
+    w->tail = p;
     return MHD_YES;
 }
 
@@ -453,7 +460,14 @@ static enum MHD_Result health(serve_server *s, request *r, struct MHD_Connection
 static enum MHD_Result metrics(serve_server *s, request *r, struct MHD_Connection *conn)
 {
     size_t len = 0;
-    char *text = serve_metrics_render(&s->metrics, s->h, &s->batcher, &len);
+    uint64_t commits = 0, committed = 0;
+    char *text;
+
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        commits += __atomic_load_n(&s->workers[i].commits, __ATOMIC_RELAXED);
+        committed += __atomic_load_n(&s->workers[i].committed, __ATOMIC_RELAXED);
+    }
+    text = serve_metrics_render(&s->metrics, s->h, commits, committed, &len);
 
     if (text == NULL)
         return send_error(r, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", NULL);
@@ -463,8 +477,9 @@ static enum MHD_Result metrics(serve_server *s, request *r, struct MHD_Connectio
 
 /* --- the access handler --------------------------------------------------------------------- */
 
-static enum MHD_Result dispatch(serve_server *s, request *r, struct MHD_Connection *conn)
+static enum MHD_Result dispatch(serve_worker *w, request *r, struct MHD_Connection *conn)
 {
+    serve_server *s = w->s;
     static const char *const bearer[] = {MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer", NULL};
     const char *allow[] = {MHD_HTTP_HEADER_ALLOW, r->allow, NULL};
 
@@ -473,11 +488,11 @@ static enum MHD_Result dispatch(serve_server *s, request *r, struct MHD_Connecti
                           bearer);
     switch (r->route) {
     case ROUTE_SUBSCRIBE:
-        return start_decision(s, r, conn, STREAMY_OP_SUBSCRIBE);
+        return start_decision(w, r, conn, STREAMY_OP_SUBSCRIBE);
     case ROUTE_UNSUBSCRIBE:
-        return start_decision(s, r, conn, STREAMY_OP_UNSUBSCRIBE);
+        return start_decision(w, r, conn, STREAMY_OP_UNSUBSCRIBE);
     case ROUTE_RENEW:
-        return start_decision(s, r, conn, STREAMY_OP_RENEW);
+        return start_decision(w, r, conn, STREAMY_OP_RENEW);
     case ROUTE_LEASES:
     case ROUTE_LIMIT_GET:
     case ROUTE_LIMIT_PUT:
@@ -508,7 +523,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
 {
-    serve_server *s = cls;
+    serve_worker *w = cls;
+    serve_server *s = w->s;
     request *r = *con_cls;
     (void)version;
 
@@ -522,7 +538,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->url = url;
         r->route = route_of(r, url, method);
         *con_cls = r;
-        __atomic_fetch_add(&s->in_flight, 1, __ATOMIC_RELAXED);
+        w->in_flight++;
         if (__atomic_load_n(&s->draining, __ATOMIC_RELAXED))
             return send_error(r, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down", NULL);
         /* Refuse an announced oversized body before reading any of it. */
@@ -560,13 +576,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_YES; /* resumed early (shutdown): wait on */
         return finish_decision(s, r, conn);
     }
-    return dispatch(s, r, conn);
+    return dispatch(w, r, conn);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode why)
 {
-    serve_server *s = cls;
+    serve_worker *w = cls;
+    serve_server *s = w->s;
     request *r = *con_cls;
     int64_t latency;
     char remote[INET6_ADDRSTRLEN] = "";
@@ -591,13 +608,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(r->body);
     free(r);
     *con_cls = NULL;
-    __atomic_fetch_sub(&s->in_flight, 1, __ATOMIC_RELEASE);
+    w->in_flight--;
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
-    serve_server *s = cls;
+    serve_server *s = ((serve_worker *)cls)->s;
     (void)conn;
     (void)socket_context;
 
@@ -617,43 +634,127 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
     serve_log_event(&s->log, "warn", "http", msg);
 }
 
-int serve_http_start(serve_server *s, const struct sockaddr *addr)
+/* One turn of the loop: MHD handles what is ready, parking each decision;
+ * then the parked decisions commit together and their answers go out at once.
+ * No other thread is woken on the way: the batch is this thread's own. */
+static void *worker_main(void *arg)
 {
-    unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-                         MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    serve_worker *w = arg;
+    serve_server *s = w->s;
+    int quiesced = 0;
+
+    for (;;) {
+        if (__atomic_load_n(&s->draining, __ATOMIC_ACQUIRE)) {
+            if (!quiesced) {
+                MHD_socket fd = MHD_quiesce_daemon(w->daemon);
+                if (fd != MHD_INVALID_SOCKET)
+                    close(fd);
+                quiesced = 1;
+            }
+            if ((w->in_flight == 0 && w->head == NULL) || now_us() > s->grace_until_us)
+                break;
+        }
+        MHD_run_wait(w->daemon, 50);
+        if (w->head != NULL) {
+            serve_pending *list = w->head;
+            uint64_t n = 0;
+            for (serve_pending *p = list; p != NULL; p = p->next)
+                n++;
+            w->head = w->tail = NULL;
+            __atomic_fetch_add(&w->commits, serve_commit(s->h, list, w->ops),
+                               __ATOMIC_RELAXED);
+            __atomic_fetch_add(&w->committed, n, __ATOMIC_RELAXED);
+            MHD_run(w->daemon);
+        }
+    }
+    /* A decision already parked is decided: its connection is never left behind. */
+    if (w->head != NULL) {
+        serve_commit(s->h, w->head, w->ops);
+        w->head = w->tail = NULL;
+    }
+    MHD_stop_daemon(w->daemon);
+    w->daemon = NULL;
+    return NULL;
+}
+
+static struct MHD_Daemon *start_daemon(serve_worker *w, const struct sockaddr *addr,
+                                       unsigned conn_limit)
+{
+    serve_server *s = w->s;
+    unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
+                         MHD_USE_ERROR_LOG | MHD_USE_TURBO;
 
     if (addr->sa_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s,
+    return MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, w,
         /* First, so every message of MHD reaches our log. */
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, s, MHD_OPTION_SOCK_ADDR, addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->cfg.threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->cfg.max_connections,
+        /* Every thread listens on the same port; the kernel spreads connections. */
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+        MHD_OPTION_CONNECTION_LIMIT, conn_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->cfg.conn_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
-    return s->daemon != NULL ? 0 : -1;
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, w, MHD_OPTION_END);
+}
+
+int serve_http_start(serve_server *s, struct sockaddr *addr, unsigned *port)
+{
+    unsigned n = s->cfg.threads ? s->cfg.threads : 1, i;
+    unsigned conn_limit = (s->cfg.max_connections + n - 1) / n;
+    const union MHD_DaemonInfo *info;
+
+    s->workers = calloc(n, sizeof(*s->workers));
+    if (s->workers == NULL)
+        return -1;
+    for (i = 0; i < n; i++) {
+        s->workers[i].s = s;
+        s->workers[i].daemon = start_daemon(&s->workers[i], addr, conn_limit);
+        if (s->workers[i].daemon == NULL)
+            goto fail;
+        if (i == 0) {
+            /* Port 0 picked a free port: the other threads take the same one. */
+            info = MHD_get_daemon_info(s->workers[0].daemon, MHD_DAEMON_INFO_BIND_PORT);
+            *port = info ? info->port : 0;
+            if (addr->sa_family == AF_INET6)
+                ((struct sockaddr_in6 *)(void *)addr)->sin6_port = htons((uint16_t)*port);
+            else
+                ((struct sockaddr_in *)(void *)addr)->sin_port = htons((uint16_t)*port);
+        }
+    }
+    for (i = 0; i < n; i++) {
+        if (pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]) != 0) {
+            /* Those started stop at once; the others are stopped here. */
+            s->grace_until_us = 0;
+            __atomic_store_n(&s->draining, 1, __ATOMIC_RELEASE);
+            for (unsigned k = 0; k < i; k++)
+                pthread_join(s->workers[k].thread, NULL);
+            for (unsigned k = i; k < n; k++)
+                MHD_stop_daemon(s->workers[k].daemon);
+            free(s->workers);
+            s->workers = NULL;
+            return -1;
+        }
+        s->nworkers = i + 1;
+    }
+    return 0;
+fail:
+    for (unsigned k = 0; k < i; k++)
+        MHD_stop_daemon(s->workers[k].daemon);
+    free(s->workers);
+    s->workers = NULL;
+    return -1;
 }
 
 void serve_http_stop(serve_server *s, int grace_ms)
 {
-    struct timespec tick = {0, 10 * 1000 * 1000};
-    MHD_socket fd;
-    int waited = 0;
-
-    __atomic_store_n(&s->draining, 1, __ATOMIC_RELAXED);
-    fd = MHD_quiesce_daemon(s->daemon);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
-    /* Requests in flight finish; their decisions commit and are answered. */
-    while (__atomic_load_n(&s->in_flight, __ATOMIC_ACQUIRE) > 0 && waited < grace_ms) {
-        nanosleep(&tick, NULL);
-        waited += 10;
-    }
-    serve_batcher_stop(&s->batcher);
-    MHD_stop_daemon(s->daemon);
-    s->daemon = NULL;
+    s->grace_until_us = now_us() + (int64_t)grace_ms * 1000;
+    __atomic_store_n(&s->draining, 1, __ATOMIC_RELEASE);
+    for (unsigned i = 0; i < s->nworkers; i++)
+        pthread_join(s->workers[i].thread, NULL);
+    free(s->workers);
+    s->workers = NULL;
+    s->nworkers = 0;
 }

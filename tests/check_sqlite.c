@@ -106,6 +106,7 @@ START_TEST(foreign_files_are_left_untouched)
     close(fd);
     ck_assert_rc(streamy_open(&h, path, NULL), STREAMY_ESTORE);
     ck_assert_ptr_nonnull(strstr(streamy_errmsg(NULL), "not a Streamy database"));
+    ck_assert_ptr_nonnull(strstr(streamy_errmsg(NULL), "file is not a database"));
     after = slurp(path, &len);
     ck_assert_uint_eq(len, sizeof(text) - 1);
     ck_assert_int_eq(memcmp(after, text, len), 0);
