@@ -121,7 +121,9 @@ typedef struct streamy_options {
     int require_uuid;      /**< refuse identifiers that are not UUIDs */
     int busy_timeout_ms;   /**< how long to wait for a locked store; 5000 */
     int synchronous_full;  /**< SQLite: synchronous=FULL instead of NORMAL */
-    streamy_clock_cb clock; /**< time source for SQLite and memory; NULL = real time */
+    streamy_clock_cb clock; /**< time source; NULL = real time for SQLite and memory,
+                                 the server's time for Redis and PostgreSQL. Meant
+                                 for tests: every client must use the same clock */
     void *clock_payload;
     streamy_observer_cb observer; /**< sees every decision; may be NULL */
     void *observer_payload;

@@ -262,6 +262,7 @@ static void fill_req(streamy_store_req *req, const streamy *h)
     req->limit = h->opts.limit;
     req->policy = h->opts.policy;
     req->shadow = h->opts.shadow;
+    req->injected_clock = h->opts.clock != NULL;
 }
 
 /* Validate the handle and identifiers of one call into `req`. */
@@ -630,8 +631,8 @@ int streamy_get_limit(unsigned int *out, int *is_override, streamy *h, const cha
 
 int streamy_purge(uint64_t *removed, streamy *h)
 {
+    streamy_store_req req;
     uint64_t n = 0;
-    int64_t now;
     int rc;
 
     streamy__error_begin(h);
@@ -640,14 +641,15 @@ int streamy_purge(uint64_t *removed, streamy *h)
     if (h->store->purge == NULL)
         return streamy__error(STREAMY_EUNSUPPORTED, "store \"%s\" cannot purge",
                               streamy_store_name(h));
-    now = now_ms(h);
-    rc = store_result(h, h->store->purge(h->store, now, &n));
+    memset(&req, 0, sizeof(req));
+    fill_req(&req, h);
+    rc = store_result(h, h->store->purge(h->store, &req, &n));
     if (rc != STREAMY_OK)
         return rc;
     if (n > 0) {
         COUNT(h, expired, n);
         if (h->opts.observer != NULL) {
-            streamy_event ev = {STREAMY_EVENT_EXPIRED, NULL, NULL, 0, 0, 0, 0, now};
+            streamy_event ev = {STREAMY_EVENT_EXPIRED, NULL, NULL, 0, 0, 0, 0, req.now_ms};
             ev.count = n > UINT32_MAX ? UINT32_MAX : (unsigned)n;
             h->opts.observer(&ev, h->opts.observer_payload);
         }

@@ -523,8 +523,9 @@ static int memory_get_limit(streamy_store *st, const char *user, unsigned int *l
     return STREAMY_OK;
 }
 
-static int memory_purge(streamy_store *st, int64_t now_ms, uint64_t *removed)
+static int memory_purge(streamy_store *st, const streamy_store_req *req, uint64_t *removed)
 {
+    int64_t now_ms = req->now_ms;
     memory_store *m = (memory_store *)st;
     uint64_t n = 0;
     size_t i;

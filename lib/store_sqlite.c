@@ -513,8 +513,9 @@ static int sqlite_clear_limit(streamy_store *st, const char *user)
     return rc;
 }
 
-static int sqlite_purge(streamy_store *st, int64_t now_ms, uint64_t *removed)
+static int sqlite_purge(streamy_store *st, const streamy_store_req *req, uint64_t *removed)
 {
+    int64_t now_ms = req->now_ms;
     sqlite_store *s = (sqlite_store *)st;
     int rc;
 

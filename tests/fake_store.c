@@ -95,10 +95,10 @@ static int fake_get_limit(streamy_store *st, const char *user, unsigned int *lim
     return answer(f, NULL);
 }
 
-static int fake_purge(streamy_store *st, int64_t now_ms, uint64_t *removed)
+static int fake_purge(streamy_store *st, const streamy_store_req *req, uint64_t *removed)
 {
     fake_store *f = (fake_store *)st;
-    (void)now_ms;
+    (void)req;
     f->purges++;
     *removed = 4;
     return answer(f, NULL);

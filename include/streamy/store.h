@@ -25,11 +25,15 @@ typedef struct streamy_store streamy_store;
 typedef struct streamy_store_req {
     const char *user;      /**< canonical user id */
     const char *stream;    /**< canonical stream id; NULL for user-only methods */
-    int64_t now_ms;        /**< the handle's clock; shared stores may use their own */
+    int64_t now_ms;        /**< the handle's clock; shared stores use their server's
+                                time unless `injected_clock` is set */
     int64_t ttl_ms;        /**< lease lifetime; 0 = never expire */
     unsigned int limit;    /**< the default limit; a per-user limit in the store wins */
     streamy_policy policy; /**< what acquire does at the limit */
     int shadow;            /**< allow and record even at the limit, and say so */
+    int injected_clock;    /**< 1: `now_ms` comes from the caller's clock callback
+                                (tests); a shared store then uses it instead of its
+                                server's time */
 } streamy_store_req;
 
 /** One operation of a batch handed to `apply`. */
@@ -113,8 +117,11 @@ struct streamy_store {
      */
     int (*get_limit)(streamy_store *st, const char *user, unsigned int *limit, int *found);
 
-    /** Optional (NULL: STREAMY_EUNSUPPORTED). Delete every lease expired at @p now_ms. */
-    int (*purge)(streamy_store *st, int64_t now_ms, uint64_t *removed);
+    /**
+     * Optional (NULL: STREAMY_EUNSUPPORTED). Delete every lease expired at
+     * `req->now_ms` (`user` and `stream` are NULL).
+     */
+    int (*purge)(streamy_store *st, const streamy_store_req *req, uint64_t *removed);
 
     /** Optional (NULL: always healthy). STREAMY_OK while the store answers. */
     int (*health)(streamy_store *st);
