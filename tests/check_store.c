@@ -6,7 +6,8 @@
 
 #include "test_util.h"
 
-/* The URI under test; "@TMP@" becomes a fresh directory for each test. */
+/* The URI under test; "@TMP@" becomes a fresh directory for each test, "@PID@"
+ * the test's process id (for a key space of its own in a shared store). */
 static const char *g_uri;
 
 static char *tmpdir;
@@ -992,7 +993,9 @@ static Suite *store_suite(void)
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        fprintf(stderr, "usage: %s URI  (\"@TMP@\" becomes a fresh directory per test)\n",
+        fprintf(stderr,
+                "usage: %s URI  (\"@TMP@\" becomes a fresh directory per test, \"@PID@\" "
+                "its process id)\n",
                 argv[0]);
         return 2;
     }

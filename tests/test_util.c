@@ -80,19 +80,26 @@ void test_tmpdir_free(char *dir)
     free(dir);
 }
 
+/* "@TMP@" becomes `dir`, "@PID@" this process's id: Check runs each test in a
+ * process of its own, so a shared store can give each test its own key space. */
 char *test_expand(const char *tmpl, const char *dir)
 {
-    size_t n = 0;
+    char pid[24];
+    size_t n = 0, dlen = dir ? strlen(dir) : 0;
     const char *p;
     char *out, *o;
 
-    for (p = tmpl; (p = strstr(p, "@TMP@")) != NULL; p += 5)
-        n++;
-    out = malloc(strlen(tmpl) + n * (dir ? strlen(dir) : 0) + 1);
+    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+    for (p = tmpl; *p; p++)
+        n += *p == '@';
+    out = malloc(strlen(tmpl) + n * (dlen + sizeof(pid)) + 1);
     ck_assert_ptr_nonnull(out);
     for (o = out, p = tmpl; *p;) {
         if (strncmp(p, "@TMP@", 5) == 0 && dir != NULL) {
             o += sprintf(o, "%s", dir);
+            p += 5;
+        } else if (strncmp(p, "@PID@", 5) == 0) {
+            o += sprintf(o, "%s", pid);
             p += 5;
         } else {
             *o++ = *p++;
