@@ -10,8 +10,10 @@ cd "$(dirname "$0")"
 mode=${1:-run}
 jobs=$(nproc 2>/dev/null || echo 2)
 
-build_pkgs="build-essential cmake pkg-config libsqlite3-dev libjansson-dev libmicrohttpd-dev"
-test_pkgs="check uuid-dev sqlite3 binutils curl libcurl4-openssl-dev"
+build_pkgs="build-essential cmake pkg-config libsqlite3-dev libjansson-dev libmicrohttpd-dev
+  libhiredis-dev libpq-dev"
+test_pkgs="check uuid-dev sqlite3 binutils curl libcurl4-openssl-dev redis-server
+  redis-tools postgresql postgresql-contrib"
 
 install_missing() {
   missing=""
@@ -30,7 +32,8 @@ install_missing() {
 
 build() {
   dir=$1; shift
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTREAMY_WITH_HTTP=ON "$@"
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTREAMY_WITH_HTTP=ON \
+    -DSTREAMY_WITH_REDIS=ON -DSTREAMY_WITH_POSTGRES=ON "$@"
   cmake --build "$dir" -j "$jobs"
 }
 
