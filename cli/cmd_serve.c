@@ -272,7 +272,7 @@ int cmd_serve(int argc, char **argv)
     serve_flags f = {"127.0.0.1:3000", NULL, NULL, 0, 16384, 1024, 30000, 10000, 1, 1, 0};
     serve_server *s = NULL;
     struct sockaddr_storage ss;
-    unsigned port = 0;
+    const union MHD_DaemonInfo *info;
     char where[128];
     sigset_t set;
     cli_args args;
@@ -321,11 +321,17 @@ int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (serve_http_start(s, (struct sockaddr *)&ss, &port) != 0) {
+    if (serve_batcher_start(&s->batcher, s->h, 1024) != 0) {
+        rc = cli_error("cannot start the commit thread");
+        goto out_store;
+    }
+    if (serve_http_start(s, (const struct sockaddr *)&ss) != 0) {
+        serve_batcher_stop(&s->batcher);
         rc = cli_error("cannot listen on %s: %s", f.listen, strerror(errno));
         goto out_store;
     }
-    describe(where, sizeof(where), &ss, port);
+    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    describe(where, sizeof(where), &ss, info ? info->port : 0);
     /* One line on standard output says where to connect, for people and scripts. */
     printf("streamyctl serve: listening on %s (store %s)\n", where, streamy_store_name(s->h));
     fflush(stdout);

@@ -40,13 +40,25 @@ typedef struct serve_pending {
 } serve_pending;
 
 #define SERVE_ERROR_SIZE 256
-/* The most decisions one transaction takes. */
-#define SERVE_BATCH_MAX 1024
 
-/* Decide the queued decisions in transactions of up to SERVE_BATCH_MAX (one
- * streamy_apply each), then resume their connections. `ops` holds
- * SERVE_BATCH_MAX entries of scratch. Returns the number of transactions. */
-unsigned serve_commit(streamy *h, serve_pending *list, streamy_op *ops);
+typedef struct serve_batcher {
+    streamy *h;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    serve_pending *head, *tail;
+    size_t queued;
+    int stop;
+    pthread_t thread;
+    size_t max_batch;
+    /* Counted under `lock`, read by the metrics. */
+    uint64_t batches, batched_ops;
+} serve_batcher;
+
+int serve_batcher_start(serve_batcher *b, streamy *h, size_t max_batch);
+/* Queue a decision; its connection is resumed after the commit. */
+void serve_batcher_submit(serve_batcher *b, serve_pending *p);
+/* Decide what is queued, then stop the thread. */
+void serve_batcher_stop(serve_batcher *b);
 
 /* --- metrics (serve_metrics.c) -------------------------------------------------------- */
 
@@ -65,8 +77,8 @@ void serve_metrics_request(serve_metrics *m, serve_route route, unsigned status,
                            int64_t latency_us);
 void serve_metrics_store_error(serve_metrics *m, int rc);
 /* Render everything in the Prometheus text format; the caller frees it. */
-char *serve_metrics_render(const serve_metrics *m, streamy *h, uint64_t commits,
-                           uint64_t committed, size_t *len);
+char *serve_metrics_render(const serve_metrics *m, streamy *h, const serve_batcher *b,
+                           size_t *len);
 const char *serve_route_name(serve_route route);
 
 /* --- logs (serve_log.c) --------------------------------------------------------------- */
@@ -102,34 +114,19 @@ typedef struct serve_config {
     size_t token_len;
 } serve_config;
 
-struct serve_server;
-
-/* One HTTP thread: its own daemon and event loop (all of them share the port),
- * and the decisions its requests queued during one turn of the loop, which
- * it commits together before the next turn. */
-typedef struct serve_worker {
-    struct serve_server *s;
-    struct MHD_Daemon *daemon;
-    pthread_t thread;
-    serve_pending *head, *tail; /* touched by this thread only */
-    streamy_op ops[SERVE_BATCH_MAX];
-    int64_t in_flight;          /* requests begun and not completed */
-    uint64_t commits, committed; /* read by /metrics on other threads */
-} serve_worker;
-
 typedef struct serve_server {
     serve_config cfg;
     streamy *h;
-    serve_worker *workers;
-    unsigned nworkers;
+    struct MHD_Daemon *daemon;
+    serve_batcher batcher;
     serve_metrics metrics;
     serve_log log;
-    int draining;      /* shutting down: finish what is in flight, take nothing new */
-    int64_t grace_until_us;
+    int64_t in_flight; /* requests begun and not yet completed */
+    int64_t admitted;  /* connections let in and not yet closed */
+    int draining;      /* shutting down: refuse new requests */
 } serve_server;
 
-/* Start the HTTP threads on `addr` (port 0: a free one); `*port` gets the port. */
-int serve_http_start(serve_server *s, struct sockaddr *addr, unsigned *port);
+int serve_http_start(serve_server *s, const struct sockaddr *addr);
 /* Stop accepting, wait up to `grace_ms` for requests in flight, then stop. */
 void serve_http_stop(serve_server *s, int grace_ms);
 

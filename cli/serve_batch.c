@@ -3,31 +3,98 @@
 #include "serve.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-/* Each request is answered only after the transaction holding its decision has
- * committed: the connections are resumed after streamy_apply returns. */
-unsigned serve_commit(streamy *h, serve_pending *list, streamy_op *ops)
+/* Take every queued decision (up to max_batch), decide them in one
+ * streamy_apply, then resume each connection: a request is answered only after
+ * the transaction holding its decision has committed. While one batch commits,
+ * the next one gathers, so batches grow with the load and no timer is needed. */
+static void *batch_main(void *arg)
 {
-    serve_pending *batch[SERVE_BATCH_MAX];
-    unsigned commits = 0;
+    serve_batcher *b = arg;
+    streamy_op *ops = calloc(b->max_batch, sizeof(*ops));
+    serve_pending **taken = calloc(b->max_batch, sizeof(*taken));
+    size_t n, i;
 
-    while (list != NULL) {
-        size_t n = 0, i;
-        int rc;
-
-        for (; list != NULL && n < SERVE_BATCH_MAX; list = list->next) {
-            batch[n] = list;
-            ops[n++] = list->op;
+    for (;;) {
+        pthread_mutex_lock(&b->lock);
+        while (b->head == NULL && !b->stop)
+            pthread_cond_wait(&b->wake, &b->lock);
+        if (b->head == NULL && b->stop) {
+            pthread_mutex_unlock(&b->lock);
+            break;
         }
-        rc = streamy_apply(h, ops, n);
-        commits++;
+        for (n = 0; n < b->max_batch && b->head != NULL; n++) {
+            taken[n] = b->head;
+            b->head = b->head->next;
+        }
+        if (b->head == NULL)
+            b->tail = NULL;
+        b->queued -= n;
+        b->batches++;
+        b->batched_ops += n;
+        pthread_mutex_unlock(&b->lock);
+
+        if (ops == NULL || taken == NULL) {
+            /* No room to batch: decide one by one rather than not at all. */
+            for (i = 0; i < n; i++)
+                if (streamy_apply(b->h, &taken[i]->op, 1) < 0)
+                    snprintf(taken[i]->error, SERVE_ERROR_SIZE, "%s", streamy_errmsg(b->h));
+        } else {
+            int rc;
+            for (i = 0; i < n; i++)
+                ops[i] = taken[i]->op;
+            rc = streamy_apply(b->h, ops, n);
+            for (i = 0; i < n; i++) {
+                taken[i]->op = ops[i];
+                if (rc < 0)
+                    snprintf(taken[i]->error, SERVE_ERROR_SIZE, "%s", streamy_errmsg(b->h));
+            }
+        }
         for (i = 0; i < n; i++) {
-            batch[i]->op = ops[i];
-            if (rc < 0)
-                snprintf(batch[i]->error, SERVE_ERROR_SIZE, "%s", streamy_errmsg(h));
-            batch[i]->done = 1;
-            MHD_resume_connection(batch[i]->conn);
+            struct MHD_Connection *conn = taken[i]->conn;
+            __atomic_store_n(&taken[i]->done, 1, __ATOMIC_RELEASE);
+            MHD_resume_connection(conn);
         }
     }
-    return commits;
+    free(ops);
+    free(taken);
+    return NULL;
+}
+
+int serve_batcher_start(serve_batcher *b, streamy *h, size_t max_batch)
+{
+    memset(b, 0, sizeof(*b));
+    b->h = h;
+    b->max_batch = max_batch ? max_batch : 1;
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_cond_init(&b->wake, NULL);
+    return pthread_create(&b->thread, NULL, batch_main, b) == 0 ? 0 : -1;
+}
+
+void serve_batcher_submit(serve_batcher *b, serve_pending *p)
+{
+    p->next = NULL;
+    p->done = 0;
+    pthread_mutex_lock(&b->lock);
+    if (b->tail != NULL)
+        b->tail->next = p;
+    else
+        b->head = p;
+    b->tail = p;
+    b->queued++;
+    pthread_cond_signal(&b->wake);
+    pthread_mutex_unlock(&b->lock);
+}
+
+void serve_batcher_stop(serve_batcher *b)
+{
+    pthread_mutex_lock(&b->lock);
+    b->stop = 1;
+    pthread_cond_signal(&b->wake);
+    pthread_mutex_unlock(&b->lock);
+    pthread_join(b->thread, NULL);
+    pthread_cond_destroy(&b->wake);
+    pthread_mutex_destroy(&b->lock);
 }

@@ -23,6 +23,9 @@ typedef struct request {
     char *body;
     size_t len, cap;
     int responded;       /* a response was queued */
+    int too_large;       /* the body passed --max-body: the rest is read and dropped */
+    int late;            /* began after shutdown started: refused */
+    size_t dropped;
     int suspended;       /* waiting for the group commit */
     unsigned int status; /* for the metrics and the log */
     char user[STREAMY_ID_MAX + 2]; /* from the path; one byte more to tell "too long" */
@@ -253,10 +256,9 @@ static int string_field(serve_server *s, request *r, struct MHD_Connection *conn
 
 /* --- the decisions: queued for the group commit ------------------------------------------ */
 
-static enum MHD_Result start_decision(serve_worker *w, request *r,
+static enum MHD_Result start_decision(serve_server *s, request *r,
                                       struct MHD_Connection *conn, streamy_op_kind kind)
 {
-    serve_server *s = w->s;
     enum MHD_Result ret = MHD_NO;
     serve_pending *p = &r->pending;
     json_t *doc = parse_body(r, conn, &ret);
@@ -276,15 +278,9 @@ static enum MHD_Result start_decision(serve_worker *w, request *r,
     p->conn = conn;
     p->error = r->error;
     r->suspended = 1;
-    /* Parked until this thread commits the decisions of its turn of the loop. */
+    /* Suspend before queueing, so the resume can never come first. */
     MHD_suspend_connection(conn);
-    p->next = NULL;
-    p->done = 0;
-    if (w->tail != NULL)
-        w->tail->next = p;
-    else
-        w->head = p;
-    w->tail = p;
+    serve_batcher_submit(&s->batcher, p);
     return MHD_YES;
 }
 
@@ -460,14 +456,7 @@ static enum MHD_Result health(serve_server *s, request *r, struct MHD_Connection
 static enum MHD_Result metrics(serve_server *s, request *r, struct MHD_Connection *conn)
 {
     size_t len = 0;
-    uint64_t commits = 0, committed = 0;
-    char *text;
-
-    for (unsigned i = 0; i < s->nworkers; i++) {
-        commits += __atomic_load_n(&s->workers[i].commits, __ATOMIC_RELAXED);
-        committed += __atomic_load_n(&s->workers[i].committed, __ATOMIC_RELAXED);
-    }
-    text = serve_metrics_render(&s->metrics, s->h, commits, committed, &len);
+    char *text = serve_metrics_render(&s->metrics, s->h, &s->batcher, &len);
 
     if (text == NULL)
         return send_error(r, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", NULL);
@@ -477,22 +466,30 @@ static enum MHD_Result metrics(serve_server *s, request *r, struct MHD_Connectio
 
 /* --- the access handler --------------------------------------------------------------------- */
 
-static enum MHD_Result dispatch(serve_worker *w, request *r, struct MHD_Connection *conn)
+static enum MHD_Result dispatch(serve_server *s, request *r, struct MHD_Connection *conn)
 {
-    serve_server *s = w->s;
     static const char *const bearer[] = {MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer", NULL};
+    static const char *const retry[] = {MHD_HTTP_HEADER_RETRY_AFTER, "1", NULL};
     const char *allow[] = {MHD_HTTP_HEADER_ALLOW, r->allow, NULL};
+
+    /* Shutting down: what was in flight finishes, nothing new is started. */
+    if (r->late) {
+        json_t *doc = json_pack("{s:i, s:s}", "status", 503, "error", "shutting down");
+        if (doc != NULL && r->route == ROUTE_HEALTH)
+            json_object_set_new(doc, "store", json_string(streamy_store_name(s->h)));
+        return send_json(r, conn, MHD_HTTP_SERVICE_UNAVAILABLE, doc, retry);
+    }
 
     if (r->route != ROUTE_HEALTH && r->route != ROUTE_METRICS && !authorized(s, conn))
         return send_error(r, conn, MHD_HTTP_UNAUTHORIZED, "missing or invalid bearer token",
                           bearer);
     switch (r->route) {
     case ROUTE_SUBSCRIBE:
-        return start_decision(w, r, conn, STREAMY_OP_SUBSCRIBE);
+        return start_decision(s, r, conn, STREAMY_OP_SUBSCRIBE);
     case ROUTE_UNSUBSCRIBE:
-        return start_decision(w, r, conn, STREAMY_OP_UNSUBSCRIBE);
+        return start_decision(s, r, conn, STREAMY_OP_UNSUBSCRIBE);
     case ROUTE_RENEW:
-        return start_decision(w, r, conn, STREAMY_OP_RENEW);
+        return start_decision(s, r, conn, STREAMY_OP_RENEW);
     case ROUTE_LEASES:
     case ROUTE_LIMIT_GET:
     case ROUTE_LIMIT_PUT:
@@ -523,8 +520,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
 {
-    serve_worker *w = cls;
-    serve_server *s = w->s;
+    serve_server *s = cls;
     request *r = *con_cls;
     (void)version;
 
@@ -538,9 +534,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->url = url;
         r->route = route_of(r, url, method);
         *con_cls = r;
-        w->in_flight++;
-        if (__atomic_load_n(&s->draining, __ATOMIC_RELAXED))
-            return send_error(r, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down", NULL);
+        r->late = __atomic_load_n(&s->draining, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&s->in_flight, 1, __ATOMIC_RELAXED);
         /* Refuse an announced oversized body before reading any of it. */
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -553,8 +548,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         if (r->responded)
             return MHD_YES;
-        if (r->len + n > s->cfg.max_body)
-            return too_large(s, r, conn);
+        /* MHD takes no answer in the middle of an upload (a chunked one has no
+         * length to refuse up front): drop the rest and answer at its end, or
+         * close a connection that goes on sending far past the limit. */
+        if (r->too_large || r->len + n > s->cfg.max_body) {
+            r->too_large = 1;
+            r->dropped += n;
+            return r->dropped > 64 * s->cfg.max_body + (1 << 20) ? MHD_NO : MHD_YES;
+        }
         if (r->len + n > r->cap) {
             size_t cap = r->cap ? r->cap : 256;
             char *b;
@@ -571,19 +572,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->responded)
         return MHD_YES;
+    if (r->too_large)
+        return too_large(s, r, conn);
     if (r->suspended) {
         if (!__atomic_load_n(&r->pending.done, __ATOMIC_ACQUIRE))
             return MHD_YES; /* resumed early (shutdown): wait on */
         return finish_decision(s, r, conn);
     }
-    return dispatch(w, r, conn);
+    return dispatch(s, r, conn);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode why)
 {
-    serve_worker *w = cls;
-    serve_server *s = w->s;
+    serve_server *s = cls;
     request *r = *con_cls;
     int64_t latency;
     char remote[INET6_ADDRSTRLEN] = "";
@@ -608,20 +610,38 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(r->body);
     free(r);
     *con_cls = NULL;
-    w->in_flight--;
+    __atomic_fetch_sub(&s->in_flight, 1, __ATOMIC_RELEASE);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
-    serve_server *s = ((serve_worker *)cls)->s;
+    serve_server *s = cls;
     (void)conn;
     (void)socket_context;
 
-    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         __atomic_fetch_add(&s->metrics.connections, 1, __ATOMIC_RELAXED);
-    else
+    } else {
         __atomic_fetch_sub(&s->metrics.connections, 1, __ATOMIC_RELAXED);
+        __atomic_sub_fetch(&s->admitted, 1, __ATOMIC_ACQ_REL);
+    }
+}
+
+/* --max-connections for the whole server: a connection past it is closed at
+ * once rather than left waiting in the backlog. The slot is taken here and
+ * given back when the connection closes. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    serve_server *s = cls;
+    (void)addr;
+    (void)addrlen;
+
+    if (__atomic_add_fetch(&s->admitted, 1, __ATOMIC_ACQ_REL) > s->cfg.max_connections) {
+        __atomic_sub_fetch(&s->admitted, 1, __ATOMIC_ACQ_REL);
+        return MHD_NO;
+    }
+    return MHD_YES;
 }
 
 static void on_mhd_error(void *cls, const char *fmt, va_list ap)
@@ -634,127 +654,46 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
     serve_log_event(&s->log, "warn", "http", msg);
 }
 
-/* One turn of the loop: MHD handles what is ready, parking each decision;
- * then the parked decisions commit together and their answers go out at once.
- * No other thread is woken on the way: the batch is this thread's own. */
-static void *worker_main(void *arg)
+int serve_http_start(serve_server *s, const struct sockaddr *addr)
 {
-    serve_worker *w = arg;
-    serve_server *s = w->s;
-    int quiesced = 0;
-
-    for (;;) {
-        if (__atomic_load_n(&s->draining, __ATOMIC_ACQUIRE)) {
-            if (!quiesced) {
-                MHD_socket fd = MHD_quiesce_daemon(w->daemon);
-                if (fd != MHD_INVALID_SOCKET)
-                    close(fd);
-                quiesced = 1;
-            }
-            if ((w->in_flight == 0 && w->head == NULL) || now_us() > s->grace_until_us)
-                break;
-        }
-        MHD_run_wait(w->daemon, 50);
-        if (w->head != NULL) {
-            serve_pending *list = w->head;
-            uint64_t n = 0;
-            for (serve_pending *p = list; p != NULL; p = p->next)
-                n++;
-            w->head = w->tail = NULL;
-            __atomic_fetch_add(&w->commits, serve_commit(s->h, list, w->ops),
-                               __ATOMIC_RELAXED);
-            __atomic_fetch_add(&w->committed, n, __ATOMIC_RELAXED);
-            MHD_run(w->daemon);
-        }
-    }
-    /* A decision already parked is decided: its connection is never left behind. */
-    if (w->head != NULL) {
-        serve_commit(s->h, w->head, w->ops);
-        w->head = w->tail = NULL;
-    }
-    MHD_stop_daemon(w->daemon);
-    w->daemon = NULL;
-    return NULL;
-}
-
-static struct MHD_Daemon *start_daemon(serve_worker *w, const struct sockaddr *addr,
-                                       unsigned conn_limit)
-{
-    serve_server *s = w->s;
-    unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
-                         MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                         MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
 
     if (addr->sa_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    return MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, w,
+    s->daemon = MHD_start_daemon(
+        flags, 0, on_accept, s, on_request, s,
         /* First, so every message of MHD reaches our log. */
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, s, MHD_OPTION_SOCK_ADDR, addr,
-        /* Every thread listens on the same port; the kernel spreads connections. */
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
-        MHD_OPTION_CONNECTION_LIMIT, conn_limit,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->cfg.threads,
+        /* MHD shares its own limit out among the threads and stops accepting at
+         * it; above ours, it leaves on_accept to refuse the one too many. */
+        MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)((s->cfg.max_connections + 1) * s->cfg.threads),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->cfg.conn_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, w, MHD_OPTION_END);
-}
-
-int serve_http_start(serve_server *s, struct sockaddr *addr, unsigned *port)
-{
-    unsigned n = s->cfg.threads ? s->cfg.threads : 1, i;
-    unsigned conn_limit = (s->cfg.max_connections + n - 1) / n;
-    const union MHD_DaemonInfo *info;
-
-    s->workers = calloc(n, sizeof(*s->workers));
-    if (s->workers == NULL)
-        return -1;
-    for (i = 0; i < n; i++) {
-        s->workers[i].s = s;
-        s->workers[i].daemon = start_daemon(&s->workers[i], addr, conn_limit);
-        if (s->workers[i].daemon == NULL)
-            goto fail;
-        if (i == 0) {
-            /* Port 0 picked a free port: the other threads take the same one. */
-            info = MHD_get_daemon_info(s->workers[0].daemon, MHD_DAEMON_INFO_BIND_PORT);
-            *port = info ? info->port : 0;
-            if (addr->sa_family == AF_INET6)
-                ((struct sockaddr_in6 *)(void *)addr)->sin6_port = htons((uint16_t)*port);
-            else
-                ((struct sockaddr_in *)(void *)addr)->sin_port = htons((uint16_t)*port);
-        }
-    }
-    for (i = 0; i < n; i++) {
-        if (pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]) != 0) {
-            /* Those started stop at once; the others are stopped here. */
-            s->grace_until_us = 0;
-            __atomic_store_n(&s->draining, 1, __ATOMIC_RELEASE);
-            for (unsigned k = 0; k < i; k++)
-                pthread_join(s->workers[k].thread, NULL);
-            for (unsigned k = i; k < n; k++)
-                MHD_stop_daemon(s->workers[k].daemon);
-            free(s->workers);
-            s->workers = NULL;
-            return -1;
-        }
-        s->nworkers = i + 1;
-    }
-    return 0;
-fail:
-    for (unsigned k = 0; k < i; k++)
-        MHD_stop_daemon(s->workers[k].daemon);
-    free(s->workers);
-    s->workers = NULL;
-    return -1;
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
+    return s->daemon != NULL ? 0 : -1;
 }
 
 void serve_http_stop(serve_server *s, int grace_ms)
 {
-    s->grace_until_us = now_us() + (int64_t)grace_ms * 1000;
-    __atomic_store_n(&s->draining, 1, __ATOMIC_RELEASE);
-    for (unsigned i = 0; i < s->nworkers; i++)
-        pthread_join(s->workers[i].thread, NULL);
-    free(s->workers);
-    s->workers = NULL;
-    s->nworkers = 0;
+    struct timespec tick = {0, 10 * 1000 * 1000};
+    MHD_socket fd;
+    int waited = 0;
+
+    __atomic_store_n(&s->draining, 1, __ATOMIC_RELAXED);
+    fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    /* Requests in flight finish; their decisions commit and are answered. */
+    while (__atomic_load_n(&s->in_flight, __ATOMIC_ACQUIRE) > 0 && waited < grace_ms) {
+        nanosleep(&tick, NULL);
+        waited += 10;
+    }
+    serve_batcher_stop(&s->batcher);
+    MHD_stop_daemon(s->daemon);
+    s->daemon = NULL;
 }

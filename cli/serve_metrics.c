@@ -95,12 +95,12 @@ static void put(text *t, const char *fmt, ...)
     }
 }
 
-char *serve_metrics_render(const serve_metrics *m, streamy *h, uint64_t commits,
-                           uint64_t committed, size_t *len)
+char *serve_metrics_render(const serve_metrics *m, streamy *h, const serve_batcher *b,
+                           size_t *len)
 {
     text t = {malloc(8192), 0, 8192, 0};
     streamy_counters c;
-    uint64_t cumulative = 0;
+    uint64_t cumulative = 0, batches, ops;
     int r, i;
 
     if (t.buf == NULL)
@@ -162,6 +162,10 @@ char *serve_metrics_render(const serve_metrics *m, streamy *h, uint64_t commits,
         "# TYPE streamy_http_connections gauge\n"
         "streamy_http_connections %lld\n",
         (long long)LOAD(&m->connections));
+    pthread_mutex_lock((pthread_mutex_t *)&b->lock);
+    batches = b->batches;
+    ops = b->batched_ops;
+    pthread_mutex_unlock((pthread_mutex_t *)&b->lock);
     put(&t,
         "# HELP streamy_commits_total Store transactions of grouped decisions.\n"
         "# TYPE streamy_commits_total counter\n"
@@ -169,7 +173,7 @@ char *serve_metrics_render(const serve_metrics *m, streamy *h, uint64_t commits,
         "# HELP streamy_committed_decisions_total Decisions decided in those transactions.\n"
         "# TYPE streamy_committed_decisions_total counter\n"
         "streamy_committed_decisions_total %llu\n",
-        (unsigned long long)commits, (unsigned long long)committed);
+        (unsigned long long)batches, (unsigned long long)ops);
     if (t.failed) {
         free(t.buf);
         return NULL;

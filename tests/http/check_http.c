@@ -1056,12 +1056,14 @@ START_TEST(invalid_identifiers_name_the_field)
 END_TEST
 
 /* Invalid UTF-8 in the JSON string of an id, raw or as a lone surrogate escape. */
-START_TEST(invalid_utf8_ids_name_the_field)
+/* JSON text is UTF-8 (RFC 8259, section 8.1): a body with invalid UTF-8 in a
+ * string, raw or as a lone surrogate escape, is not JSON, and is refused as
+ * malformed before any field is read. The same bytes in a path are an
+ * identifier the library refuses, naming the field (user_ids_in_the_path). */
+START_TEST(invalid_utf8_in_the_body_is_malformed_json)
 {
     static const char *const values[] = {"\"a\xff\"", "\"\xc3\"", "\"a\xed\xa0\x80\"",
                                          "\"a\\ud800\"", "\"\\udc00b\""};
-    static const char *const fields[][2] = {{"userId", "user id"},
-                                            {"videoStreamId", "stream id"}};
     http_server s;
     http_response *r;
 
@@ -1076,10 +1078,9 @@ START_TEST(invalid_utf8_ids_name_the_field)
             r = http_request(&s, "POST", SUB, body, NULL);
             http_expect(r, 400);
             expect_json_type(r);
-            ck_assert_msg(strstr(r->body, fields[f][0]) != NULL ||
-                              strstr(r->body, fields[f][1]) != NULL,
-                          "POST " SUB " with %s %s: the 400 does not name the field: %s",
-                          fields[f][0], values[i], r->body);
+            ck_assert_msg(strstr(r->body, "malformed JSON") != NULL,
+                          "POST " SUB " with field %zu = %s: not refused as malformed JSON: %s",
+                          f, values[i], r->body);
         }
     }
     expect_only_keep(&s);
@@ -2060,7 +2061,7 @@ static Suite *http_suite(void)
     tcase_add_test(tc, body_over_max_body_is_413);
     tcase_add_test(tc, chunked_body_over_max_body_is_413);
     tcase_add_test(tc, invalid_identifiers_name_the_field);
-    tcase_add_test(tc, invalid_utf8_ids_name_the_field);
+    tcase_add_test(tc, invalid_utf8_in_the_body_is_malformed_json);
     tcase_add_test(tc, unknown_path_404_wrong_method_405);
 
     TCASE("auth");
