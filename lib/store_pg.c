@@ -1,0 +1,1287 @@
+/* SPDX-License-Identifier: MIT */
+/* store_pg.c: the PostgreSQL store: one prepared server-side function call a decision. */
+#include "stores.h"
+
+#include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bump when the schema changes, and teach ensure_schema() to migrate. */
+#define SCHEMA_VERSION 1
+#define DEFAULT_SCHEMA "streamy"
+#define SCHEMA_MAX 63 /* PostgreSQL's NAMEDATALEN - 1 */
+/* After a reconnection failed, calls fail at once for this long instead of each
+ * waiting for a connection attempt of its own. */
+#define RECONNECT_BACKOFF_US (250 * 1000)
+/* Defaults the URI may override (see keywords in connect_params). */
+#define DEFAULT_CONNECT_TIMEOUT_S "10"
+#define DEFAULT_TCP_USER_TIMEOUT_MS "30000"
+
+/*
+ * The schema. "@S@" is the quoted schema name; "@LOCK@", "@SCAN@", "@ACQUIRE@",
+ * "@RENEW@" and "@RELEASE@" are the fragments below, spliced into the single and the
+ * batch functions so that both decide with the very same code.
+ *
+ * Every decision on a user first locks the user's row in `users` (creating it if
+ * needed): decisions on the same user are serialised, other users never wait. The
+ * lock is a row lock, not an advisory lock, so that it holds wherever the function
+ * runs (on Citus, the row lives in the user's shard).
+ */
+static const char ddl_v1[] =
+    "CREATE SCHEMA IF NOT EXISTS @S@;\n"
+    "COMMENT ON SCHEMA @S@ IS 'Streamy: per-user stream leases (libstreamy)';\n"
+    "CREATE TABLE @S@.schema_version (version integer NOT NULL);\n"
+    "CREATE TABLE @S@.users (\n"
+    "  user_id text COLLATE \"C\" PRIMARY KEY,\n"
+    "  max_streams integer CHECK (max_streams >= 0)\n"
+    ");\n"
+    "CREATE TABLE @S@.leases (\n"
+    "  user_id text COLLATE \"C\" NOT NULL,\n"
+    "  stream_id text COLLATE \"C\" NOT NULL,\n"
+    "  since_ms bigint NOT NULL,\n"
+    "  renewed_ms bigint NOT NULL,\n"
+    "  expires_ms bigint NOT NULL,\n" /* 0: never */
+    "  PRIMARY KEY (user_id, stream_id)\n"
+    ");\n"
+    "CREATE INDEX leases_expiry ON @S@.leases (expires_ms) WHERE expires_ms > 0;\n"
+    "CREATE FUNCTION @S@.now_ms() RETURNS bigint LANGUAGE sql VOLATILE AS\n"
+    "$$ SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint $$;\n"
+    "CREATE FUNCTION @S@.acquire(p_user text, p_stream text, p_now bigint, p_ttl "
+    "bigint,\n"
+    "    p_limit integer, p_policy integer, p_shadow boolean,\n"
+    "    OUT rc integer, OUT created boolean, OUT removed boolean, OUT active integer,\n"
+    "    OUT lim integer, OUT since bigint, OUT expires bigint, OUT retry bigint,\n"
+    "    OUT expired integer, OUT evicted text, OUT shadow_refused boolean)\n"
+    "LANGUAGE plpgsql AS $$\n"
+    "DECLARE\n"
+    "  v_now bigint; v_exp bigint; v_since bigint; v_max integer;\n"
+    "BEGIN\n"
+    "  @LOCK@\n"
+    "  v_now := coalesce(p_now, @S@.now_ms());\n"
+    "  rc := 0; created := false; removed := false; active := 0; lim := 0; since := 0;\n"
+    "  expires := 0; retry := 0; expired := 0; shadow_refused := false;\n"
+    "  @ACQUIRE@\n"
+    "END $$;\n"
+    "CREATE FUNCTION @S@.renew(p_user text, p_stream text, p_now bigint, p_ttl bigint,\n"
+    "    p_limit integer,\n"
+    "    OUT rc integer, OUT created boolean, OUT removed boolean, OUT active integer,\n"
+    "    OUT lim integer, OUT since bigint, OUT expires bigint, OUT retry bigint,\n"
+    "    OUT expired integer, OUT evicted text, OUT shadow_refused boolean)\n"
+    "LANGUAGE plpgsql AS $$\n"
+    "DECLARE\n"
+    "  v_now bigint; v_exp bigint; v_since bigint; v_max integer;\n"
+    "BEGIN\n"
+    "  @LOCK@\n"
+    "  v_now := coalesce(p_now, @S@.now_ms());\n"
+    "  rc := 0; created := false; removed := false; active := 0; lim := 0; since := 0;\n"
+    "  expires := 0; retry := 0; expired := 0; shadow_refused := false;\n"
+    "  @RENEW@\n"
+    "END $$;\n"
+    /* A batch: lock every user of the batch in one order (sorted, so that two batches
+     * never wait on each other in a cycle), read the clock once, then decide each
+     * operation in the given order. One statement: one transaction. */
+    "CREATE FUNCTION @S@.apply(p_kinds integer[], p_users text[], p_streams text[],\n"
+    "    p_now bigint, p_ttl bigint, p_limit integer, p_policy integer, p_shadow "
+    "boolean)\n"
+    "RETURNS TABLE (rc integer, created boolean, removed boolean, active integer,\n"
+    "    lim integer, since bigint, expires bigint, retry bigint, expired integer,\n"
+    "    evicted text, shadow_refused boolean)\n"
+    "LANGUAGE plpgsql AS $$\n"
+    "DECLARE\n"
+    "  v_users text[]; v_locked bigint; v_now bigint; v_exp bigint; v_since bigint;\n"
+    "  v_max integer; v_e bigint; i integer; p_user text; p_stream text;\n"
+    "BEGIN\n"
+    "  SELECT array_agg(d.u ORDER BY d.u) INTO v_users\n"
+    "    FROM (SELECT DISTINCT x COLLATE \"C\" AS u FROM unnest(p_users) x) d;\n"
+    "  LOOP\n"
+    "    INSERT INTO @S@.users (user_id) SELECT d.u FROM unnest(v_users) d(u)\n"
+    "      ON CONFLICT (user_id) DO NOTHING;\n"
+    "    SELECT count(*) INTO v_locked FROM (SELECT 1 FROM @S@.users x\n"
+    "      WHERE x.user_id = ANY (v_users) ORDER BY x.user_id FOR UPDATE) k;\n"
+    "    EXIT WHEN v_locked = coalesce(cardinality(v_users), 0);\n"
+    "  END LOOP;\n"
+    "  v_now := coalesce(p_now, @S@.now_ms());\n"
+    "  FOR i IN 1 .. coalesce(cardinality(p_kinds), 0) LOOP\n"
+    "    p_user := p_users[i]; p_stream := p_streams[i];\n"
+    "    rc := 0; created := false; removed := false; active := 0; lim := 0; since := "
+    "0;\n"
+    "    expires := 0; retry := 0; expired := 0; evicted := NULL; shadow_refused := "
+    "false;\n"
+    "    IF p_kinds[i] = 1 THEN\n"
+    "      @ACQUIRE@\n"
+    "    ELSIF p_kinds[i] = 2 THEN\n"
+    "      @RELEASE@\n"
+    "    ELSE\n"
+    "      @RENEW@\n"
+    "    END IF;\n"
+    "    RETURN NEXT;\n"
+    "  END LOOP;\n"
+    "END $$;\n"
+    /* Purge in one statement-transaction; the users rows of users left with nothing
+     * go too, but only rows no decision holds right now (SKIP LOCKED: purge never
+     * waits for a decision while holding deleted leases it might wait for). */
+    "CREATE FUNCTION @S@.purge(p_now bigint) RETURNS bigint LANGUAGE plpgsql AS $$\n"
+    "DECLARE\n"
+    "  v_now bigint := coalesce(p_now, @S@.now_ms()); v_n bigint; v_users text[];\n"
+    "BEGIN\n"
+    "  WITH gone AS (DELETE FROM @S@.leases l\n"
+    "      WHERE l.expires_ms > 0 AND l.expires_ms <= v_now RETURNING l.user_id)\n"
+    "  SELECT count(*), array_agg(DISTINCT g.user_id) INTO v_n, v_users FROM gone g;\n"
+    "  IF v_n > 0 THEN\n"
+    "    DELETE FROM @S@.users u WHERE u.user_id IN (\n"
+    "      SELECT x.user_id FROM @S@.users x\n"
+    "       WHERE x.user_id = ANY (v_users) AND x.max_streams IS NULL\n"
+    "         AND NOT EXISTS (SELECT 1 FROM @S@.leases l WHERE l.user_id = x.user_id)\n"
+    "       FOR UPDATE SKIP LOCKED);\n"
+    "  END IF;\n"
+    "  RETURN v_n;\n"
+    "END $$;\n"
+    "INSERT INTO @S@.schema_version (version) VALUES (1);\n";
+
+/* Lock the user's row, creating it first if there is none. */
+static const char frag_lock[] =
+    "LOOP\n"
+    "    PERFORM FROM @S@.users u WHERE u.user_id = p_user FOR UPDATE;\n"
+    "    EXIT WHEN FOUND;\n"
+    "    INSERT INTO @S@.users (user_id) VALUES (p_user) ON CONFLICT (user_id) DO "
+    "NOTHING;\n"
+    "  END LOOP;";
+
+/* One read of the user: the limit override, active and expired leases, and the
+ * start of the lease (p_user, p_stream) if it is active; then drop the expired ones,
+ * counting what was really deleted (a purge may have been first). */
+static const char frag_scan[] =
+    "v_exp := CASE WHEN p_ttl > 0 THEN v_now + p_ttl ELSE 0 END;\n"
+    "    SELECT (SELECT u.max_streams FROM @S@.users u WHERE u.user_id = p_user),\n"
+    "           count(*) FILTER (WHERE l.expires_ms = 0 OR l.expires_ms > v_now),\n"
+    "           count(*) FILTER (WHERE l.expires_ms > 0 AND l.expires_ms <= v_now),\n"
+    "           max(l.since_ms) FILTER (WHERE l.stream_id = p_stream\n"
+    "                                     AND (l.expires_ms = 0 OR l.expires_ms > "
+    "v_now))\n"
+    "      INTO v_max, active, expired, v_since\n"
+    "      FROM @S@.leases l WHERE l.user_id = p_user;\n"
+    "    lim := coalesce(v_max, p_limit);\n"
+    "    IF expired > 0 THEN\n"
+    "      DELETE FROM @S@.leases l\n"
+    "       WHERE l.user_id = p_user AND l.expires_ms > 0 AND l.expires_ms <= v_now;\n"
+    "      GET DIAGNOSTICS expired = ROW_COUNT;\n"
+    "    END IF;";
+
+/* Subscribe, as include/streamy/store.h describes acquire. Policy 1 is evict-oldest,
+ * 2 evict-idle; ties go to the smallest stream id. */
+static const char frag_acquire[] =
+    "<<acq>>\n"
+    "  BEGIN\n"
+    "    @SCAN@\n"
+    "    IF v_since IS NOT NULL THEN\n"
+    "      UPDATE @S@.leases l SET renewed_ms = v_now, expires_ms = v_exp\n"
+    "       WHERE l.user_id = p_user AND l.stream_id = p_stream;\n"
+    "      since := v_since; expires := v_exp;\n"
+    "      EXIT acq;\n"
+    "    END IF;\n"
+    "    IF active >= lim THEN\n"
+    "      IF p_policy <> 0 AND lim > 0 AND active = lim THEN\n"
+    "        DELETE FROM @S@.leases l WHERE l.user_id = p_user AND l.stream_id = (\n"
+    "            SELECT v.stream_id FROM @S@.leases v WHERE v.user_id = p_user\n"
+    "             ORDER BY CASE WHEN p_policy = 1 THEN v.since_ms ELSE v.renewed_ms "
+    "END,\n"
+    "                      v.stream_id\n"
+    "             LIMIT 1)\n"
+    "        RETURNING l.stream_id INTO evicted;\n"
+    "        active := active - 1;\n"
+    "      ELSIF p_shadow THEN\n"
+    "        shadow_refused := true;\n"
+    "      ELSE\n"
+    "        IF lim > 0 THEN\n"
+    /* The (active - lim + 1)-th earliest expiry: when one more fits by itself. */
+    "          SELECT l.expires_ms INTO retry FROM @S@.leases l\n"
+    "           WHERE l.user_id = p_user AND l.expires_ms > v_now\n"
+    "           ORDER BY l.expires_ms OFFSET active - lim LIMIT 1;\n"
+    "        END IF;\n"
+    "        rc := 1; retry := coalesce(retry, 0);\n"
+    "        EXIT acq;\n"
+    "      END IF;\n"
+    "    END IF;\n"
+    "    INSERT INTO @S@.leases (user_id, stream_id, since_ms, renewed_ms, expires_ms)\n"
+    "    VALUES (p_user, p_stream, v_now, v_now, v_exp);\n"
+    "    created := true; active := active + 1; since := v_now; expires := v_exp;\n"
+    "  END acq;";
+
+static const char frag_renew[] =
+    "<<ren>>\n"
+    "  BEGIN\n"
+    "    @SCAN@\n"
+    "    IF v_since IS NULL THEN\n"
+    "      rc := 2;\n"
+    "      EXIT ren;\n"
+    "    END IF;\n"
+    "    UPDATE @S@.leases l SET renewed_ms = v_now, expires_ms = v_exp\n"
+    "     WHERE l.user_id = p_user AND l.stream_id = p_stream;\n"
+    "    since := v_since; expires := v_exp;\n"
+    "  END ren;";
+
+static const char frag_release[] =
+    "DELETE FROM @S@.leases l WHERE l.user_id = p_user AND l.stream_id = p_stream\n"
+    "        RETURNING l.expires_ms INTO v_e;\n"
+    "      IF FOUND THEN\n"
+    "        IF v_e = 0 OR v_e > v_now THEN removed := true; ELSE expired := 1; END IF;\n"
+    "      END IF;";
+
+/* The prepared statements. A NULL clock parameter means the server's clock. */
+enum {
+    Q_ACQUIRE,
+    Q_RELEASE,
+    Q_RENEW,
+    Q_APPLY,
+    Q_LIST,
+    Q_COUNT,
+    Q_GET_LIMIT,
+    Q_SET_LIMIT,
+    Q_CLEAR_LIMIT,
+    Q_PURGE,
+    Q_HEALTH,
+    Q_COUNT_
+};
+
+static const struct {
+    const char *name;
+    int nparams;
+    const char *text;
+} queries[Q_COUNT_] = {
+    [Q_ACQUIRE] =
+        {"streamy_acquire", 7,
+         "SELECT * FROM @S@.acquire($1::text, $2::text, $3::bigint, $4::bigint, "
+         "$5::integer, $6::integer, $7::boolean)"},
+    [Q_RELEASE] =
+        {"streamy_release", 3,
+         "DELETE FROM @S@.leases WHERE user_id = $1::text AND stream_id = $2::text "
+         "RETURNING expires_ms = 0 OR expires_ms > "
+         "(SELECT coalesce($3::bigint, @S@.now_ms()))"},
+    [Q_RENEW] = {"streamy_renew", 5,
+                 "SELECT * FROM @S@.renew($1::text, $2::text, $3::bigint, $4::bigint, "
+                 "$5::integer)"},
+    [Q_APPLY] =
+        {"streamy_apply", 8,
+         "SELECT * FROM @S@.apply($1::integer[], $2::text[], $3::text[], $4::bigint, "
+         "$5::bigint, $6::integer, $7::integer, $8::boolean)"},
+    [Q_LIST] =
+        {"streamy_list", 2,
+         "SELECT stream_id, since_ms, renewed_ms, expires_ms FROM @S@.leases "
+         "WHERE user_id = $1::text AND (expires_ms = 0 OR expires_ms > "
+         "(SELECT coalesce($2::bigint, @S@.now_ms()))) ORDER BY since_ms, stream_id"},
+    [Q_COUNT] =
+        {"streamy_count", 2,
+         "SELECT count(*) FROM @S@.leases WHERE user_id = $1::text AND "
+         "(expires_ms = 0 OR expires_ms > (SELECT coalesce($2::bigint, @S@.now_ms())))"},
+    [Q_GET_LIMIT] = {"streamy_get_limit", 1,
+                     "SELECT max_streams FROM @S@.users WHERE user_id = $1::text"},
+    [Q_SET_LIMIT] = {"streamy_set_limit", 2,
+                     "INSERT INTO @S@.users (user_id, max_streams) VALUES ($1::text, "
+                     "$2::integer) ON CONFLICT (user_id) DO UPDATE SET max_streams = "
+                     "excluded.max_streams"},
+    [Q_CLEAR_LIMIT] =
+        {"streamy_clear_limit", 1,
+         "UPDATE @S@.users SET max_streams = NULL WHERE user_id = $1::text"},
+    [Q_PURGE] = {"streamy_purge", 1, "SELECT @S@.purge($1::bigint)"},
+    [Q_HEALTH] = {"streamy_health", 0, "SELECT 1"},
+};
+
+/* The columns of a decision row, as the functions return them. */
+enum {
+    C_RC,
+    C_CREATED,
+    C_REMOVED,
+    C_ACTIVE,
+    C_LIMIT,
+    C_SINCE,
+    C_EXPIRES,
+    C_RETRY,
+    C_EXPIRED,
+    C_EVICTED,
+    C_SHADOW,
+    C_COUNT_
+};
+
+typedef struct pg_store {
+    streamy_store base;
+    /* One connection, used by one thread at a time. */
+    pthread_mutex_t lock;
+    PGconn *conn;
+    int ready;             /* the connection is set up (setup_session) */
+    unsigned int prepared; /* bit q: queries[q] is prepared on this connection */
+    int lock_timeout_ms;
+    int64_t backoff_until_us; /* after a failed reconnection */
+    char backoff_msg[256];
+    char schema[SCHEMA_MAX + 1];
+    char quoted[SCHEMA_MAX + 3];
+    char where[200]; /* "host:port/db", for messages */
+    char *sql[Q_COUNT_];
+} pg_store;
+
+/* --- text --------------------------------------------------------------------------- */
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    int failed;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        char *p;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        if ((p = realloc(b->p, cap)) == NULL) {
+            b->failed = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_puts(sbuf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
+
+/* Expand the "@NAME@" tokens of a template (see the schema above). */
+static void expand(sbuf *b, const char *tmpl, const char *quoted)
+{
+    static const struct {
+        const char *token;
+        const char *text;
+    } frags[] = {{"@LOCK@", frag_lock},
+                 {"@SCAN@", frag_scan},
+                 {"@ACQUIRE@", frag_acquire},
+                 {"@RENEW@", frag_renew},
+                 {"@RELEASE@", frag_release}};
+    const char *p = tmpl;
+
+    while (*p) {
+        const char *at = strchr(p, '@');
+        size_t i;
+
+        if (at == NULL) {
+            sb_puts(b, p);
+            return;
+        }
+        sb_put(b, p, (size_t)(at - p));
+        p = at;
+        if (strncmp(p, "@S@", 3) == 0) {
+            sb_puts(b, quoted);
+            p += 3;
+            continue;
+        }
+        for (i = 0; i < sizeof(frags) / sizeof(frags[0]); i++)
+            if (strncmp(p, frags[i].token, strlen(frags[i].token)) == 0)
+                break;
+        if (i < sizeof(frags) / sizeof(frags[0])) {
+            expand(b, frags[i].text, quoted);
+            p += strlen(frags[i].token);
+        } else {
+            sb_put(b, p, 1);
+            p++;
+        }
+    }
+}
+
+/* One line of a libpq message: newlines and tabs become spaces, the end is trimmed. */
+static void one_line(char *dst, size_t size, const char *src)
+{
+    size_t n = 0;
+
+    for (; src != NULL && *src && n + 1 < size; src++)
+        dst[n++] = *src == '\n' || *src == '\t' || *src == '\r' ? ' ' : *src;
+    while (n > 0 && dst[n - 1] == ' ')
+        n--;
+    dst[n] = '\0';
+}
+
+/* --- errors --------------------------------------------------------------------------
+ */
+
+static int conn_error(pg_store *s, const char *what)
+{
+    char msg[300];
+
+    one_line(msg, sizeof(msg), s->conn ? PQerrorMessage(s->conn) : "out of memory");
+    streamy_store_set_error(&s->base, "postgresql %s: %s: %s", s->where, what,
+                            msg[0] ? msg : "the connection is broken");
+    return STREAMY_ESTORE;
+}
+
+/* Map a failed result to a code, keeping PostgreSQL's own words and SQLSTATE:
+ * serialization failures, deadlocks, lock and statement timeouts are EBUSY. */
+static int result_error(pg_store *s, const PGresult *r, const char *what)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    char msg[300];
+
+    if (r == NULL || primary == NULL || state == NULL)
+        return conn_error(s, what);
+    one_line(msg, sizeof(msg), primary);
+    streamy_store_set_error(&s->base, "postgresql %s: %s: %s (SQLSTATE %s)", s->where,
+                            what, msg, state);
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+        strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0)
+        return STREAMY_EBUSY;
+    return STREAMY_ESTORE;
+}
+
+/* --- the connection ---------------------------------------------------------------- */
+
+static void quiet_notices(void *arg, const char *message)
+{
+    STREAMY_UNUSED(arg);
+    STREAMY_UNUSED(message);
+}
+
+static void set_where(pg_store *s)
+{
+    const char *host = PQhost(s->conn), *port = PQport(s->conn), *db = PQdb(s->conn);
+
+    snprintf(s->where, sizeof(s->where), "%s:%s/%s", host && *host ? host : "localhost",
+             port && *port ? port : "5432", db ? db : "");
+}
+
+/* Settings of a fresh connection: what the library needs of every session. */
+static int setup_session(pg_store *s)
+{
+    const char *enc = PQparameterStatus(s->conn, "server_encoding");
+    char sql[256];
+    PGresult *r;
+    int rc = STREAMY_OK;
+
+    PQsetNoticeProcessor(s->conn, quiet_notices, NULL);
+    set_where(s);
+    if (PQserverVersion(s->conn) < 110000) {
+        streamy_store_set_error(
+            &s->base,
+            "postgresql %s: server version %d is too old (11 or later "
+            "is needed)",
+            s->where, PQserverVersion(s->conn));
+        return STREAMY_ESTORE;
+    }
+    /* Identifiers are UTF-8: a database that cannot hold every one is refused. */
+    if (enc == NULL || (strcmp(enc, "UTF8") != 0 && strcmp(enc, "SQL_ASCII") != 0)) {
+        streamy_store_set_error(
+            &s->base,
+            "postgresql %s: the database encoding is %s; Streamy needs "
+            "UTF8",
+            s->where, enc ? enc : "unknown");
+        return STREAMY_ESTORE;
+    }
+    snprintf(
+        sql, sizeof(sql),
+        "SET lock_timeout = %d; SET default_transaction_isolation = 'read committed'",
+        s->lock_timeout_ms);
+    r = PQexec(s->conn, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = result_error(s, r, "set up the session");
+    PQclear(r);
+    return rc;
+}
+
+/* Whether an idle connection is known to be gone: the server closed it (a restart,
+ * pg_terminate_backend) and the socket says so without our sending anything. */
+static int conn_gone(PGconn *c)
+{
+    struct pollfd p;
+    PGnotify *n;
+
+    if (PQstatus(c) != CONNECTION_OK || (p.fd = PQsocket(c)) < 0)
+        return 1;
+    p.events = POLLIN;
+    p.revents = 0;
+    if (poll(&p, 1, 0) <= 0)
+        return 0;
+    if (!PQconsumeInput(c))
+        return 1;
+    while ((n = PQnotifies(c)) != NULL)
+        PQfreemem(n);
+    return PQstatus(c) != CONNECTION_OK;
+}
+
+/* Make a new connection in place of a broken one. Statements are prepared again on
+ * first use. */
+static int reconnect(pg_store *s)
+{
+    int rc;
+
+    if (streamy__monotonic_us() < s->backoff_until_us) {
+        streamy_store_set_error(&s->base, "%s", s->backoff_msg);
+        return STREAMY_ESTORE;
+    }
+    s->ready = 0;
+    s->prepared = 0;
+    PQreset(s->conn);
+    if (PQstatus(s->conn) != CONNECTION_OK)
+        rc = conn_error(s, "reconnect");
+    else
+        rc = setup_session(s);
+    if (rc != STREAMY_OK) {
+        snprintf(s->backoff_msg, sizeof(s->backoff_msg), "%s", streamy_errmsg(NULL));
+        s->backoff_until_us = streamy__monotonic_us() + RECONNECT_BACKOFF_US;
+        return rc;
+    }
+    s->ready = 1;
+    return STREAMY_OK;
+}
+
+/*
+ * Run prepared query `q`. A broken connection is made again once per call: before the
+ * statement (it died while idle) or after the statement failed because it broke.
+ * Running a decision again is safe: if the first run committed before its answer was
+ * lost, the second finds the lease and answers as a refresh; nothing is answered that
+ * is not in the store. If the new connection fails too: ESTORE.
+ */
+static int run(pg_store *s, int q, const char *const *values, PGresult **out,
+               const char *what)
+{
+    int reconnected = 0;
+
+    for (;;) {
+        PGresult *r;
+        ExecStatusType st;
+        int rc;
+
+        if (!s->ready || conn_gone(s->conn)) {
+            if (reconnected)
+                return conn_error(s, what);
+            reconnected = 1;
+            if ((rc = reconnect(s)) != STREAMY_OK)
+                return rc;
+        }
+        if (!(s->prepared & (1u << q))) {
+            r = PQprepare(s->conn, queries[q].name, s->sql[q], queries[q].nparams, NULL);
+            st = PQresultStatus(r);
+        } else {
+            r = PQexecPrepared(s->conn, queries[q].name, queries[q].nparams, values, NULL,
+                               NULL, 0);
+            st = PQresultStatus(r);
+            if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+                *out = r;
+                return STREAMY_OK;
+            }
+        }
+        if (st == PGRES_COMMAND_OK) { /* prepared: now run it */
+            PQclear(r);
+            s->prepared |= 1u << q;
+            continue;
+        }
+        if (PQstatus(s->conn) != CONNECTION_OK && !reconnected) {
+            PQclear(r);
+            s->ready = 0;
+            continue;
+        }
+        rc = result_error(s, r, what);
+        PQclear(r);
+        return rc;
+    }
+}
+
+/* --- answers ------------------------------------------------------------------------ */
+
+static int64_t col_int(const PGresult *r, int row, int col)
+{
+    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static int col_bool(const PGresult *r, int row, int col)
+{
+    return PQgetvalue(r, row, col)[0] == 't';
+}
+
+static int bad_answer(pg_store *s, const PGresult *r, const char *what)
+{
+    streamy_store_set_error(
+        &s->base,
+        "postgresql %s: %s: unexpected answer (%d rows of %d columns); "
+        "is the schema \"%s\" Streamy's?",
+        s->where, what, PQntuples(r), PQnfields(r), s->schema);
+    return STREAMY_ESTORE;
+}
+
+/* One decision row into `out`; returns its result code. */
+static int decode(const PGresult *r, int row, streamy_decision *out)
+{
+    int rc = (int)col_int(r, row, C_RC);
+
+    out->created = col_bool(r, row, C_CREATED);
+    out->removed = col_bool(r, row, C_REMOVED);
+    out->active = (unsigned int)col_int(r, row, C_ACTIVE);
+    out->limit = (unsigned int)col_int(r, row, C_LIMIT);
+    out->since_ms = col_int(r, row, C_SINCE);
+    out->expires_ms = col_int(r, row, C_EXPIRES);
+    out->retry_ms = col_int(r, row, C_RETRY);
+    out->expired = (unsigned int)col_int(r, row, C_EXPIRED);
+    snprintf(out->evicted, sizeof(out->evicted), "%s", PQgetvalue(r, row, C_EVICTED));
+    out->shadow_refused = col_bool(r, row, C_SHADOW);
+    return rc == 1 ? STREAMY_LIMIT_REACHED : rc == 2 ? STREAMY_NOT_FOUND : STREAMY_OK;
+}
+
+/* --- the methods ---------------------------------------------------------------------
+ */
+
+typedef struct params {
+    char now[24], ttl[24], limit[16], policy[8];
+} params;
+
+/* The clock parameter is NULL (the server's clock) unless the caller injected one. */
+static const char *fill_params(params *p, const streamy_store_req *req)
+{
+    snprintf(p->now, sizeof(p->now), "%lld", (long long)req->now_ms);
+    snprintf(p->ttl, sizeof(p->ttl), "%lld", (long long)req->ttl_ms);
+    snprintf(p->limit, sizeof(p->limit), "%u", req->limit);
+    snprintf(p->policy, sizeof(p->policy), "%d", (int)req->policy);
+    return req->injected_clock ? p->now : NULL;
+}
+
+static int decide_locked(pg_store *s, streamy_op_kind kind, const streamy_store_req *req,
+                         streamy_decision *out)
+{
+    static const char *const what[] = {"", "subscribe", "unsubscribe", "renew"};
+    PGresult *r = NULL;
+    params p;
+    const char *now = fill_params(&p, req);
+    int rc;
+
+    if (kind == STREAMY_OP_SUBSCRIBE) {
+        const char *v[7] = {req->user,
+                            req->stream,
+                            now,
+                            p.ttl,
+                            p.limit,
+                            p.policy,
+                            req->shadow ? "t" : "f"};
+        rc = run(s, Q_ACQUIRE, v, &r, what[kind]);
+    } else if (kind == STREAMY_OP_RENEW) {
+        const char *v[5] = {req->user, req->stream, now, p.ttl, p.limit};
+        rc = run(s, Q_RENEW, v, &r, what[kind]);
+    } else {
+        const char *v[3] = {req->user, req->stream, now};
+        if ((rc = run(s, Q_RELEASE, v, &r, what[kind])) != STREAMY_OK)
+            return rc;
+        if (PQntuples(r) == 1 && PQnfields(r) == 1) {
+            if (col_bool(r, 0, 0))
+                out->removed = 1;
+            else
+                out->expired = 1;
+        } else if (PQntuples(r) != 0) {
+            rc = bad_answer(s, r, what[kind]);
+        }
+        PQclear(r);
+        return rc;
+    }
+    if (rc != STREAMY_OK)
+        return rc;
+    if (PQntuples(r) != 1 || PQnfields(r) != C_COUNT_)
+        rc = bad_answer(s, r, what[kind]);
+    else
+        rc = decode(r, 0, out);
+    PQclear(r);
+    return rc;
+}
+
+static int decide(streamy_store *st, streamy_op_kind kind, const streamy_store_req *req,
+                  streamy_decision *out)
+{
+    pg_store *s = (pg_store *)st;
+    int rc;
+
+    pthread_mutex_lock(&s->lock);
+    rc = decide_locked(s, kind, req, out);
+    pthread_mutex_unlock(&s->lock);
+    if (rc < 0)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}
+
+static int pg_acquire(streamy_store *st, const streamy_store_req *req,
+                      streamy_decision *out)
+{
+    return decide(st, STREAMY_OP_SUBSCRIBE, req, out);
+}
+
+static int pg_release(streamy_store *st, const streamy_store_req *req,
+                      streamy_decision *out)
+{
+    return decide(st, STREAMY_OP_UNSUBSCRIBE, req, out);
+}
+
+static int pg_renew(streamy_store *st, const streamy_store_req *req,
+                    streamy_decision *out)
+{
+    return decide(st, STREAMY_OP_RENEW, req, out);
+}
+
+/* An element of a text[] literal: always quoted, with " and \ escaped. */
+static void array_elem(sbuf *b, const char *s, int first)
+{
+    sb_puts(b, first ? "{\"" : ",\"");
+    for (const char *p = s; *p;) {
+        size_t n = strcspn(p, "\"\\");
+        sb_put(b, p, n);
+        p += n;
+        if (*p) {
+            char esc[2] = {'\\', *p++};
+            sb_put(b, esc, 2);
+        }
+    }
+    sb_puts(b, "\"");
+}
+
+static int same_instant(const streamy_store_req *a, const streamy_store_req *b)
+{
+    return a->now_ms == b->now_ms && a->ttl_ms == b->ttl_ms && a->limit == b->limit &&
+           a->policy == b->policy && a->shadow == b->shadow &&
+           a->injected_clock == b->injected_clock;
+}
+
+static int pg_apply(streamy_store *st, streamy_store_op *ops, size_t n)
+{
+    pg_store *s = (pg_store *)st;
+    sbuf kinds = {0}, users = {0}, streams = {0};
+    PGresult *r = NULL;
+    params p;
+    const char *now;
+    int rc = STREAMY_OK;
+    size_t i;
+
+    if (n == 0)
+        return STREAMY_OK;
+    for (i = 1; i < n; i++)
+        if (!same_instant(&ops[0].req, &ops[i].req)) {
+            streamy_store_set_error(st,
+                                    "postgresql: the operations of a batch must share "
+                                    "one instant and one set of options");
+            return STREAMY_EINVAL;
+        }
+    if (n == 1) {
+        rc = decide(st, ops[0].kind, &ops[0].req, ops[0].out);
+        if (rc >= 0)
+            ops[0].result = rc;
+        return rc < 0 ? rc : STREAMY_OK;
+    }
+    for (i = 0; i < n; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "%s%d", i ? "," : "{", (int)ops[i].kind);
+        sb_puts(&kinds, k);
+        array_elem(&users, ops[i].req.user, i == 0);
+        array_elem(&streams, ops[i].req.stream, i == 0);
+    }
+    sb_puts(&kinds, "}");
+    sb_puts(&users, "}");
+    sb_puts(&streams, "}");
+    if (kinds.failed || users.failed || streams.failed) {
+        streamy_store_set_error(
+            st, "postgresql: cannot allocate a batch of %zu operations", n);
+        rc = STREAMY_ENOMEM;
+        goto out;
+    }
+    now = fill_params(&p, &ops[0].req);
+    {
+        const char *v[8] = {kinds.p, users.p, streams.p, now,
+                            p.ttl,   p.limit, p.policy,  ops[0].req.shadow ? "t" : "f"};
+        pthread_mutex_lock(&s->lock);
+        rc = run(s, Q_APPLY, v, &r, "batch");
+        pthread_mutex_unlock(&s->lock);
+    }
+    if (rc != STREAMY_OK)
+        goto out;
+    if ((size_t)PQntuples(r) != n || PQnfields(r) != C_COUNT_) {
+        rc = bad_answer(s, r, "batch");
+        goto out;
+    }
+    for (i = 0; i < n; i++)
+        ops[i].result = decode(r, (int)i, ops[i].out);
+out:
+    PQclear(r);
+    free(kinds.p);
+    free(users.p);
+    free(streams.p);
+    return rc;
+}
+
+static int pg_list(streamy_store *st, const streamy_store_req *req, streamy_lease_cb cb,
+                   void *payload)
+{
+    pg_store *s = (pg_store *)st;
+    PGresult *r = NULL;
+    params p;
+    const char *v[2] = {req->user, fill_params(&p, req)};
+    int rc;
+
+    pthread_mutex_lock(&s->lock);
+    rc = run(s, Q_LIST, v, &r, "list");
+    pthread_mutex_unlock(&s->lock);
+    if (rc != STREAMY_OK)
+        return rc;
+    if (PQnfields(r) != 4) {
+        rc = bad_answer(s, r, "list");
+        PQclear(r);
+        return rc;
+    }
+    /* The result is ours, apart from the connection: the callback runs unlocked. */
+    for (int i = 0; i < PQntuples(r); i++) {
+        streamy_lease lease;
+        lease.stream = PQgetvalue(r, i, 0);
+        lease.since_ms = col_int(r, i, 1);
+        lease.renewed_ms = col_int(r, i, 2);
+        lease.expires_ms = col_int(r, i, 3);
+        if (cb(&lease, payload) != 0)
+            break;
+    }
+    PQclear(r);
+    return STREAMY_OK;
+}
+
+/* A one-row, one-column query; `*found` says whether there was a non-NULL value. */
+static int query_int(pg_store *s, int q, const char *const *values, const char *what,
+                     int64_t *value, int *found)
+{
+    PGresult *r = NULL;
+    int rc;
+
+    pthread_mutex_lock(&s->lock);
+    rc = run(s, q, values, &r, what);
+    pthread_mutex_unlock(&s->lock);
+    if (rc != STREAMY_OK)
+        return rc;
+    *found = 0;
+    if (PQntuples(r) > 0 && PQnfields(r) == 1 && !PQgetisnull(r, 0, 0)) {
+        *found = 1;
+        *value = col_int(r, 0, 0);
+    } else if (PQntuples(r) > 1 || PQnfields(r) != 1) {
+        rc = bad_answer(s, r, what);
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int pg_count(streamy_store *st, const streamy_store_req *req, unsigned int *out)
+{
+    params p;
+    const char *v[2] = {req->user, fill_params(&p, req)};
+    int64_t n = 0;
+    int found, rc = query_int((pg_store *)st, Q_COUNT, v, "count", &n, &found);
+
+    *out = (unsigned int)n;
+    return rc;
+}
+
+static int pg_get_limit(streamy_store *st, const char *user, unsigned int *limit,
+                        int *found)
+{
+    const char *v[1] = {user};
+    int64_t n = 0;
+    int rc = query_int((pg_store *)st, Q_GET_LIMIT, v, "read limit", &n, found);
+
+    *limit = (unsigned int)n;
+    return rc;
+}
+
+static int exec_simple(pg_store *s, int q, const char *const *values, const char *what)
+{
+    PGresult *r = NULL;
+    int rc;
+
+    pthread_mutex_lock(&s->lock);
+    rc = run(s, q, values, &r, what);
+    pthread_mutex_unlock(&s->lock);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_set_limit(streamy_store *st, const char *user, unsigned int limit)
+{
+    char n[16];
+    const char *v[2] = {user, n};
+
+    snprintf(n, sizeof(n), "%u", limit);
+    return exec_simple((pg_store *)st, Q_SET_LIMIT, v, "set limit");
+}
+
+static int pg_clear_limit(streamy_store *st, const char *user)
+{
+    const char *v[1] = {user};
+    return exec_simple((pg_store *)st, Q_CLEAR_LIMIT, v, "clear limit");
+}
+
+static int pg_purge(streamy_store *st, const streamy_store_req *req, uint64_t *removed)
+{
+    params p;
+    const char *v[1] = {fill_params(&p, req)};
+    int64_t n = 0;
+    int found, rc = query_int((pg_store *)st, Q_PURGE, v, "purge", &n, &found);
+
+    *removed = rc == STREAMY_OK && n > 0 ? (uint64_t)n : 0;
+    return rc;
+}
+
+static int pg_health(streamy_store *st)
+{
+    return exec_simple((pg_store *)st, Q_HEALTH, NULL, "health check");
+}
+
+static void pg_free(streamy_store *st)
+{
+    pg_store *s = (pg_store *)st;
+
+    PQfinish(s->conn);
+    for (int i = 0; i < Q_COUNT_; i++)
+        free(s->sql[i]);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* --- the schema ----------------------------------------------------------------------
+ */
+
+/* Run SQL text with at most two text parameters; `*out` may be NULL. */
+static int exec_text(pg_store *s, const char *sql, const char *p1, const char *p2,
+                     PGresult **out, const char *what)
+{
+    const char *v[2] = {p1, p2};
+    int n = p2 ? 2 : p1 ? 1 : 0;
+    PGresult *r =
+        n ? PQexecParams(s->conn, sql, n, NULL, v, NULL, NULL, 0) : PQexec(s->conn, sql);
+    ExecStatusType st = PQresultStatus(r);
+    int rc;
+
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+        if (out != NULL)
+            *out = r;
+        else
+            PQclear(r);
+        return STREAMY_OK;
+    }
+    rc = result_error(s, r, what);
+    PQclear(r);
+    return rc;
+}
+
+/* The schema's version: 0 when there is no schema (or an empty one), else its
+ * version; a negative code (message set) when it is not Streamy's or too new. */
+static int schema_version(pg_store *s)
+{
+    char table[SCHEMA_MAX + 64];
+    PGresult *r = NULL;
+    long long objects, version;
+    int rc;
+
+    snprintf(table, sizeof(table), "%s.schema_version", s->quoted);
+    rc = exec_text(
+        s,
+        "SELECT to_regclass($2) IS NOT NULL, "
+        "(SELECT count(*) FROM pg_class WHERE relnamespace = to_regnamespace($1)) "
+        "+ (SELECT count(*) FROM pg_proc WHERE pronamespace = to_regnamespace($1))",
+        s->quoted, table, &r, "read the schema");
+    if (rc != STREAMY_OK)
+        return rc;
+    objects = col_int(r, 0, 1);
+    if (!col_bool(r, 0, 0)) {
+        PQclear(r);
+        if (objects == 0)
+            return 0;
+        streamy_store_set_error(
+            &s->base,
+            "postgresql %s: schema \"%s\" holds %lld objects and is not "
+            "Streamy's (no schema_version table); left untouched: "
+            "choose another with ?streamy_schema=NAME",
+            s->where, s->schema, objects);
+        return STREAMY_ESTORE;
+    }
+    PQclear(r);
+    snprintf(table, sizeof(table), "SELECT max(version) FROM %s.schema_version",
+             s->quoted);
+    if ((rc = exec_text(s, table, NULL, NULL, &r, "read the schema version")) !=
+        STREAMY_OK)
+        return rc;
+    version = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? col_int(r, 0, 0) : -1;
+    PQclear(r);
+    if (version < 1) {
+        streamy_store_set_error(
+            &s->base,
+            "postgresql %s: schema \"%s\" has no schema version; left "
+            "untouched",
+            s->where, s->schema);
+        return STREAMY_ESTORE;
+    }
+    if (version > SCHEMA_VERSION) {
+        streamy_store_set_error(
+            &s->base,
+            "postgresql %s: schema \"%s\" is version %lld, newer than this "
+            "libstreamy knows (%d); upgrade libstreamy",
+            s->where, s->schema, version, SCHEMA_VERSION);
+        return STREAMY_ESTORE;
+    }
+    return (int)version;
+}
+
+/* Create (or later migrate) the schema, under a transaction-wide advisory lock so that
+ * processes opening at the same time create it once. */
+static int ensure_schema(pg_store *s)
+{
+    char key[SCHEMA_MAX + 32];
+    sbuf ddl = {0};
+    int rc = schema_version(s);
+
+    if (rc == SCHEMA_VERSION || rc < 0)
+        return rc < 0 ? rc : STREAMY_OK;
+    if ((rc = exec_text(s, "BEGIN", NULL, NULL, NULL, "create the schema")) != STREAMY_OK)
+        return rc;
+    snprintf(key, sizeof(key), "streamy schema %s", s->schema);
+    rc = exec_text(s, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key, NULL,
+                   NULL, "lock the schema");
+    if (rc == STREAMY_OK)
+        rc = schema_version(s);
+    if (rc == 0) {
+        expand(&ddl, ddl_v1, s->quoted);
+        if (ddl.failed) {
+            streamy_store_set_error(&s->base, "postgresql: cannot allocate the schema");
+            rc = STREAMY_ENOMEM;
+        } else {
+            rc = exec_text(s, ddl.p, NULL, NULL, NULL, "create the schema");
+        }
+        free(ddl.p);
+    }
+    /* Version 1 is the only schema so far; later versions migrate here. */
+    if (rc >= 0)
+        return exec_text(s, "COMMIT", NULL, NULL, NULL, "create the schema");
+    PQclear(PQexec(s->conn, "ROLLBACK"));
+    return rc;
+}
+
+/* --- opening -------------------------------------------------------------------------
+ */
+
+static int hexval(int c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Our own parameter: decode, check and keep it. */
+static int own_param(pg_store *s, const char *key, size_t klen, const char *val,
+                     size_t vlen)
+{
+    char v[SCHEMA_MAX + 1];
+    size_t n = 0;
+
+    if (!(klen == 14 && strncmp(key, "streamy_schema", 14) == 0))
+        return streamy__error(
+            STREAMY_EINVAL,
+            "postgresql URI parameter \"%.*s\" is unknown (Streamy's own: "
+            "streamy_schema)",
+            (int)(klen > 64 ? 64 : klen), key);
+    for (size_t i = 0; i < vlen; i++) {
+        int c = (unsigned char)val[i];
+        if (c == '%' && i + 2 < vlen && hexval(val[i + 1]) >= 0 &&
+            hexval(val[i + 2]) >= 0) {
+            c = hexval(val[i + 1]) * 16 + hexval(val[i + 2]);
+            i += 2;
+        }
+        if (n == SCHEMA_MAX || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                 c == '_' || (n > 0 && c >= '0' && c <= '9')))
+            return streamy__error(
+                STREAMY_EINVAL,
+                "postgresql URI parameter streamy_schema: \"%.*s\" is not a "
+                "schema name Streamy accepts (1 to %d letters, digits and "
+                "underscores, not starting with a digit)",
+                (int)(vlen > 80 ? 80 : vlen), val, SCHEMA_MAX);
+        v[n++] = (char)c;
+    }
+    if (n == 0)
+        return streamy__error(STREAMY_EINVAL,
+                              "postgresql URI parameter streamy_schema is "
+                              "empty");
+    v[n] = '\0';
+    memcpy(s->schema, v, n + 1);
+    return STREAMY_OK;
+}
+
+/* Split `uri` into what libpq reads (into `out`, allocated) and Streamy's own
+ * parameters (streamy_*), which libpq would refuse. */
+static int split_uri(pg_store *s, const char *uri, char **out)
+{
+    const char *q = strchr(uri, '?');
+    size_t len = strlen(uri);
+    char *conninfo = malloc(len + 1);
+    size_t n;
+    int rc;
+
+    if (conninfo == NULL)
+        return streamy__error(STREAMY_ENOMEM, "cannot allocate the postgresql URI");
+    n = q ? (size_t)(q - uri) : len;
+    memcpy(conninfo, uri, n);
+    conninfo[n] = '\0';
+    while (q != NULL) {
+        const char *key = q + 1, *amp = strchr(key, '&');
+        size_t plen = amp ? (size_t)(amp - key) : strlen(key);
+        const char *eq = memchr(key, '=', plen);
+        size_t klen = eq ? (size_t)(eq - key) : plen;
+
+        if (klen >= 8 && strncmp(key, "streamy_", 8) == 0) {
+            const char *val = eq ? eq + 1 : key + plen;
+            if ((rc = own_param(s, key, klen, val, (size_t)(key + plen - val))) !=
+                STREAMY_OK) {
+                free(conninfo);
+                return rc;
+            }
+        } else if (plen > 0) {
+            conninfo[n++] = strchr(conninfo, '?') ? '&' : '?';
+            memcpy(conninfo + n, key, plen);
+            n += plen;
+            conninfo[n] = '\0';
+        }
+        q = amp;
+    }
+    *out = conninfo;
+    return STREAMY_OK;
+}
+
+/* Replace every occurrence of the URI's password in `msg` by "***". */
+static void scrub(char *msg, size_t size, const char *uri)
+{
+    const char *auth = strstr(uri, "://"), *at, *colon, *end;
+    char pw[256], *hit, *from = msg;
+    size_t plen;
+
+    if (auth == NULL)
+        return;
+    auth += 3;
+    end = auth + strcspn(auth, "/?");
+    at = memchr(auth, '@', (size_t)(end - auth));
+    if (at == NULL)
+        return;
+    colon = memchr(auth, ':', (size_t)(at - auth));
+    if (colon == NULL || at - colon < 2 || (size_t)(at - colon) > sizeof(pw))
+        return;
+    plen = (size_t)(at - colon - 1);
+    memcpy(pw, colon + 1, plen);
+    pw[plen] = '\0';
+    while ((hit = strstr(from, pw)) != NULL && strlen(msg) + 3 < size) {
+        memmove(hit + 3, hit + plen, strlen(hit + plen) + 1);
+        memcpy(hit, "***", 3);
+        from = hit + 3;
+    }
+}
+
+int streamy__store_pg_open(streamy_store **out, const char *uri, const streamy_options *o)
+{
+    static const streamy_options defaults = STREAMY_OPTIONS_INIT;
+    const char *keys[6], *vals[6];
+    char *conninfo = NULL, *err = NULL;
+    PQconninfoOption *parsed;
+    char msg[400];
+    pg_store *s;
+    sbuf b;
+    int rc, i;
+
+    if (out == NULL || uri == NULL)
+        return streamy__error(STREAMY_EINVAL, "%s is NULL",
+                              out == NULL ? "output store pointer" : "postgresql URI");
+    *out = NULL;
+    if (o == NULL)
+        o = &defaults;
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return streamy__error(STREAMY_ENOMEM, "cannot allocate the postgresql store");
+    pthread_mutex_init(&s->lock, NULL);
+    streamy_store_init(&s->base, STREAMY_STORE_VERSION);
+    s->base.name = "postgresql";
+    s->base.free = pg_free;
+    snprintf(s->schema, sizeof(s->schema), "%s", DEFAULT_SCHEMA);
+    snprintf(s->where, sizeof(s->where), "(not connected)");
+    /* A lock_timeout of 0 would wait for ever; a busy timeout of 0 means do not wait. */
+    s->lock_timeout_ms = o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 1;
+
+    if ((rc = split_uri(s, uri, &conninfo)) != STREAMY_OK)
+        goto fail;
+    snprintf(s->quoted, sizeof(s->quoted), "\"%s\"", s->schema);
+    /* libpq's own check of the rest: its words, without the password. */
+    if ((parsed = PQconninfoParse(conninfo, &err)) == NULL) {
+        one_line(msg, sizeof(msg), err ? err : "out of memory");
+        scrub(msg, sizeof(msg), uri);
+        rc = streamy__error(err ? STREAMY_EINVAL : STREAMY_ENOMEM, "postgresql URI: %s",
+                            msg);
+        PQfreemem(err);
+        goto fail;
+    }
+    PQconninfoFree(parsed);
+    for (i = 0; i < Q_COUNT_; i++) {
+        memset(&b, 0, sizeof(b));
+        expand(&b, queries[i].text, s->quoted);
+        if ((s->sql[i] = b.p) == NULL || b.failed) {
+            rc = streamy__error(STREAMY_ENOMEM,
+                                "cannot allocate the postgresql statements");
+            goto fail;
+        }
+    }
+    /* Defaults before the URI (which overrides them), then what Streamy requires. */
+    keys[0] = "connect_timeout", vals[0] = DEFAULT_CONNECT_TIMEOUT_S;
+    keys[1] = "tcp_user_timeout", vals[1] = DEFAULT_TCP_USER_TIMEOUT_MS;
+    keys[2] = "fallback_application_name", vals[2] = "streamy";
+    keys[3] = "dbname", vals[3] = conninfo;
+    keys[4] = "client_encoding", vals[4] = "UTF8";
+    keys[5] = NULL, vals[5] = NULL;
+    s->conn = PQconnectdbParams(keys, vals, 1);
+    if (s->conn == NULL) {
+        rc = streamy__error(STREAMY_ENOMEM, "cannot allocate a postgresql connection");
+        goto fail;
+    }
+    if (PQstatus(s->conn) != CONNECTION_OK) {
+        one_line(msg, sizeof(msg), PQerrorMessage(s->conn));
+        scrub(msg, sizeof(msg), uri);
+        rc = streamy__error(STREAMY_ESTORE, "postgresql: cannot connect: %s", msg);
+        goto fail;
+    }
+    if ((rc = setup_session(s)) != STREAMY_OK || (rc = ensure_schema(s)) != STREAMY_OK)
+        goto fail;
+    s->ready = 1;
+    /* Prepare everything now, so that a schema that does not fit fails the open. */
+    for (i = 0; i < Q_COUNT_; i++) {
+        PGresult *r =
+            PQprepare(s->conn, queries[i].name, s->sql[i], queries[i].nparams, NULL);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            rc = result_error(s, r, "prepare statements");
+            PQclear(r);
+            goto fail;
+        }
+        PQclear(r);
+        s->prepared |= 1u << i;
+    }
+    free(conninfo);
+    s->base.acquire = pg_acquire;
+    s->base.release = pg_release;
+    s->base.renew = pg_renew;
+    s->base.list = pg_list;
+    s->base.count = pg_count;
+    s->base.set_limit = pg_set_limit;
+    s->base.clear_limit = pg_clear_limit;
+    s->base.get_limit = pg_get_limit;
+    s->base.purge = pg_purge;
+    s->base.health = pg_health;
+    s->base.apply = pg_apply;
+    *out = &s->base;
+    return STREAMY_OK;
+fail:
+    free(conninfo);
+    pg_free(&s->base);
+    return rc;
+}
