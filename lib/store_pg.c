@@ -396,13 +396,18 @@ static void expand(sbuf *b, const char *tmpl, const char *quoted)
     }
 }
 
-/* One line of a libpq message: newlines and tabs become spaces, the end is trimmed. */
+/* One line of a libpq message: runs of newlines, tabs and spaces become one space. */
 static void one_line(char *dst, size_t size, const char *src)
 {
     size_t n = 0;
 
-    for (; src != NULL && *src && n + 1 < size; src++)
-        dst[n++] = *src == '\n' || *src == '\t' || *src == '\r' ? ' ' : *src;
+    for (; src != NULL && *src && n + 1 < size; src++) {
+        int space = *src == '\n' || *src == '\t' || *src == '\r' || *src == ' ';
+        if (!space)
+            dst[n++] = *src;
+        else if (n > 0 && dst[n - 1] != ' ')
+            dst[n++] = ' ';
+    }
     while (n > 0 && dst[n - 1] == ' ')
         n--;
     dst[n] = '\0';

@@ -107,7 +107,7 @@ while :; do
 done
 
 i=0
-until "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" -t 1; do
+until "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" -U streamy -d postgres -t 1; do
   i=$((i + 1))
   [ $i -lt 60 ] || fail "the server on port $port does not answer"
   sleep 0.2
