@@ -13,6 +13,8 @@
 # (pipelines of 100), running the subscribe script and then the unsubscribe script on
 # users pre-populated the same way. A ceiling figure is decisions per second over both
 # runs: 2 / (1/subscribe rate + 1/unsubscribe rate), as the library alternates them.
+# The last column is the median of the per-round ratios: library and ceiling of one
+# round ran within seconds of each other, which cancels much of a shared machine's drift.
 set -eu
 rounds=5 seconds=1.5 users=1000,1000000
 while [ $# -gt 1 ]; do
@@ -91,14 +93,16 @@ done
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo
-echo "| users | mode | library (decisions/s) | redis-benchmark ceiling | time ratio library / ceiling |"
-echo "| --- | --- | ---: | ---: | ---: |"
+echo "| users | mode | library (decisions/s), median (rounds) | redis-benchmark ceiling, median (rounds) | time ratio library / ceiling, of the medians | median of the per-round ratios |"
+echo "| --- | --- | ---: | ---: | ---: | ---: |"
 for u in $(echo "$users" | tr ',' ' '); do
   label=$(awk -v u="$u" 'BEGIN { if (u % 1000000 == 0) print "u" u / 1000000 "M"; else if (u % 1000 == 0) print "u" u / 1000 "k"; else print "u" u }')
   for mode in single batch100; do
     lv=$(awk -v m="$mode" -v l="$label" '$1 == "library" && $2 == m && $3 == l { print $5 }' "$tmp/results")
     cv=$(awk -v m="$mode" -v l="$label" '$1 == "ceiling" && $2 == m && $3 == l { print $5 }' "$tmp/results")
     lm=$(echo "$lv" | median) cm=$(echo "$cv" | median)
-    echo "| $u | $mode | $lm ($(echo "$lv" | tr '\n' ' ' | sed 's/ $//')) | $cm ($(echo "$cv" | tr '\n' ' ' | sed 's/ $//')) | $(awk -v a="$lm" -v b="$cm" 'BEGIN { printf "%.2f", b / a }')× |"
+    pr=$(awk -v m="$mode" -v l="$label" '$2 == m && $3 == l { v[$1, $4] = $5; n[$4] = 1 }
+           END { for (r in n) if (v["library", r] > 0) printf "%.4f\n", v["ceiling", r] / v["library", r] }' "$tmp/results" | median)
+    echo "| $u | $mode | $lm ($(echo "$lv" | tr '\n' ' ' | sed 's/ $//')) | $cm ($(echo "$cv" | tr '\n' ' ' | sed 's/ $//')) | $(awk -v a="$lm" -v b="$cm" 'BEGIN { printf "%.2f", b / a }')× | $(printf '%.2f' "$pr")× |"
   done
 done
