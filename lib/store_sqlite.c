@@ -79,14 +79,6 @@ typedef struct sqlite_store {
     sqlite3 *db;
     /* One connection is used by one thread at a time. */
     pthread_mutex_t lock;
-    /* Checkpoints run on a connection and thread of their own (see checkpointer). */
-    struct {
-        sqlite3 *db;
-        pthread_t thread;
-        pthread_mutex_t lock;
-        pthread_cond_t wake;
-        int running, wanted, stop;
-    } ckpt;
     sqlite3_stmt *stmt[ST_COUNT_];
     int busy_timeout_ms;
     int64_t busy_since_us;
@@ -539,88 +531,10 @@ static int sqlite_health(streamy_store *st)
     return rc;
 }
 
-/* WAL pages after which a checkpoint is asked for: SQLite's own default. */
-#define CHECKPOINT_PAGES 1000
-
-/* SQLite checkpoints by default inside the COMMIT that fills the WAL, and a
- * checkpoint writes pages back and syncs the file: that decision, and every one
- * queued behind it, would wait. Instead the commit only signals this thread,
- * which checkpoints passively (never blocking writers) on its own connection. */
-static void *checkpointer(void *arg)
-{
-    sqlite_store *s = arg;
-
-    pthread_mutex_lock(&s->ckpt.lock);
-    for (;;) {
-        while (!s->ckpt.wanted && !s->ckpt.stop)
-            pthread_cond_wait(&s->ckpt.wake, &s->ckpt.lock);
-        if (s->ckpt.stop)
-            break;
-        s->ckpt.wanted = 0;
-        pthread_mutex_unlock(&s->ckpt.lock);
-        sqlite3_wal_checkpoint_v2(s->ckpt.db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        pthread_mutex_lock(&s->ckpt.lock);
-    }
-    pthread_mutex_unlock(&s->ckpt.lock);
-    return NULL;
-}
-
-static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
-{
-    sqlite_store *s = arg;
-    (void)db;
-    (void)name;
-
-    if (pages >= CHECKPOINT_PAGES) {
-        pthread_mutex_lock(&s->ckpt.lock);
-        s->ckpt.wanted = 1;
-        pthread_cond_signal(&s->ckpt.wake);
-        pthread_mutex_unlock(&s->ckpt.lock);
-    }
-    return SQLITE_OK;
-}
-
-/* Without the thread (or its connection), SQLite's automatic checkpoint stays. */
-static void start_checkpointer(sqlite_store *s)
-{
-    pthread_mutex_init(&s->ckpt.lock, NULL);
-    pthread_cond_init(&s->ckpt.wake, NULL);
-    if (sqlite3_open_v2(s->path, &s->ckpt.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
-        sqlite3_close(s->ckpt.db);
-        s->ckpt.db = NULL;
-        return;
-    }
-    sqlite3_busy_timeout(s->ckpt.db, 1000);
-    if (pthread_create(&s->ckpt.thread, NULL, checkpointer, s) != 0) {
-        sqlite3_close(s->ckpt.db);
-        s->ckpt.db = NULL;
-        return;
-    }
-    s->ckpt.running = 1;
-    sqlite3_wal_hook(s->db, wal_hook, s); /* replaces the automatic checkpoint */
-}
-
-static void stop_checkpointer(sqlite_store *s)
-{
-    if (!s->ckpt.running)
-        return;
-    pthread_mutex_lock(&s->ckpt.lock);
-    s->ckpt.stop = 1;
-    pthread_cond_signal(&s->ckpt.wake);
-    pthread_mutex_unlock(&s->ckpt.lock);
-    pthread_join(s->ckpt.thread, NULL);
-    sqlite3_close(s->ckpt.db);
-    s->ckpt.running = 0;
-    pthread_cond_destroy(&s->ckpt.wake);
-    pthread_mutex_destroy(&s->ckpt.lock);
-}
-
 static void sqlite_free(streamy_store *st)
 {
     sqlite_store *s = (sqlite_store *)st;
 
-    stop_checkpointer(s);
     for (int i = 0; i < ST_COUNT_; i++)
         sqlite3_finalize(s->stmt[i]);
     sqlite3_close(s->db);
@@ -827,8 +741,6 @@ int streamy_store_sqlite_new(streamy_store **out, const char *path, int readonly
             goto fail;
         }
     }
-    if (!memory && !readonly)
-        start_checkpointer(s);
     s->base.acquire = sqlite_acquire;
     s->base.release = sqlite_release;
     s->base.renew = sqlite_renew;
