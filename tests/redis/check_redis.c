@@ -20,13 +20,15 @@ static void setup(void)
 {
     const char *p = getenv("REDIS_PORT"), *dir = getenv("REDIS_DIR");
     static char sock[1024];
+    static int tests;
 
     ck_assert_msg(p != NULL && dir != NULL, "run under tests/redis/with_redis.sh");
     port = atoi(p);
     snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
     sockpath = sock;
     snprintf(base, sizeof(base), "redis://127.0.0.1:%d", port);
-    snprintf(prefix, sizeof(prefix), "u%ld:", (long)getpid());
+    /* Unique to each test, also when Check does not fork (CK_FORK=no, valgrind). */
+    snprintf(prefix, sizeof(prefix), "u%ld-%d:", (long)getpid(), ++tests);
     rc = redisConnect("127.0.0.1", port);
     ck_assert_msg(rc != NULL && rc->err == 0, "cannot connect to the test server");
 }
