@@ -1593,6 +1593,71 @@ START_TEST(draining_finishes_an_upload_and_refuses_new_requests)
 }
 END_TEST
 
+/* --- logs and addresses ----------------------------------------------------------- */
+
+/* Lines mentioning a path in a log file; 0 if the file is not there yet. */
+static int log_lines_with(const char *file, const char *needle)
+{
+    char line[4096];
+    int n = 0;
+    FILE *fp = fopen(file, "r");
+
+    if (fp == NULL)
+        return 0;
+    while (fgets(line, sizeof(line), fp) != NULL)
+        n += strstr(line, needle) != NULL;
+    fclose(fp);
+    return n;
+}
+
+/* Wait (bounded) until `file` holds a line with `needle`: the log is written in
+ * batches, a few times a second. */
+static void wait_log_line(const char *file, const char *needle)
+{
+    int64_t deadline = http_mono_ms() + http_scaled_ms(10000);
+
+    while (log_lines_with(file, needle) == 0) {
+        ck_assert_msg(http_mono_ms() < deadline, "no log line with %s in %s", needle, file);
+        http_sleep_ms(20);
+    }
+}
+
+/* SIGHUP reopens --log-file, so a rotated log goes on in a new file. */
+START_TEST(sighup_reopens_the_log_file)
+{
+    char *log = http_path("access.log"), *rotated = http_path("access.log.1");
+    const char *args[] = {"--log-file", log, NULL};
+    http_server s;
+
+    http_server_start(&s, args);
+    http_expect(http_request(&s, "GET", "/users/before/video-streams", NULL, NULL), 200);
+    wait_log_line(log, "/users/before/video-streams");
+    ck_assert_int_eq(rename(log, rotated), 0);
+    http_server_signal(&s, SIGHUP);
+    http_server_wait_signal_taken(&s, SIGHUP);
+    http_expect(http_request(&s, "GET", "/users/after/video-streams", NULL, NULL), 200);
+    wait_log_line(log, "/users/after/video-streams");
+    ck_assert_int_eq(log_lines_with(log, "/users/before/video-streams"), 0);
+    ck_assert_int_eq(log_lines_with(rotated, "/users/after/video-streams"), 0);
+    ck_assert_int_eq(log_lines_with(rotated, "/users/before/video-streams"), 1);
+    expect_stop(&s);
+}
+END_TEST
+
+/* --listen [::1]:0 serves over IPv6 loopback. */
+START_TEST(ipv6_listen)
+{
+    static const char *const args[] = {"--listen", "[::1]:0", NULL};
+    http_server s;
+
+    http_server_start(&s, args);
+    ck_assert_str_eq(s.host, "::1");
+    subscribe_ok(&s, "v6", "s1");
+    http_expect(http_request(&s, "GET", "/health", NULL, NULL), 200);
+    expect_stop(&s);
+}
+END_TEST
+
 /* --- 11. many parallel clients, few users ----------------------------------------- */
 
 #define CLIENTS 64
@@ -2072,6 +2137,10 @@ static Suite *http_suite(void)
     tcase_add_test(tc, slow_client_is_closed);
     tcase_add_test(tc, connection_limit);
     tcase_add_test(tc, connection_limit_is_for_the_whole_server);
+
+    TCASE("logs");
+    tcase_add_test(tc, sighup_reopens_the_log_file);
+    tcase_add_test(tc, ipv6_listen);
 
     TCASE("shutdown");
     tcase_add_test(tc, sigterm_finishes_requests_in_flight);

@@ -286,15 +286,20 @@ int http_server_try_start(http_server *s, const char *const *args)
     }
     line[len] = '\0';
     ck_assert_msg(
-        sscanf(line, "streamyctl serve: listening on http://%63[^:]:%u (store %31[^)])",
-               host, &port, store) == 3,
+        sscanf(line, "streamyctl serve: listening on http://[%63[^]]]:%u (store %31[^)])",
+               host, &port, store) == 3 ||
+            sscanf(line, "streamyctl serve: listening on http://%63[^:]:%u (store %31[^)])",
+                   host, &port, store) == 3,
         "unexpected first line: %s", line);
     ck_assert_msg(strcmp(strchr(line, '('), "(store sqlite)\n") == 0,
                   "unexpected first line: %s", line);
     ck_assert_uint_gt(port, 0);
     s->port = port;
     snprintf(s->host, sizeof(s->host), "%s", host);
-    snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%u", port);
+    if (strchr(host, ':') != NULL)
+        snprintf(s->base, sizeof(s->base), "http://[%s]:%u", host, port);
+    else
+        snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%u", port);
     return 0;
 }
 

@@ -44,7 +44,7 @@ typedef struct http_server {
     int out;        /* the read end of its standard output */
     char db[1024];  /* the SQLite file */
     char log[1024]; /* its standard error */
-    char base[64];  /* http://127.0.0.1:PORT */
+    char base[96];  /* http://127.0.0.1:PORT or http://[V6]:PORT */
     char host[64];  /* the host of the "listening on" line */
     void *easy;     /* one keep-alive client (CURL *) */
     int stopped;
