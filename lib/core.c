@@ -140,33 +140,31 @@ fail:
     return rc;
 }
 
-/* `sqlite:PATH[?key=value&...]`: split off and apply the parameters. */
-static int sqlite_uri(streamy_store **st, const char *rest, streamy_options *o)
+/* `sqlite:PATH[?key=value&...]`: the path and the parameters. */
+static int sqlite_uri(streamy__uri *u, const char *rest)
 {
     const char *q = strchr(rest, '?');
-    char path[4096];
-    int readonly = 0;
     size_t plen = q ? (size_t)(q - rest) : strlen(rest);
 
     if (plen == 0)
         return streamy__error(STREAMY_EINVAL, "sqlite URI has no path (use sqlite:PATH)");
-    if (plen >= sizeof(path))
+    if (plen >= sizeof(u->path))
         return streamy__error(STREAMY_EINVAL, "sqlite path is longer than %zu bytes",
-                              sizeof(path) - 1);
-    memcpy(path, rest, plen);
-    path[plen] = '\0';
+                              sizeof(u->path) - 1);
+    memcpy(u->path, rest, plen);
+    u->path[plen] = '\0';
     while (q != NULL) {
         const char *key = q + 1, *amp = strchr(key, '&');
         size_t klen = amp ? (size_t)(amp - key) : strlen(key);
 
         if (klen == 7 && strncmp(key, "mode=ro", 7) == 0)
-            readonly = 1;
+            u->readonly = 1;
         else if (klen == 7 && strncmp(key, "mode=rw", 7) == 0)
-            readonly = 0;
+            u->readonly = 0;
         else if (klen == 16 && strncmp(key, "synchronous=full", 16) == 0)
-            o->synchronous_full = 1;
+            u->synchronous_full = 1;
         else if (klen == 18 && strncmp(key, "synchronous=normal", 18) == 0)
-            o->synchronous_full = 0;
+            u->synchronous_full = 0;
         else
             return streamy__error(STREAMY_EINVAL,
                                   "sqlite URI parameter \"%.*s\" is unknown (use mode=ro|rw, "
@@ -174,7 +172,7 @@ static int sqlite_uri(streamy_store **st, const char *rest, streamy_options *o)
                                   (int)(klen > 64 ? 64 : klen), key);
         q = amp;
     }
-    return streamy_store_sqlite_new(st, path, readonly, o);
+    return STREAMY_OK;
 }
 
 static int has_prefix(const char *s, const char *prefix)
@@ -195,10 +193,57 @@ static int looks_like_scheme(const char *uri)
     return *p == ':';
 }
 
+int streamy__uri_parse(streamy__uri *u, const char *uri)
+{
+    memset(u, 0, sizeof(*u));
+    u->synchronous_full = -1;
+    u->uri = uri;
+    if (uri == NULL)
+        uri = u->uri = "streamy.db";
+    if (uri[0] == '\0')
+        return streamy__error(STREAMY_EINVAL, "store URI is empty");
+    if (strcmp(uri, "memory:") == 0) {
+        u->kind = STREAMY__URI_MEMORY;
+        return STREAMY_OK;
+    }
+    if (has_prefix(uri, "memory:"))
+        return streamy__error(STREAMY_EINVAL, "memory URI takes nothing after \"memory:\"");
+    if (strcmp(uri, "sqlite::memory:") == 0) {
+        u->kind = STREAMY__URI_SQLITE;
+        strcpy(u->path, ":memory:");
+        return STREAMY_OK;
+    }
+    if (has_prefix(uri, "sqlite:")) {
+        u->kind = STREAMY__URI_SQLITE;
+        return sqlite_uri(u, uri + 7);
+    }
+    if (has_prefix(uri, "redis://") || has_prefix(uri, "rediss://") ||
+        has_prefix(uri, "unix://")) {
+        u->kind = STREAMY__URI_REDIS; /* the backend reads the rest */
+        return STREAMY_OK;
+    }
+    if (has_prefix(uri, "postgresql://") || has_prefix(uri, "postgres://")) {
+        u->kind = STREAMY__URI_POSTGRES;
+        return STREAMY_OK;
+    }
+    if (looks_like_scheme(uri))
+        return streamy__error(STREAMY_EINVAL,
+                              "store URI scheme of \"%.64s\" is unknown (use sqlite:, memory:, "
+                              "redis:// or postgresql://, or a file path)",
+                              uri);
+    if (strlen(uri) >= sizeof(u->path))
+        return streamy__error(STREAMY_EINVAL, "sqlite path is longer than %zu bytes",
+                              sizeof(u->path) - 1);
+    u->kind = STREAMY__URI_SQLITE;
+    strcpy(u->path, uri);
+    return STREAMY_OK;
+}
+
 int streamy_open(streamy **out, const char *uri, const streamy_options *opts)
 {
     streamy_store *st = NULL;
     streamy_options o;
+    streamy__uri u;
     int rc;
 
     streamy__error_begin(NULL);
@@ -207,31 +252,24 @@ int streamy_open(streamy **out, const char *uri, const streamy_options *opts)
     *out = NULL;
     if ((rc = check_options(&o, opts)) != STREAMY_OK)
         return rc;
-    if (uri == NULL)
-        uri = "streamy.db";
-    if (uri[0] == '\0')
-        return streamy__error(STREAMY_EINVAL, "store URI is empty");
-
-    if (strcmp(uri, "memory:") == 0)
+    if ((rc = streamy__uri_parse(&u, uri)) != STREAMY_OK)
+        return rc;
+    if (u.synchronous_full >= 0)
+        o.synchronous_full = u.synchronous_full;
+    switch (u.kind) {
+    case STREAMY__URI_MEMORY:
         rc = streamy_store_memory_new(&st);
-    else if (has_prefix(uri, "memory:"))
-        return streamy__error(STREAMY_EINVAL, "memory URI takes nothing after \"memory:\"");
-    else if (strcmp(uri, "sqlite::memory:") == 0)
-        rc = streamy_store_sqlite_new(&st, ":memory:", 0, &o);
-    else if (has_prefix(uri, "sqlite:"))
-        rc = sqlite_uri(&st, uri + 7, &o);
-    else if (has_prefix(uri, "redis://") || has_prefix(uri, "rediss://") ||
-             has_prefix(uri, "unix://"))
-        rc = streamy__store_redis_open(&st, uri, &o);
-    else if (has_prefix(uri, "postgresql://") || has_prefix(uri, "postgres://"))
-        rc = streamy__store_pg_open(&st, uri, &o);
-    else if (looks_like_scheme(uri))
-        return streamy__error(STREAMY_EINVAL,
-                              "store URI scheme of \"%.64s\" is unknown (use sqlite:, memory:, "
-                              "redis:// or postgresql://, or a file path)",
-                              uri);
-    else
-        rc = streamy_store_sqlite_new(&st, uri, 0, &o);
+        break;
+    case STREAMY__URI_SQLITE:
+        rc = streamy_store_sqlite_new(&st, u.path, u.readonly, &o);
+        break;
+    case STREAMY__URI_REDIS:
+        rc = streamy__store_redis_open(&st, u.uri, &o);
+        break;
+    default:
+        rc = streamy__store_pg_open(&st, u.uri, &o);
+        break;
+    }
     if (rc != STREAMY_OK)
         return rc;
     return streamy_open_store(out, st, &o);
