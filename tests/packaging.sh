@@ -59,8 +59,12 @@ run_embed() {
 $cc $extra "$src/examples/embed.c" $(pkg-config --cflags --libs streamy) -o "$tmp/embed_pc"
 run_embed "$tmp/embed_pc"
 # shellcheck disable=SC2046
+# libstreamy.a with its dependencies shared: the modules streamy.pc requires
+# privately. (pkg-config --static would also ask for static libraries of them,
+# and Debian's libpq.pc names ones Debian does not ship.)
 $cc $extra "$src/examples/embed.c" $(pkg-config --cflags streamy) "$libdir/libstreamy.a" \
-  $(pkg-config --static --libs streamy | sed 's/-lstreamy//') -o "$tmp/embed_static"
+  $(pkg-config --libs $(pkg-config --print-requires-private streamy)) -lpthread \
+  -o "$tmp/embed_static"
 run_embed "$tmp/embed_static"
 if ldd "$tmp/embed_static" | grep -q libstreamy; then fail "static build links libstreamy.so"; fi
 # shellcheck disable=SC2046
