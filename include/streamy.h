@@ -259,7 +259,12 @@ STREAMY_EXTERN int streamy_renew(streamy_decision *out, streamy *h, const char *
 
 /**
  * Decide a batch of operations in order, inside ONE store transaction, at one
- * instant (the clock is read once for the whole batch).
+ * instant (the clock is read once for the whole batch; Redis and PostgreSQL
+ * take each decision's time from their server).
+ * Redis has no transactions to roll back: there a batch is one pipeline, each
+ * decision atomic and in order, and a failed batch acknowledges nothing,
+ * though decisions that reached the server before the failure may stand (as
+ * when an answer is lost on the way).
  * Each `ops[i].result` and `ops[i].decision` are exactly what the same calls
  * one by one would have given at that instant (an invalid operation gets
  * STREAMY_EINVAL and the others go on). streamy_errmsg() then holds the message

@@ -130,7 +130,10 @@ struct streamy_store {
      * Optional (NULL: batches of more than one operation are unsupported).
      * Decide @p n operations in order inside ONE transaction: each as the
      * single method would, its answer in `ops[i].result` and `*ops[i].out`.
-     * Return an error, having written nothing, if the transaction fails.
+     * Return an error, having written nothing, if the transaction fails. A
+     * store without transactions (Redis) must at least keep each decision
+     * atomic and the order, and return an error for the whole batch if any
+     * answer is lost: then nothing is acknowledged.
      */
     int (*apply)(streamy_store *st, streamy_store_op *ops, size_t n);
 
