@@ -40,17 +40,28 @@
 #define SALT_FIRST 2
 #define SALT_SECOND 3
 
-enum target { T_MEMORY, T_SQLMEM, T_FILE, T_PERCONN, T_REDIS, T_RAW, T_RAWLIB, T_COUNT_ };
+enum target {
+    T_MEMORY,
+    T_SQLMEM,
+    T_FILE,
+    T_PERCONN,
+    T_REDIS,
+    T_PG,
+    T_RAW,
+    T_RAWLIB,
+    T_COUNT_
+};
 enum mode { M_SINGLE, M_BATCH, M_COUNT_ };
 
 static const char *const target_label[T_COUNT_] = {
     "memory", "sqlite-mem", "sqlite-file", "sqlite-file-perconn",
-    "redis",  "raw-sqlite", "raw-sqlite-libsql"};
+    "redis",  "postgresql", "raw-sqlite",  "raw-sqlite-libsql"};
 static const char *const target_title[T_COUNT_] = {"memory:",
                                                    "sqlite::memory:",
                                                    "sqlite file, shared handle",
                                                    "sqlite file, handle per thread",
                                                    "redis, one shared handle",
+                                                   "postgresql, one shared handle",
                                                    "raw sqlite3 on a file",
                                                    "raw sqlite3, the library's SQL"};
 static const char *const mode_label[M_COUNT_] = {"single", "batch100"};
@@ -90,7 +101,7 @@ typedef struct dbsize {
 typedef struct world {
     unsigned long users;
     char label[24];
-    streamy *mem, *sqlmem, *redis;
+    streamy *mem, *sqlmem, *redis, *pg;
     streamy *conn[MAX_THREADS]; /* conn[0] is the shared handle of the file */
     int nconn;
     sqlite3 *raw;
@@ -132,11 +143,13 @@ static struct {
     const char *filter;
     const char *dir;
     const char *redis_uri;
+    const char *pg_uri;
     unsigned long users[MAX_WORLDS];
     int nusers;
     int threads[MAX_THREADS];
     int nthreads;
-} opt = {1.5, 5, 0, 0, 0, 0.3, NULL, NULL, NULL, NULL, {1000, 1000000}, 2, {1, 2, 4}, 3};
+} opt = {1.5,  5,    0,    0,    0, 0.3, NULL, NULL, NULL, NULL, NULL, {1000, 1000000}, 2,
+         {1, 2, 4}, 3};
 
 static atomic_int stop_flag;
 static pthread_barrier_t start_barrier;
@@ -287,6 +300,8 @@ static streamy *handle_of(const config *c, int tid)
         return c->w->conn[tid];
     case T_REDIS:
         return c->w->redis;
+    case T_PG:
+        return c->w->pg;
     default:
         return c->w->conn[0];
     }
@@ -747,6 +762,9 @@ static void usage(FILE *f)
           "  --redis URI     also run the redis backend on URI (redis://HOST:PORT/DB);\n"
           "                  each user count gets key prefix sb<pid>-<users>: there, and\n"
           "                  the keys are left behind (use a throwaway server)\n"
+          "  --pg URI        also run the postgresql backend on URI (postgresql://...;\n"
+          "                  env STREAMY_BENCH_PG); each user count gets the schema\n"
+          "                  sb<pid>_<users>, left behind (use a throwaway server)\n"
           "  --dir DIR       where the SQLite files go (default: a new directory\n"
           "                  under $TMPDIR or /tmp, removed at exit)\n"
           "Labels are BACKEND/MODE/tTHREADS/uUSERS, e.g. memory/single/t1/u1k.\n"
@@ -764,6 +782,8 @@ static void parse_args(int argc, char **argv)
         opt.seconds = atof(env);
     if ((env = getenv("STREAMY_BENCH_ROUNDS")) != NULL)
         opt.rounds = atoi(env);
+    if ((env = getenv("STREAMY_BENCH_PG")) != NULL && *env)
+        opt.pg_uri = env;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -801,6 +821,9 @@ static void parse_args(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--redis") == 0) {
             opt.redis_uri = v;
+            i++;
+        } else if (strcmp(a, "--pg") == 0) {
+            opt.pg_uri = v;
             i++;
         } else if (strcmp(a, "--dir") == 0) {
             opt.dir = v;
@@ -887,7 +910,8 @@ static void build_configs(void)
                      * differs from the shared handle with several threads. */
                     if ((t >= T_RAW && th != 1) || (t == T_PERCONN && th == 1) ||
                         (t == T_RAWLIB && !opt.decompose) ||
-                        (t == T_REDIS && opt.redis_uri == NULL))
+                        (t == T_REDIS && opt.redis_uri == NULL) ||
+                        (t == T_PG && opt.pg_uri == NULL))
                         continue;
                     add_config((enum target)t, (enum mode)m, th, &worlds[u]);
                 }
@@ -959,6 +983,15 @@ static void setup_world(world *w, const char *dir)
         prepopulate(w->redis, w->users, uri);
         w->prepop_s[T_REDIS] = mono_s() - t0;
     }
+    if (need[T_PG]) {
+        /* A schema of its own for each user count and run. */
+        snprintf(uri, sizeof(uri), "%s%cstreamy_schema=sb%ld_%s", opt.pg_uri,
+                 strchr(opt.pg_uri, '?') ? '&' : '?', (long)getpid(), w->label);
+        t0 = mono_s();
+        w->pg = open_or_die(uri);
+        prepopulate(w->pg, w->users, uri);
+        w->prepop_s[T_PG] = mono_s() - t0;
+    }
     if (need[T_FILE] || need[T_PERCONN]) {
         if (snprintf(w->file_path, sizeof(w->file_path), "%s/bench-%s.db", dir,
                      w->label) >= (int)sizeof(w->file_path))
@@ -990,6 +1023,7 @@ static void teardown_world(world *w)
     streamy_close(w->mem);
     streamy_close(w->sqlmem);
     streamy_close(w->redis);
+    streamy_close(w->pg);
     for (int i = 0; i < w->nconn; i++)
         streamy_close(w->conn[i]);
     for (int i = 0; i < R_COUNT_; i++)
@@ -1210,7 +1244,7 @@ static void print_ratios(int md)
         return;
     for (int t = 0; t < T_COUNT_; t++) {
         if (t == T_PERCONN || (t == T_RAWLIB && !opt.decompose) ||
-            (t == T_REDIS && opt.redis_uri == NULL))
+            (t == T_REDIS && opt.redis_uri == NULL) || (t == T_PG && opt.pg_uri == NULL))
             continue;
         for (int m = 0; m < M_COUNT_; m++) {
             char name[128], users[32];
