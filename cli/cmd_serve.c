@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum {
@@ -203,14 +204,18 @@ static int is_loopback(const struct sockaddr_storage *ss)
 }
 
 /* The token: printable ASCII without spaces; a trailing newline is not part of it. */
-static int read_token(serve_config *cfg, const char *path)
+static int read_token(serve_config *cfg, const char *path, int *shared)
 {
     char buf[4097];
+    struct stat st;
     size_t n;
     FILE *fp = fopen(path, "r");
 
     if (fp == NULL)
         return cli_invalid("cannot read --auth-token-file %s: %s", path, strerror(errno));
+    /* A secret others can read is worth a warning (it is not refused: the
+     * operator may have reasons, e.g. a group of services sharing it). */
+    *shared = fstat(fileno(fp), &st) == 0 && (st.st_mode & 0077) != 0;
     n = fread(buf, 1, sizeof(buf), fp);
     fclose(fp);
     if (n == sizeof(buf))
@@ -273,6 +278,7 @@ int cmd_serve(int argc, char **argv)
     serve_server *s = NULL;
     struct sockaddr_storage ss;
     const union MHD_DaemonInfo *info;
+    int token_shared = 0;
     char where[128];
     sigset_t set;
     cli_args args;
@@ -294,7 +300,8 @@ int cmd_serve(int argc, char **argv)
     s->cfg.max_body = f.max_body;
     s->cfg.max_connections = (unsigned)f.max_connections;
     s->cfg.conn_timeout_s = (unsigned)(f.conn_timeout_ms / 1000);
-    if (f.token_file != NULL && (rc = read_token(&s->cfg, f.token_file)) != CLI_CONTINUE)
+    if (f.token_file != NULL &&
+        (rc = read_token(&s->cfg, f.token_file, &token_shared)) != CLI_CONTINUE)
         goto out;
     if (!is_loopback(&ss) && s->cfg.token == NULL && !f.insecure) {
         rc = cli_invalid("refusing to listen on %s without --auth-token-file; add --insecure "
@@ -306,6 +313,9 @@ int cmd_serve(int argc, char **argv)
         rc = cli_invalid("cannot open --log-file %s: %s", f.log_file, strerror(errno));
         goto out;
     }
+    if (token_shared)
+        serve_log_event(&s->log, "warn", "--auth-token-file is readable by group or others",
+                        f.token_file);
     if ((rc = cli_open(&s->h)) != CLI_CONTINUE)
         goto out_log;
 

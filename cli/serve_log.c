@@ -3,6 +3,8 @@
 #include "serve.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -61,12 +63,20 @@ int serve_log_open(serve_log *log, const char *path, int json, int access)
 int serve_log_reopen(serve_log *log)
 {
     FILE *fp;
+    int fd;
 
     if (log->path == NULL)
         return 0;
-    fp = fopen(log->path, "a");
-    if (fp == NULL)
+    /* Logs name users: a new log file is readable by its owner only. */
+    fd = open(log->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
         return -errno;
+    fp = fdopen(fd, "a");
+    if (fp == NULL) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
     pthread_mutex_lock(&log->lock);
     write_out(log);
     if (log->fp != NULL && log->fp != stderr)

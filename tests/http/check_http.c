@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -1644,6 +1645,32 @@ START_TEST(sighup_reopens_the_log_file)
 }
 END_TEST
 
+/* A new log file is private, and a token file others can read is warned about
+ * (and still used), without the token itself ever reaching the log. */
+START_TEST(log_file_is_private_and_shared_tokens_are_flagged)
+{
+    char *log = http_path("private.log"), *tok = http_path("token");
+    const char *args[] = {"--log-file", log, "--auth-token-file", tok, NULL};
+    const char *auth[] = {"Authorization: Bearer s3cr3t-t0ken", NULL};
+    struct stat st;
+    FILE *fp = fopen(tok, "w");
+    http_server s;
+
+    ck_assert_ptr_nonnull(fp);
+    fputs("s3cr3t-t0ken\n", fp);
+    fclose(fp);
+    ck_assert_int_eq(chmod(tok, 0644), 0);
+    http_server_start(&s, args);
+    http_expect(http_request(&s, "GET", "/users/u/video-streams", NULL, auth), 200);
+    wait_log_line(log, "/users/u/video-streams");
+    ck_assert_int_eq(stat(log, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    ck_assert_int_eq(log_lines_with(log, "readable by group or others"), 1);
+    ck_assert_int_eq(log_lines_with(log, "s3cr3t-t0ken"), 0);
+    expect_stop(&s);
+}
+END_TEST
+
 /* --listen [::1]:0 serves over IPv6 loopback. */
 START_TEST(ipv6_listen)
 {
@@ -2140,6 +2167,7 @@ static Suite *http_suite(void)
 
     TCASE("logs");
     tcase_add_test(tc, sighup_reopens_the_log_file);
+    tcase_add_test(tc, log_file_is_private_and_shared_tokens_are_flagged);
     tcase_add_test(tc, ipv6_listen);
 
     TCASE("shutdown");
