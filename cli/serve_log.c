@@ -49,6 +49,43 @@ static void timestamp(char *buf, size_t size) /* size: 64 */
              (long)(tv.tv_usec / 1000));
 }
 
+/* A client chooses the path: copy printable ASCII and valid UTF-8 as they are and
+ * write anything else as \xHH, so a line can neither be split nor forged, and
+ * the JSON encoder never meets invalid UTF-8. */
+static void safe_text(char *out, size_t size, const char *in)
+{
+    const unsigned char *p = (const unsigned char *)in;
+    size_t o = 0;
+
+    while (*p && o + 5 < size) {
+        size_t n = 0;
+        if (*p >= 0x20 && *p < 0x7f)
+            n = 1;
+        else if (*p >= 0xc2 && *p <= 0xdf)
+            n = 2;
+        else if (*p >= 0xe0 && *p <= 0xef)
+            n = 3;
+        else if (*p >= 0xf0 && *p <= 0xf4)
+            n = 4;
+        for (size_t i = 1; i < n; i++)
+            if ((p[i] & 0xc0) != 0x80)
+                n = 0;
+        if (n > 1 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
+                      (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f)))
+            n = 0; /* overlong, surrogate or past U+10FFFF */
+        if (n == 0) {
+            o += (size_t)snprintf(out + o, size - o, "\\x%02x", *p++);
+            continue;
+        }
+        if (o + n >= size)
+            break;
+        memcpy(out + o, p, n);
+        o += n;
+        p += n;
+    }
+    out[o] = '\0';
+}
+
 int serve_log_open(serve_log *log, const char *path, int json, int access)
 {
     memset(log, 0, sizeof(*log));
@@ -108,12 +145,14 @@ static void emit(serve_log *log, json_t *obj, const char *text)
 void serve_log_request(serve_log *log, const char *method, const char *path,
                        unsigned status, int64_t latency_us, const char *remote)
 {
-    char ts[64], text[512];
+    char ts[64], text[512], safe[256];
     json_t *obj = NULL;
 
     if (!log->access)
         return;
     timestamp(ts, sizeof(ts));
+    safe_text(safe, sizeof(safe), path);
+    path = safe;
     if (log->json) {
         obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:s}", "ts", ts, "level", "info",
                         "msg", "request", "method", method, "path", path, "status",
@@ -122,7 +161,7 @@ void serve_log_request(serve_log *log, const char *method, const char *path,
         if (obj == NULL)
             return;
     } else {
-        snprintf(text, sizeof(text), "%s %s %.200s %u %.3fms %s\n", ts, method, path, status,
+        snprintf(text, sizeof(text), "%s %s %s %u %.3fms %s\n", ts, method, path, status,
                  (double)latency_us / 1000.0, remote ? remote : "-");
     }
     emit(log, obj, text);

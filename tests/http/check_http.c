@@ -1671,6 +1671,51 @@ START_TEST(log_file_is_private_and_shared_tokens_are_flagged)
 }
 END_TEST
 
+/* A path with a newline or invalid UTF-8 can neither split nor forge a log line,
+ * in either format, and its request is still logged. */
+START_TEST(log_lines_cannot_be_forged)
+{
+    static const char *const path = "/users/a%0Aforged%20line%FF/video-streams";
+    char *text_log = http_path("text.log"), *json_log = http_path("json.log");
+    const char *text_args[] = {"--log-format", "text", "--log-file", text_log, NULL};
+    const char *json_args[] = {"--log-file", json_log, NULL};
+    http_server s;
+
+    http_server_start(&s, text_args);
+    http_request(&s, "GET", path, NULL, NULL);
+    wait_log_line(text_log, "\\x0aforged line\\xff");
+    ck_assert_int_eq(log_lines_with(text_log, "\nforged"), 0);
+    expect_stop(&s);
+    {
+        char line[4096];
+        FILE *fp = fopen(text_log, "r");
+        ck_assert_ptr_nonnull(fp);
+        while (fgets(line, sizeof(line), fp) != NULL)
+            ck_assert_msg(strncmp(line, "forged", 6) != 0, "a forged line: %s", line);
+        fclose(fp);
+    }
+    http_server_start(&s, json_args);
+    http_request(&s, "GET", path, NULL, NULL);
+    wait_log_line(json_log, "forged line");
+    {
+        char line[4096];
+        int requests = 0;
+        FILE *fp = fopen(json_log, "r");
+        ck_assert_ptr_nonnull(fp);
+        while (fgets(line, sizeof(line), fp) != NULL) {
+            json_error_t err;
+            json_t *j = json_loads(line, 0, &err);
+            ck_assert_msg(j != NULL, "not a JSON line: %s", line);
+            requests += json_object_get(j, "method") != NULL;
+            json_decref(j);
+        }
+        fclose(fp);
+        ck_assert_int_eq(requests, 1);
+    }
+    expect_stop(&s);
+}
+END_TEST
+
 /* --listen [::1]:0 serves over IPv6 loopback. */
 START_TEST(ipv6_listen)
 {
@@ -2168,6 +2213,7 @@ static Suite *http_suite(void)
     TCASE("logs");
     tcase_add_test(tc, sighup_reopens_the_log_file);
     tcase_add_test(tc, log_file_is_private_and_shared_tokens_are_flagged);
+    tcase_add_test(tc, log_lines_cannot_be_forged);
     tcase_add_test(tc, ipv6_listen);
 
     TCASE("shutdown");
