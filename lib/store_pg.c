@@ -80,9 +80,10 @@ static const char ddl_v1[] =
     "  expires := 0; retry := 0; expired := 0; shadow_refused := false;\n"
     "  @RENEW@\n"
     "END $$;\n"
-    /* A batch: lock every user of the batch in one order (sorted, so that two batches
-     * never wait on each other in a cycle), read the clock once, then decide each
-     * operation in the given order. One statement: one transaction. */
+    /* A batch: lock the batch's users one by one in sorted order (so that two batches
+     * never wait on each other in a cycle; one user a statement, so that on Citus each
+     * lock is a query of one shard), read the clock once, then decide each operation
+     * in the given order. One statement: one transaction. */
     "CREATE FUNCTION @S@.apply(p_kinds integer[], p_users text[], p_streams text[],\n"
     "    p_now bigint, p_ttl bigint, p_limit integer, p_policy integer, p_shadow "
     "boolean)\n"
@@ -91,17 +92,13 @@ static const char ddl_v1[] =
     "    evicted text, shadow_refused boolean)\n"
     "LANGUAGE plpgsql AS $$\n"
     "DECLARE\n"
-    "  v_users text[]; v_locked bigint; v_now bigint; v_exp bigint; v_since bigint;\n"
+    "  v_users text[]; v_now bigint; v_exp bigint; v_since bigint;\n"
     "  v_max integer; v_e bigint; i integer; p_user text; p_stream text;\n"
     "BEGIN\n"
     "  SELECT array_agg(d.u ORDER BY d.u) INTO v_users\n"
     "    FROM (SELECT DISTINCT x COLLATE \"C\" AS u FROM unnest(p_users) x) d;\n"
-    "  LOOP\n"
-    "    INSERT INTO @S@.users (user_id) SELECT d.u FROM unnest(v_users) d(u)\n"
-    "      ON CONFLICT (user_id) DO NOTHING;\n"
-    "    SELECT count(*) INTO v_locked FROM (SELECT 1 FROM @S@.users x\n"
-    "      WHERE x.user_id = ANY (v_users) ORDER BY x.user_id FOR UPDATE) k;\n"
-    "    EXIT WHEN v_locked = coalesce(cardinality(v_users), 0);\n"
+    "  FOREACH p_user IN ARRAY coalesce(v_users, '{}') LOOP\n"
+    "    @LOCK@\n"
     "  END LOOP;\n"
     "  v_now := coalesce(p_now, @S@.now_ms());\n"
     "  FOR i IN 1 .. coalesce(cardinality(p_kinds), 0) LOOP\n"
@@ -121,22 +118,23 @@ static const char ddl_v1[] =
     "  END LOOP;\n"
     "END $$;\n"
     /* Purge in one statement-transaction; the users rows of users left with nothing
-     * go too, but only rows no decision holds right now (SKIP LOCKED: purge never
-     * waits for a decision while holding deleted leases it might wait for). */
+     * go too, one user a statement, and only rows no decision holds right now (SKIP
+     * LOCKED: purge never waits for a decision while holding deleted leases that the
+     * decision might wait for). */
     "CREATE FUNCTION @S@.purge(p_now bigint) RETURNS bigint LANGUAGE plpgsql AS $$\n"
     "DECLARE\n"
     "  v_now bigint := coalesce(p_now, @S@.now_ms()); v_n bigint; v_users text[];\n"
+    "  v_user text;\n"
     "BEGIN\n"
     "  WITH gone AS (DELETE FROM @S@.leases l\n"
     "      WHERE l.expires_ms > 0 AND l.expires_ms <= v_now RETURNING l.user_id)\n"
     "  SELECT count(*), array_agg(DISTINCT g.user_id) INTO v_n, v_users FROM gone g;\n"
-    "  IF v_n > 0 THEN\n"
-    "    DELETE FROM @S@.users u WHERE u.user_id IN (\n"
-    "      SELECT x.user_id FROM @S@.users x\n"
-    "       WHERE x.user_id = ANY (v_users) AND x.max_streams IS NULL\n"
-    "         AND NOT EXISTS (SELECT 1 FROM @S@.leases l WHERE l.user_id = x.user_id)\n"
-    "       FOR UPDATE SKIP LOCKED);\n"
-    "  END IF;\n"
+    "  FOREACH v_user IN ARRAY coalesce(v_users, '{}') LOOP\n"
+    "    DELETE FROM @S@.users u WHERE u.user_id = v_user AND u.max_streams IS NULL\n"
+    "       AND NOT EXISTS (SELECT 1 FROM @S@.leases l WHERE l.user_id = v_user)\n"
+    "       AND u.user_id IN (SELECT x.user_id FROM @S@.users x\n"
+    "                          WHERE x.user_id = v_user FOR UPDATE SKIP LOCKED);\n"
+    "  END LOOP;\n"
     "  RETURN v_n;\n"
     "END $$;\n"
     "INSERT INTO @S@.schema_version (version) VALUES (1);\n";
