@@ -115,6 +115,26 @@ int cli_print_outcome(const cli_outcome *o);
 int cli_print_line_error(long line, int rc, const char *msg);
 int cli_decide(streamy_op_kind kind, int argc, char **argv, const cli_command_spec *spec);
 
+/* cmd_batch.c: one line of `batch` input, and a whole batch. */
+/* The longest input line; a valid one needs under 300 bytes. */
+#define CLI_BATCH_LINE_MAX 4096
+
+typedef struct cli_batch_line {
+    streamy_op_kind kind;            /* when it is an operation */
+    char user[STREAMY_ID_MAX + 1];   /* canonical ids */
+    char stream[STREAMY_ID_MAX + 1]; /* canonical ids */
+    char error[256];                 /* why an invalid line is refused */
+} cli_batch_line;
+
+/* Parse one input line, without its newline; when `len` is at most
+ * CLI_BATCH_LINE_MAX, line[len] must be writable (the line is split in place).
+ * Returns 1 for an operation, 0 for a line that prints nothing (blank or a
+ * comment), -1 for an invalid line. */
+int cli_batch_parse_line(cli_batch_line *out, const streamy *h, char *line, size_t len);
+/* Decide the lines read from `fd` until its end, printing one result line per
+ * command line on stdout; returns the exit code of `streamyctl batch`. */
+int cli_batch_run(streamy *h, int fd);
+
 /* The commands, one file each. */
 int cmd_subscribe(int argc, char **argv);
 int cmd_unsubscribe(int argc, char **argv);

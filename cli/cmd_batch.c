@@ -10,8 +10,7 @@
 
 /* Most lines decided in one streamy_apply() call. */
 #define BATCH_CHUNK 1000
-/* Longest input line; a valid one needs under 300 bytes. */
-#define BATCH_LINE_MAX 4096
+#define BATCH_LINE_MAX CLI_BATCH_LINE_MAX
 /* The read buffer holds several lines, and always a whole line of BATCH_LINE_MAX. */
 #define BATCH_BUF_SIZE (64 * 1024)
 
@@ -53,9 +52,7 @@ static const cli_command_spec spec = {
 typedef struct entry {
     long line;
     int op; /* index into ops, or -1 when the line was invalid */
-    char error[256];
-    char user[STREAMY_ID_MAX + 1];
-    char stream[STREAMY_ID_MAX + 1];
+    cli_batch_line parsed;
 } entry;
 
 typedef struct batch {
@@ -67,19 +64,16 @@ typedef struct batch {
     int failed;  /* exit code of a store or output failure, or 0 */
 } batch;
 
-static void add_error(batch *b, long line, const char *fmt, ...) CLI_PRINTF(3, 4);
+static int line_error(cli_batch_line *out, const char *fmt, ...) CLI_PRINTF(2, 3);
 
-static void add_error(batch *b, long line, const char *fmt, ...)
+static int line_error(cli_batch_line *out, const char *fmt, ...)
 {
-    entry *e = &b->entries[b->nentries++];
     va_list ap;
 
-    e->line = line;
-    e->op = -1;
     va_start(ap, fmt);
-    vsnprintf(e->error, sizeof(e->error), fmt, ap);
+    vsnprintf(out->error, sizeof(out->error), fmt, ap);
     va_end(ap);
-    b->invalid = 1;
+    return -1;
 }
 
 /* Show at most 32 bytes of untrusted input, as printable ASCII, in a message. */
@@ -132,8 +126,7 @@ static int split(char *line, char **field, int max)
     return n;
 }
 
-/* Parse one line (without its newline; the byte after it is writable). */
-static void add_line(batch *b, char *line, size_t len, long lineno)
+int cli_batch_parse_line(cli_batch_line *out, const streamy *h, char *line, size_t len)
 {
     static const struct {
         const char *name;
@@ -143,25 +136,20 @@ static void add_line(batch *b, char *line, size_t len, long lineno)
                  {"renew", STREAMY_OP_RENEW}};
     char *field[3], shown[40];
     size_t i, skip;
-    streamy_op *op;
-    entry *e;
     int n;
 
-    if (len > BATCH_LINE_MAX) {
-        add_error(b, lineno, "line is longer than %d bytes", BATCH_LINE_MAX);
-        return;
-    }
+    out->error[0] = '\0';
+    if (len > BATCH_LINE_MAX)
+        return line_error(out, "line is longer than %d bytes", BATCH_LINE_MAX);
     /* A line from a Windows editor ends in CR; the CR is no part of the stream id. */
     if (len > 0 && line[len - 1] == '\r')
         len--;
-    if (memchr(line, '\0', len) != NULL) {
-        add_error(b, lineno, "line contains a NUL byte");
-        return;
-    }
+    if (memchr(line, '\0', len) != NULL)
+        return line_error(out, "line contains a NUL byte");
     line[len] = '\0';
     skip = strspn(line, " \t");
     if (line[skip] == '\0' || line[skip] == '#')
-        return;
+        return 0;
 
     n = split(line, field, 3);
     for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
@@ -170,30 +158,42 @@ static void add_line(batch *b, char *line, size_t len, long lineno)
     }
     if (i == sizeof(kinds) / sizeof(kinds[0])) {
         printable(shown, field[0]);
-        add_error(b, lineno,
-                  "unknown command \"%s\" (use subscribe, unsubscribe or renew)", shown);
-        return;
+        return line_error(
+            out, "unknown command \"%s\" (use subscribe, unsubscribe or renew)", shown);
     }
-    if (n != 3) {
-        add_error(b, lineno, "expected 3 fields (COMMAND USER STREAM), got %d", n);
-        return;
-    }
-    e = &b->entries[b->nentries];
-    if (streamy_normalize_id(e->user, sizeof(e->user), b->h, "user", field[1]) !=
+    if (n != 3)
+        return line_error(out, "expected 3 fields (COMMAND USER STREAM), got %d", n);
+    if (streamy_normalize_id(out->user, sizeof(out->user), h, "user", field[1]) !=
             STREAMY_OK ||
-        streamy_normalize_id(e->stream, sizeof(e->stream), b->h, "stream", field[2]) !=
-            STREAMY_OK) {
-        add_error(b, lineno, "%s", streamy_errmsg(b->h));
+        streamy_normalize_id(out->stream, sizeof(out->stream), h, "stream", field[2]) !=
+            STREAMY_OK)
+        return line_error(out, "%s", streamy_errmsg(h));
+    out->kind = kinds[i].kind;
+    return 1;
+}
+
+/* Parse one line (without its newline) into the pending chunk. */
+static void add_line(batch *b, char *line, size_t len, long lineno)
+{
+    entry *e = &b->entries[b->nentries];
+    streamy_op *op;
+    int rc = cli_batch_parse_line(&e->parsed, b->h, line, len);
+
+    if (rc == 0)
+        return;
+    e->line = lineno;
+    b->nentries++;
+    if (rc < 0) {
+        e->op = -1;
+        b->invalid = 1;
         return;
     }
-    e->line = lineno;
     e->op = (int)b->nops;
     op = &b->ops[b->nops++];
     memset(op, 0, sizeof(*op));
-    op->kind = kinds[i].kind;
-    op->user = e->user;
-    op->stream = e->stream;
-    b->nentries++;
+    op->kind = e->parsed.kind;
+    op->user = e->parsed.user;
+    op->stream = e->parsed.stream;
 }
 
 /* Decide the pending operations in one transaction and print every pending line. */
@@ -213,7 +213,7 @@ static void flush(batch *b)
         int printed;
 
         if (op == NULL) {
-            printed = cli_print_line_error(e->line, STREAMY_EINVAL, e->error);
+            printed = cli_print_line_error(e->line, STREAMY_EINVAL, e->parsed.error);
         } else if (rc != STREAMY_OK) {
             printed = cli_print_line_error(e->line, rc, why);
         } else if (op->result < 0) {
@@ -226,8 +226,8 @@ static void flush(batch *b)
             o.line = e->line;
             o.kind = op->kind;
             o.result = op->result;
-            o.user = e->user;
-            o.stream = e->stream;
+            o.user = e->parsed.user;
+            o.stream = e->parsed.stream;
             o.d = &op->decision;
             printed = cli_print_outcome(&o);
         }
@@ -245,8 +245,8 @@ static void flush(batch *b)
     b->nops = 0;
 }
 
-/* Read standard input, deciding every complete line before waiting for more. */
-static int run(batch *b, char *buf)
+/* Read `fd`, deciding every complete line before waiting for more. */
+static int run(batch *b, char *buf, int fd)
 {
     size_t len = 0, start, n;
     long lineno = 0;
@@ -284,7 +284,7 @@ static int run(batch *b, char *buf)
         if (b->failed)
             return b->failed;
         do {
-            got = read(STDIN_FILENO, buf + len, BATCH_BUF_SIZE - 1 - len);
+            got = read(fd, buf + len, BATCH_BUF_SIZE - 1 - len);
         } while (got < 0 && errno == EINTR);
         if (got < 0)
             return cli_error("cannot read standard input: %s", strerror(errno));
@@ -298,15 +298,13 @@ static int run(batch *b, char *buf)
     return b->failed;
 }
 
-int cmd_batch(int argc, char **argv)
+int cli_batch_run(streamy *h, int fd)
 {
     batch b = {0};
     char *buf = NULL;
-    cli_args args;
     int rc;
 
-    if ((rc = cli_parse(&args, &spec, argc, argv, NULL, NULL)) != CLI_CONTINUE)
-        goto out;
+    b.h = h;
     b.entries = malloc(BATCH_CHUNK * sizeof(*b.entries));
     b.ops = malloc(BATCH_CHUNK * sizeof(*b.ops));
     buf = malloc(BATCH_BUF_SIZE);
@@ -314,15 +312,27 @@ int cmd_batch(int argc, char **argv)
         rc = cli_error("cannot start the batch: out of memory");
         goto out;
     }
-    if ((rc = cli_open(&b.h)) != CLI_CONTINUE)
-        goto out;
-    rc = run(&b, buf);
+    rc = run(&b, buf, fd);
     if (rc == CLI_EXIT_OK && b.invalid)
         rc = CLI_EXIT_USAGE;
 out:
-    streamy_close(b.h);
     free(b.entries);
     free(b.ops);
     free(buf);
+    return rc;
+}
+
+int cmd_batch(int argc, char **argv)
+{
+    streamy *h = NULL;
+    cli_args args;
+    int rc;
+
+    if ((rc = cli_parse(&args, &spec, argc, argv, NULL, NULL)) != CLI_CONTINUE)
+        return rc;
+    if ((rc = cli_open(&h)) != CLI_CONTINUE)
+        return rc;
+    rc = cli_batch_run(h, STDIN_FILENO);
+    streamy_close(h);
     return rc;
 }
