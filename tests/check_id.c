@@ -89,7 +89,7 @@ START_TEST(uuid_shape_is_libuuids)
     long accepted = 0;
     uuid_t u;
 
-    for (int n = 0; n < 200000; n++) {
+    for (int n = 0; n < 50000; n++) {
         size_t len = 36;
         uuid_generate(u);
         uuid_unparse(u, in);
@@ -115,8 +115,8 @@ START_TEST(uuid_shape_is_libuuids)
             ck_assert_str_eq(out, in); /* not a UUID: kept as it is */
         }
     }
-    ck_assert_int_gt(accepted, 20000);
-    ck_assert_int_lt(accepted, 180000);
+    ck_assert_int_gt(accepted, 5000);
+    ck_assert_int_lt(accepted, 45000);
 }
 END_TEST
 

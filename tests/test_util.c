@@ -8,6 +8,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Check's own limit per test is 4 s, too tight on a shared machine: 60 s
+ * (scaled) unless CK_DEFAULT_TIMEOUT says otherwise or a TCase sets its own.
+ * Set before main, since Check reads it when a TCase is created. */
+__attribute__((constructor)) static void default_check_timeout(void)
+{
+    char v[32];
+
+    if (getenv("CK_DEFAULT_TIMEOUT") != NULL)
+        return;
+    snprintf(v, sizeof(v), "%d", test_timeout_scale(60));
+    setenv("CK_DEFAULT_TIMEOUT", v, 0);
+}
+
 int64_t test_clock_cb(void *payload)
 {
     return ((test_clock *)payload)->now;
