@@ -248,11 +248,14 @@ int cli_parse_uint(unsigned long *out, const char *text, unsigned long max)
     if (*p == '\0')
         return -1;
     for (; *p; p++) {
+        unsigned long d = (unsigned long)(*p - '0');
+
         if (*p < '0' || *p > '9')
             return -1;
-        if (v > (max - (unsigned long)(*p - '0')) / 10)
+        /* v * 10 + d <= max, without wrapping: also when the digit alone passes max. */
+        if (d > max || v > (max - d) / 10)
             return -1;
-        v = v * 10 + (unsigned long)(*p - '0');
+        v = v * 10 + d;
     }
     *out = v;
     return 0;

@@ -12,11 +12,14 @@ int streamy__parse_uint(unsigned long long *out, const char *text, unsigned long
     if (text == NULL || *p == '\0')
         return STREAMY_EINVAL;
     for (; *p; p++) {
+        unsigned long long d = (unsigned long long)(*p - '0');
+
         if (*p < '0' || *p > '9')
             return STREAMY_EINVAL;
-        if (v > (max - (unsigned long long)(*p - '0')) / 10)
+        /* v * 10 + d <= max, without wrapping: also when the digit alone passes max. */
+        if (d > max || v > (max - d) / 10)
             return STREAMY_EINVAL;
-        v = v * 10 + (unsigned long long)(*p - '0');
+        v = v * 10 + d;
     }
     *out = v;
     return STREAMY_OK;

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* check_parse.c: durations, policies and store URIs. */
+/* check_parse.c: durations, policies, numbers and store URIs. */
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "streamy_int.h"
 #include "test_util.h"
 
 static const struct {
@@ -53,6 +55,30 @@ START_TEST(policies)
     ck_assert_rc(streamy_parse_duration(NULL, "5s"), STREAMY_EINVAL);
     ck_assert_str_eq(streamy_policy_name(STREAMY_POLICY_EVICT_IDLE), "evict-idle");
     ck_assert_ptr_null(streamy_policy_name((streamy_policy)7));
+}
+END_TEST
+
+/* A digit alone past a maximum under 9 was taken: (max - digit) wrapped around
+ * (found by tests/fuzz/fuzz_parse). */
+START_TEST(uint_limits)
+{
+    unsigned long long v = 42;
+
+    ck_assert_rc(streamy__parse_uint(&v, "7", 5), STREAMY_EINVAL);
+    ck_assert_rc(streamy__parse_uint(&v, "11", 0), STREAMY_EINVAL);
+    ck_assert_rc(streamy__parse_uint(&v, "9", 8), STREAMY_EINVAL);
+    ck_assert_int_eq(v, 42);
+    ck_assert_rc(streamy__parse_uint(&v, "5", 5), STREAMY_OK);
+    ck_assert_int_eq(v, 5);
+    ck_assert_rc(streamy__parse_uint(&v, "0", 0), STREAMY_OK);
+    ck_assert_int_eq(v, 0);
+    ck_assert_rc(streamy__parse_uint(&v, "65536", 65535), STREAMY_EINVAL);
+    ck_assert_rc(streamy__parse_uint(&v, "18446744073709551615", ULLONG_MAX), STREAMY_OK);
+    ck_assert(v == ULLONG_MAX);
+    ck_assert_rc(streamy__parse_uint(&v, "18446744073709551616", ULLONG_MAX),
+                 STREAMY_EINVAL);
+    ck_assert_rc(streamy__parse_uint(&v, "", 10), STREAMY_EINVAL);
+    ck_assert_rc(streamy__parse_uint(&v, "+1", 10), STREAMY_EINVAL);
 }
 END_TEST
 
@@ -139,6 +165,7 @@ int main(void)
 
     tcase_add_loop_test(tc, duration_table, 0, (int)(sizeof(durations) / sizeof(durations[0])));
     tcase_add_test(tc, policies);
+    tcase_add_test(tc, uint_limits);
     tcase_add_loop_test(tc, uri_errors, 0, (int)(sizeof(bad_uris) / sizeof(bad_uris[0])));
     tcase_add_test(tc, uri_forms);
     suite_add_tcase(s, tc);

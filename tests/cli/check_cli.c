@@ -14,8 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "streamy.h"
 #include "test_util.h"
+
+/* cli/settings.c is compiled in for its parsers; main.c, which owns the flags, is not. */
+cli_flags cli_flag;
 
 extern char **environ;
 
@@ -877,6 +881,26 @@ END_TEST
 
 /* ---- settings: options, environment, precedence ----------------------- */
 
+/* A digit alone past a maximum under 9 was taken: (max - digit) wrapped around
+ * (found by tests/fuzz/fuzz_parse). */
+START_TEST(parse_uint_limits)
+{
+    unsigned long v = 42;
+
+    ck_assert_int_ne(cli_parse_uint(&v, "7", 5), 0);
+    ck_assert_int_ne(cli_parse_uint(&v, "11", 0), 0);
+    ck_assert_int_ne(cli_parse_uint(&v, "9", 8), 0);
+    ck_assert_uint_eq(v, 42);
+    ck_assert_int_eq(cli_parse_uint(&v, "5", 5), 0);
+    ck_assert_uint_eq(v, 5);
+    ck_assert_int_eq(cli_parse_uint(&v, "0", 0), 0);
+    ck_assert_uint_eq(v, 0);
+    ck_assert_int_ne(cli_parse_uint(&v, "65", 64), 0);
+    ck_assert_int_eq(cli_parse_uint(&v, "64", 64), 0);
+    ck_assert_int_ne(cli_parse_uint(&v, "", 64), 0);
+}
+END_TEST
+
 START_TEST(version)
 {
     char expected[128];
@@ -1628,6 +1652,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, invalid_identifiers);
 
     TCASE("settings");
+    tcase_add_test(tc, parse_uint_limits);
     tcase_add_test(tc, version);
     tcase_add_test(tc, options_before_and_after_command);
     tcase_add_test(tc, environment_variables);
