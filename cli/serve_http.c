@@ -206,6 +206,11 @@ static json_t *parse_body(request *r, struct MHD_Connection *conn, enum MHD_Resu
 
     if (r->len == 0)
         return json_object();
+    /* JSON text holds no raw NUL byte (RFC 8259), yet jansson skips one after a number. */
+    if (memchr(r->body, '\0', r->len) != NULL) {
+        *ret = send_error(r, conn, MHD_HTTP_BAD_REQUEST, "malformed JSON: a NUL byte", NULL);
+        return NULL;
+    }
     doc = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL,
                      &err);
     if (doc == NULL) {
