@@ -66,7 +66,8 @@ static const cli_command_spec spec = {
         "  --threads N               HTTP threads, 1 to 64 [default: the CPUs]\n"
         "  --max-body BYTES          largest request body [default 16384]\n"
         "  --max-connections N       open connections at most [default 1024]\n"
-        "  --conn-timeout DURATION   close a connection idle this long [default 30s]\n"
+        "  --conn-timeout DURATION   close a connection idle this long, or that takes\n"
+        "                            this long to send a request [default 30s]\n"
         "  --auth-token-file FILE    require 'Authorization: Bearer <token>' on every\n"
         "                            route but /health and /metrics\n"
         "  --insecure                listen beyond loopback without a token\n"
@@ -268,6 +269,7 @@ static void run_until_signal(serve_server *s, const sigset_t *set)
         }
         if (sig == SIGHUP && serve_log_reopen(&s->log) != 0)
             serve_log_event(&s->log, "error", "cannot reopen the log", s->log.path);
+        serve_guard_sweep(&s->guard, (int64_t)s->cfg.conn_timeout_s * 1000000);
         serve_log_flush(&s->log);
     }
 }

@@ -102,6 +102,25 @@ void serve_log_event(serve_log *log, const char *level, const char *msg,
 void serve_log_flush(serve_log *log);
 void serve_log_close(serve_log *log);
 
+/* --- the request deadline (serve_guard.c) ---------------------------------------- */
+
+/* The open connections, swept by the main thread. A zeroed struct is ready to use. */
+typedef struct serve_guard {
+    pthread_mutex_t lock;
+    struct serve_conn *head;
+    uint64_t cut; /* connections closed for sending a request too slowly */
+} serve_guard;
+
+/* A connection opened (returns its socket context, or NULL) and closed. */
+void *serve_guard_open(serve_guard *g, struct MHD_Connection *conn);
+void serve_guard_close(serve_guard *g, void *context);
+/* Its request was received whole; its answer completed (it waits for the next). */
+void serve_guard_received(struct MHD_Connection *conn);
+void serve_guard_idle(struct MHD_Connection *conn);
+/* Close the connections that spent longer than `timeout_us` waiting for or receiving a
+ * request; returns how many. */
+unsigned serve_guard_sweep(serve_guard *g, int64_t timeout_us);
+
 /* --- the HTTP front (serve_http.c) -------------------------------------------------- */
 
 typedef struct serve_config {
@@ -121,6 +140,7 @@ typedef struct serve_server {
     serve_batcher batcher;
     serve_metrics metrics;
     serve_log log;
+    serve_guard guard;
     int64_t in_flight; /* requests begun and not yet completed */
     int64_t admitted;  /* connections let in and not yet closed */
     int draining;      /* shutting down: refuse new requests */

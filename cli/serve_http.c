@@ -577,6 +577,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->responded)
         return MHD_YES;
+    serve_guard_received(conn); /* whole: the deadline no longer applies */
     if (r->too_large)
         return too_large(s, r, conn);
     if (r->suspended) {
@@ -612,6 +613,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         serve_log_request(&s->log, r->method, r->url, r->status, latency, remote);
     }
     serve_metrics_request(&s->metrics, r->route, r->status, latency);
+    serve_guard_idle(conn);
     free(r->body);
     free(r);
     *con_cls = NULL;
@@ -622,12 +624,12 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                           enum MHD_ConnectionNotificationCode code)
 {
     serve_server *s = cls;
-    (void)conn;
-    (void)socket_context;
 
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         __atomic_fetch_add(&s->metrics.connections, 1, __ATOMIC_RELAXED);
+        *socket_context = serve_guard_open(&s->guard, conn);
     } else {
+        serve_guard_close(&s->guard, *socket_context);
         __atomic_fetch_sub(&s->metrics.connections, 1, __ATOMIC_RELAXED);
         __atomic_sub_fetch(&s->admitted, 1, __ATOMIC_ACQ_REL);
     }

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/* serve_guard.c: a deadline for receiving each request, which a client sending one byte
+ * at a time (slowloris) cannot stretch as it stretches libmicrohttpd's idle timeout. */
+#include "serve.h"
+
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+
+/* One open connection. `since_us` is when it began to wait for its next request; while
+ * `receiving`, that request must be whole before the deadline. */
+typedef struct serve_conn {
+    struct serve_conn *prev, *next;
+    int fd;
+    int receiving; /* 1: waiting for or reading a request; 0: answering; 2: cut */
+    int64_t since_us;
+} serve_conn;
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static serve_conn *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+void *serve_guard_open(serve_guard *g, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    serve_conn *c;
+
+    if (ci == NULL || (c = calloc(1, sizeof(*c))) == NULL)
+        return NULL; /* unguarded: the idle timeout still applies */
+    c->fd = ci->connect_fd;
+    c->receiving = 1;
+    c->since_us = mono_us();
+    pthread_mutex_lock(&g->lock);
+    c->next = g->head;
+    if (g->head != NULL)
+        g->head->prev = c;
+    g->head = c;
+    pthread_mutex_unlock(&g->lock);
+    return c;
+}
+
+void serve_guard_close(serve_guard *g, void *context)
+{
+    serve_conn *c = context;
+
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&g->lock);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        g->head = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&g->lock);
+    free(c);
+}
+
+void serve_guard_received(struct MHD_Connection *conn)
+{
+    serve_conn *c = conn_of(conn);
+
+    if (c != NULL)
+        __atomic_store_n(&c->receiving, 0, __ATOMIC_RELEASE);
+}
+
+void serve_guard_idle(struct MHD_Connection *conn)
+{
+    serve_conn *c = conn_of(conn);
+
+    if (c != NULL) {
+        __atomic_store_n(&c->since_us, mono_us(), __ATOMIC_RELAXED);
+        __atomic_store_n(&c->receiving, 1, __ATOMIC_RELEASE);
+    }
+}
+
+/* Shut down the sockets of the connections past the deadline: libmicrohttpd then reads
+ * the end of the stream and closes them on its own thread. The list lock keeps each
+ * socket open while it is shut down (a connection leaves the list before its socket is
+ * closed). */
+unsigned serve_guard_sweep(serve_guard *g, int64_t timeout_us)
+{
+    int64_t now = mono_us();
+    unsigned cut = 0;
+
+    pthread_mutex_lock(&g->lock);
+    for (serve_conn *c = g->head; c != NULL; c = c->next) {
+        if (__atomic_load_n(&c->receiving, __ATOMIC_ACQUIRE) == 1 &&
+            now - __atomic_load_n(&c->since_us, __ATOMIC_RELAXED) > timeout_us) {
+            shutdown(c->fd, SHUT_RDWR);
+            c->receiving = 2;
+            cut++;
+        }
+    }
+    g->cut += cut;
+    pthread_mutex_unlock(&g->lock);
+    return cut;
+}
