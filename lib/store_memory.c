@@ -155,9 +155,14 @@ static void scan_user(scan *sc, const muser *u, const char *stream, int64_t now,
         sc->active++;
         if (stream != NULL && strcmp(l->stream, stream) == 0)
             sc->existing = l;
-        if (sc->oldest == NULL || l->since < sc->oldest->since)
+        /* Ties (one batch decides at one instant) go to the smallest stream id,
+         * the first that list() shows, as in the other stores. */
+        if (sc->oldest == NULL || l->since < sc->oldest->since ||
+            (l->since == sc->oldest->since && strcmp(l->stream, sc->oldest->stream) < 0))
             sc->oldest = l;
-        if (sc->idlest == NULL || l->renewed < sc->idlest->renewed)
+        if (sc->idlest == NULL || l->renewed < sc->idlest->renewed ||
+            (l->renewed == sc->idlest->renewed &&
+             strcmp(l->stream, sc->idlest->stream) < 0))
             sc->idlest = l;
         if (expiries != NULL)
             streamy__expiries_add(expiries, l->expires);

@@ -512,6 +512,44 @@ START_TEST(policy_evict_idle)
 }
 END_TEST
 
+/* Leases started (and renewed) at one instant, as a batch makes them: the one
+ * evicted is the smallest stream id, the first that list() shows, on every
+ * store (the memory store took the first added; found by tests/fuzz/fuzz_sequence). */
+START_TEST(policy_evict_ties_go_to_the_smallest_stream)
+{
+    const char *u = uid("u"), *w = uid("w");
+    static const streamy_policy policies[] = {STREAMY_POLICY_EVICT_OLDEST,
+                                              STREAMY_POLICY_EVICT_IDLE};
+
+    for (size_t i = 0; i < 2; i++) {
+        opts.policy = policies[i];
+        opts.limit = 2;
+        reopen();
+        ck_assert_rc(sub(u, "sb"), STREAMY_OK);
+        ck_assert_rc(sub(u, "sa"), STREAMY_OK);
+        ck_assert_str_eq(names(u), "sa,sb");
+        clk.now++;
+        ck_assert_rc(sub(u, "sc"), STREAMY_OK);
+        ck_assert_str_eq(d.evicted, "sa");
+        ck_assert_str_eq(names(u), "sb,sc");
+        ck_assert_rc(unsub(u, "sb"), STREAMY_OK);
+        ck_assert_rc(unsub(u, "sc"), STREAMY_OK);
+        /* Renewed at one instant: the idlest is the smallest too. */
+        ck_assert_rc(sub(w, "y"), STREAMY_OK);
+        clk.now++;
+        ck_assert_rc(sub(w, "x"), STREAMY_OK);
+        clk.now++;
+        ck_assert_rc(streamy_renew(NULL, h, w, "y"), STREAMY_OK);
+        ck_assert_rc(streamy_renew(NULL, h, w, "x"), STREAMY_OK);
+        clk.now++;
+        ck_assert_rc(sub(w, "z"), STREAMY_OK);
+        ck_assert_str_eq(d.evicted, i == 0 ? "y" : "x");
+        ck_assert_rc(unsub(w, "z"), STREAMY_OK);
+        ck_assert_rc(unsub(w, i == 0 ? "x" : "y"), STREAMY_OK);
+    }
+}
+END_TEST
+
 START_TEST(policy_reject_changes_nothing)
 {
     const char *u = uid("u");
@@ -973,7 +1011,9 @@ static Suite *store_suite(void)
          tcase_add_test(tc, lowering_a_limit_cuts_no_stream);
          tcase_add_test(tc, limits_survive_without_leases));
     CASE("policies", tcase_add_test(tc, policy_evict_oldest);
-         tcase_add_test(tc, policy_evict_idle); tcase_add_test(tc, policy_reject_changes_nothing);
+         tcase_add_test(tc, policy_evict_idle);
+         tcase_add_test(tc, policy_evict_ties_go_to_the_smallest_stream);
+         tcase_add_test(tc, policy_reject_changes_nothing);
          tcase_add_test(tc, evict_policies_respect_limit_zero_and_lowered_limits));
     CASE("observe", tcase_add_test(tc, shadow_mode_allows_and_reports);
          tcase_add_test(tc, observer_sees_every_decision);
