@@ -34,20 +34,23 @@ int streamy_parse_duration(int64_t *out_ms, const char *text)
                  {"m", 60 * 1000},   {"h", 3600 * 1000},   {"d", 86400 * 1000}};
     char digits[24];
     unsigned long long v;
-    size_t n = 0, i;
+    size_t n = 0, z = 0, i;
 
     streamy__error_begin(NULL);
     if (out_ms == NULL || text == NULL)
         return streamy__error(STREAMY_EINVAL, "duration is missing (NULL)");
     while (text[n] >= '0' && text[n] <= '9')
         n++;
-    if (n == 0 || n >= sizeof(digits))
+    /* Leading zeros add nothing, however many there are; one digit stays. */
+    while (z + 1 < n && text[z] == '0')
+        z++;
+    if (n == 0 || n - z >= sizeof(digits))
         return streamy__error(STREAMY_EINVAL,
                               "duration \"%.32s\" is not a number with an optional unit "
                               "(ms, s, m, h, d)",
                               text);
-    memcpy(digits, text, n);
-    digits[n] = '\0';
+    memcpy(digits, text + z, n - z);
+    digits[n - z] = '\0';
     for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         if (strcmp(text + n, units[i].suffix) != 0)
             continue;
