@@ -99,10 +99,13 @@ typedef struct scan {
 static int db_error(sqlite_store *s, int code, const char *what)
 {
     int primary = code & 0xff;
+    const char *why = sqlite3_errmsg(s->db);
 
-    streamy_store_set_error(&s->base, "sqlite %s: %s: %s", s->path, what,
-                            primary == SQLITE_READONLY ? "the database is read-only"
-                                                       : sqlite3_errmsg(s->db));
+    if (sqlite3_extended_errcode(s->db) == SQLITE_READONLY_DIRECTORY)
+        why = "the directory is not writable: SQLite keeps the -wal and -shm files there";
+    else if (primary == SQLITE_READONLY)
+        why = "the database is read-only";
+    streamy_store_set_error(&s->base, "sqlite %s: %s: %s", s->path, what, why);
     if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
         return STREAMY_EBUSY;
     if (primary == SQLITE_NOMEM)
@@ -596,7 +599,9 @@ static int inspect(sqlite_store *s)
     if ((rc = pragma_int(s, "PRAGMA application_id", &app)) == STREAMY_OK &&
         (rc = pragma_int(s, "PRAGMA user_version", &version)) == STREAMY_OK)
         rc = pragma_int(s, "SELECT count(*) FROM sqlite_master", &objects);
-    if (rc == STREAMY_ESTORE)
+    /* Only a file SQLite does not recognise is someone else's; a directory it cannot
+     * write in, a lock or an I/O error keeps db_error()'s own words. */
+    if (rc == STREAMY_ESTORE && sqlite3_errcode(s->db) == SQLITE_NOTADB)
         streamy_store_set_error(&s->base,
                                 "sqlite %s: not a Streamy database (%s); left untouched",
                                 s->path, sqlite3_errmsg(s->db));
