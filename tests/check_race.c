@@ -246,7 +246,7 @@ START_TEST(sqlite_processes_and_threads)
     ck_assert_int_ge(monitor, 0);
     if (monitor == 0) {
         close(stop[1]);
-        _exit(run_monitor(stop[0], dbpath));
+        test_child_exit(run_monitor(stop[0], dbpath));
     }
     close(stop[0]);
     for (i = 0; i < PROCS; i++) {
@@ -254,7 +254,7 @@ START_TEST(sqlite_processes_and_threads)
         ck_assert_int_ge(pids[i], 0);
         if (pids[i] == 0) {
             close(stop[1]);
-            _exit(run_process(i, uri, i % 2));
+            test_child_exit(run_process(i, uri, i % 2));
         }
     }
     for (i = 0; i < PROCS; i++) {

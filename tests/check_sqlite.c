@@ -286,7 +286,7 @@ START_TEST(read_only_file_reads_and_refuses_writes)
         if (access(path, W_OK) == 0)
             _exit(4); /* the test would prove nothing */
         check_read_only(path);
-        _exit(0);
+        test_child_exit(0);
     }
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
@@ -322,7 +322,7 @@ START_TEST(concurrent_creation)
                 _exit(2);
             }
             streamy_close(x);
-            _exit(0);
+            test_child_exit(0);
         }
     }
     close(go[0]);

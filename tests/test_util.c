@@ -8,6 +8,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_LSAN 1
+#endif
+#endif
+#ifdef TEST_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 /* Check's own limit per test is 4 s, too tight on a shared machine: 60 s
  * (scaled) unless CK_DEFAULT_TIMEOUT says otherwise or a TCase sets its own.
  * Set before main, since Check reads it when a TCase is created. */
@@ -139,4 +150,13 @@ int test_run_suite(Suite *s)
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+void test_child_exit(int code)
+{
+#ifdef TEST_LSAN
+    if (__lsan_do_recoverable_leak_check() != 0)
+        _exit(23);
+#endif
+    _exit(code);
 }

@@ -45,6 +45,10 @@ char *test_expand(const char *tmpl, const char *dir);
 /* Scale a timeout by STREAMY_TEST_TIMEOUT_MULTIPLIER (sanitizer runs are slower). */
 int test_timeout_scale(int value);
 
+/* End a child process the test forked: _exit(code), after the leak check that exit()
+ * would have run under LeakSanitizer (exit code 23 when something leaked). */
+void test_child_exit(int code) __attribute__((noreturn));
+
 /* Run a suite with Check's default forking; returns the process exit code. */
 int test_run_suite(Suite *s);
 

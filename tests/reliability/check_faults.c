@@ -137,7 +137,7 @@ START_TEST(directory_not_writable)
         if (strstr(streamy_errmsg(NULL), "directory is not writable") == NULL ||
             strstr(streamy_errmsg(NULL), "not a Streamy database") != NULL)
             _exit(6);
-        _exit(0);
+        test_child_exit(0);
     }
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_int_eq(chmod(http_tmp(), 0700), 0);
@@ -227,7 +227,7 @@ static void disk_full_child(const char *path, const char *wal)
     streamy_close(h);
     fflush(stdout);
     /* The parent checks what is in the file. */
-    _exit(acked >= 250 ? 250 : acked + 2);
+    test_child_exit(acked >= 250 ? 250 : acked + 2);
 }
 
 START_TEST(disk_full)

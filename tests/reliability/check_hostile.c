@@ -76,6 +76,9 @@ static void expect_bounded(const char *what, pstat before, pstat during, pstat a
     ck_assert_msg(during.threads == before.threads && after.threads == before.threads,
                   "%s: threads %d, then %d, then %d", what, before.threads,
                   during.threads, after.threads);
+    /* AddressSanitizer and valgrind hold freed memory back: bounds only in plain runs. */
+    if (test_timeout_scale(1) > 1)
+        return;
     ck_assert_msg(during.rss_kb - before.rss_kb < mb * 1024 &&
                       after.rss_kb - before.rss_kb < mb * 1024,
                   "%s: resident memory %ld, then %ld, then %ld KiB", what, before.rss_kb,
@@ -639,6 +642,11 @@ START_TEST(a_flood_of_429s_does_not_slow_other_users)
     ck_assert_int_gt(f.refused, 1000);
     after = proc_stat(&s);
     expect_bounded("429 flood", before, during, after, 16);
+    /* Under valgrind or the sanitizers the figures mean nothing: only printed. */
+    if (test_timeout_scale(1) > 1) {
+        ck_assert_int_eq(http_server_stop(&s), 0);
+        return;
+    }
     /* At most twice as slow, or a quarter of a millisecond more: the flood's own
      * client takes one of this machine's two cores, and quiet requests take tens of
      * microseconds, where scheduling alone can double a figure. */
