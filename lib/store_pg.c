@@ -319,7 +319,7 @@ typedef struct pg_store {
     char *sql[Q_COUNT_];
 } pg_store;
 
-/* --- text --------------------------------------------------------------------------- */
+/* --- text -------------------------------------------------------------------------- */
 
 typedef struct sbuf {
     char *p;
@@ -411,8 +411,7 @@ static void one_line(char *dst, size_t size, const char *src)
     dst[n] = '\0';
 }
 
-/* --- errors --------------------------------------------------------------------------
- */
+/* --- errors ------------------------------------------------------------------------ */
 
 static int conn_error(pg_store *s, const char *what)
 {
@@ -470,20 +469,18 @@ static int setup_session(pg_store *s)
     PQsetNoticeProcessor(s->conn, quiet_notices, NULL);
     set_where(s);
     if (PQserverVersion(s->conn) < 110000) {
-        streamy_store_set_error(
-            &s->base,
-            "postgresql %s: server version %d is too old (11 or later "
-            "is needed)",
-            s->where, PQserverVersion(s->conn));
+        streamy_store_set_error(&s->base,
+                                "postgresql %s: server version %d is too old (11 or "
+                                "later is needed)",
+                                s->where, PQserverVersion(s->conn));
         return STREAMY_ESTORE;
     }
     /* Identifiers are UTF-8: a database that cannot hold every one is refused. */
     if (enc == NULL || (strcmp(enc, "UTF8") != 0 && strcmp(enc, "SQL_ASCII") != 0)) {
-        streamy_store_set_error(
-            &s->base,
-            "postgresql %s: the database encoding is %s; Streamy needs "
-            "UTF8",
-            s->where, enc ? enc : "unknown");
+        streamy_store_set_error(&s->base,
+                                "postgresql %s: the database encoding is %s; Streamy "
+                                "needs UTF8",
+                                s->where, enc ? enc : "unknown");
         return STREAMY_ESTORE;
     }
     snprintf(
@@ -595,7 +592,7 @@ static int run(pg_store *s, int q, const char *const *values, PGresult **out,
     }
 }
 
-/* --- answers ------------------------------------------------------------------------ */
+/* --- answers ----------------------------------------------------------------------- */
 
 static int64_t col_int(const PGresult *r, int row, int col)
 {
@@ -635,8 +632,7 @@ static int decode(const PGresult *r, int row, streamy_decision *out)
     return rc == 1 ? STREAMY_LIMIT_REACHED : rc == 2 ? STREAMY_NOT_FOUND : STREAMY_OK;
 }
 
-/* --- the methods ---------------------------------------------------------------------
- */
+/* --- the methods ------------------------------------------------------------------- */
 
 typedef struct params {
     char now[24], ttl[24], limit[16], policy[8];
@@ -950,8 +946,7 @@ static void pg_free(streamy_store *st)
     free(s);
 }
 
-/* --- the schema ----------------------------------------------------------------------
- */
+/* --- the schema -------------------------------------------------------------------- */
 
 /* Run SQL text with at most two text parameters; `*out` may be NULL. */
 static int exec_text(pg_store *s, const char *sql, const char *p1, const char *p2,
@@ -1068,8 +1063,7 @@ static int ensure_schema(pg_store *s)
     return rc;
 }
 
-/* --- opening -------------------------------------------------------------------------
- */
+/* --- opening ----------------------------------------------------------------------- */
 
 static int hexval(int c)
 {

@@ -764,9 +764,14 @@ static void usage(FILE *f)
           "                  the keys are left behind (use a throwaway server)\n"
           "  --pg URI        also run the postgresql backend on URI (postgresql://...;\n"
           "                  env STREAMY_BENCH_PG); each user count gets the schema\n"
-          "                  sb<pid>_<users>, left behind (use a throwaway server)\n"
+          "                  sb<pid>_<users>, left behind (use a throwaway server);\n"
+          "                  env STREAMY_BENCH_PG_SETTLE: a shell command run after\n"
+          "                  pre-populating (e.g. psql -c 'VACUUM ANALYZE')\n"
           "  --dir DIR       where the SQLite files go (default: a new directory\n"
           "                  under $TMPDIR or /tmp, removed at exit)\n"
+          "Env STREAMY_BENCH_ROUND_HOOK: a shell command run after the warm-up and\n"
+          "after every round, with STREAMY_BENCH_ROUND=0, 1, ... (an outside ceiling\n"
+          "measured in turn with the library, as tests/pg/bench_pg.sh does).\n"
           "Labels are BACKEND/MODE/tTHREADS/uUSERS, e.g. memory/single/t1/u1k.\n"
           "Exit status: 0, 1 if any decision failed, 2 on a usage or setup error.\n",
           f);
@@ -991,6 +996,11 @@ static void setup_world(world *w, const char *dir)
         w->pg = open_or_die(uri);
         prepopulate(w->pg, w->users, uri);
         w->prepop_s[T_PG] = mono_s() - t0;
+        /* A command that lets the server settle after the load (VACUUM ANALYZE,
+         * CHECKPOINT), so that the runs do not measure its aftermath. */
+        const char *settle = getenv("STREAMY_BENCH_PG_SETTLE");
+        if (settle != NULL && *settle && system(settle) != 0)
+            die("STREAMY_BENCH_PG_SETTLE failed: %s", settle);
     }
     if (need[T_FILE] || need[T_PERCONN]) {
         if (snprintf(w->file_path, sizeof(w->file_path), "%s/bench-%s.db", dir,
@@ -1257,6 +1267,24 @@ static void print_ratios(int md)
     }
 }
 
+/* STREAMY_BENCH_ROUND_HOOK: a shell command run after the warm-up (round 0) and after
+ * every round, with STREAMY_BENCH_ROUND set: an outside measurement, such as a ceiling
+ * that another program measures (tests/pg/bench_pg.sh runs pgbench), alternates with
+ * the library's rounds without pre-populating again. */
+static void round_hook(int round)
+{
+    const char *hook = getenv("STREAMY_BENCH_ROUND_HOOK");
+    char n[16];
+
+    if (hook == NULL || *hook == '\0' || round < 0)
+        return;
+    snprintf(n, sizeof(n), "%d", round);
+    setenv("STREAMY_BENCH_ROUND", n, 1);
+    fflush(NULL);
+    if (system(hook) != 0)
+        die("STREAMY_BENCH_ROUND_HOOK failed in round %d", round);
+}
+
 int main(int argc, char **argv)
 {
     char tmpl[PATH_MAX];
@@ -1305,6 +1333,7 @@ int main(int argc, char **argv)
         if (configs[k].selected)
             run_config(&configs[k], opt.warmup);
 
+    round_hook(opt.warmup > 0 ? 0 : -1);
     /* Interleave: every round runs every configuration once, alternately forwards and
      * backwards, so slow drift of a shared machine spreads over all of them. */
     for (int r = 0; r < opt.rounds; r++) {
@@ -1319,6 +1348,7 @@ int main(int argc, char **argv)
                     c->label, rate, c->errors ? "  (errors)" : "");
             c->nrate++;
         }
+        round_hook(r + 1);
     }
 
     printf("\nDecisions per second: median (min..max) of %d rounds of %.2f s; "
