@@ -154,9 +154,9 @@ void serve_log_request(serve_log *log, const char *method, const char *path,
     safe_text(safe, sizeof(safe), path);
     path = safe;
     if (log->json) {
-        obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:s}", "ts", ts, "level", "info",
-                        "msg", "request", "method", method, "path", path, "status",
-                        (json_int_t)status, "latency_ms", (double)latency_us / 1000.0,
+        obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:s}", "ts", ts, "level",
+                        "info", "msg", "request", "method", method, "path", path,
+                        "status", (int)status, "latency_ms", (double)latency_us / 1000.0,
                         "remote", remote ? remote : "");
         if (obj == NULL)
             return;
