@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -675,6 +676,28 @@ static int open_schema(sqlite_store *s, int memory, int readonly, int sync_full)
     return STREAMY_OK;
 }
 
+/* A connection that could only read leaves the -shm file it created with the mode the
+ * database had then; once the database is writable again, that file would keep every
+ * later connection read-only. Give the -wal and -shm files the database's mode back, as
+ * SQLite would have made them. */
+static void side_files_writable(const char *path)
+{
+    size_t len = strlen(path);
+    char *side = malloc(len + 5);
+    struct stat st;
+
+    if (side == NULL || access(path, W_OK) != 0 || stat(path, &st) != 0) {
+        free(side);
+        return;
+    }
+    for (int i = 0; i < 2; i++) {
+        snprintf(side, len + 5, "%s%s", path, i ? "-wal" : "-shm");
+        if (access(side, F_OK) == 0 && access(side, W_OK) != 0)
+            chmod(side, st.st_mode & 0777); /* fails harmlessly if not ours */
+    }
+    free(side);
+}
+
 /* Create a new file with mode 0600 before SQLite sees it; the -wal and -shm
  * files inherit the database file's mode. */
 static int create_private(sqlite_store *s, const char *path)
@@ -723,6 +746,8 @@ int streamy_store_sqlite_new(streamy_store **out, const char *path, int readonly
 
     if (!memory && !readonly && (rc = create_private(s, path)) != STREAMY_OK)
         goto fail;
+    if (!memory && !readonly)
+        side_files_writable(path);
     flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
     rc = sqlite3_open_v2(path, &s->db, flags, NULL);
     if (rc != SQLITE_OK) {

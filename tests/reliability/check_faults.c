@@ -436,6 +436,47 @@ START_TEST(serve_corrupt_page)
 }
 END_TEST
 
+/* A file the server may not write (run as another user): it starts, reads go on, and
+ * each decision is a 503 whose log line says the database is read-only. The connection
+ * stays read-only once the file is writable again: a restart is needed then (see
+ * docs/RELIABILITY.md), and the restarted server writes (the -shm file the read-only
+ * one left with the read-only mode used to keep it read-only too). */
+START_TEST(serve_read_only_file)
+{
+    char *path = db_path();
+    streamy *h = open_store(path, 1000);
+    char *cmd;
+    http_server s;
+    http_response *r;
+
+    ck_assert_rc(streamy_subscribe(NULL, h, "u", "keep"), STREAMY_OK);
+    streamy_close(h);
+    cmd = http_printf("chown -R 65534:65534 '%s'", http_tmp());
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(chmod(path, 0400), 0);
+    /* This test's process becomes that user too, so it can clean up after itself. */
+    ck_assert_int_eq(setgid(65534), 0);
+    ck_assert_int_eq(setuid(65534), 0);
+    ck_assert_int_ne(access(path, W_OK), 0);
+    http_server_start(&s, NULL);
+    r = subscribe(&s, "u", "new");
+    expect_503(r);
+    http_expect(http_request(&s, "GET", "/users/u/video-streams", NULL, NULL), 200);
+    expect_msg(http_server_log(&s), "read-only", "serve, read-only file: log");
+    ck_assert_int_eq(chmod(path, 0600), 0);
+    r = subscribe(&s, "u", "new");
+    printf(
+        "faults serve, read-only file made writable again: HTTP %ld without a restart\n",
+        r->status);
+    ck_assert_int_eq(http_server_stop(&s), 0);
+    /* Restarted, it writes: the -shm file the read-only run left is writable again. */
+    http_server_start(&s, NULL);
+    http_expect(subscribe(&s, "u", "new"), 200);
+    ck_assert_int_eq(http_server_stop(&s), 0);
+    ck_assert_int_eq(count_of(path, "u"), 2);
+}
+END_TEST
+
 /* Files the server must not take: it refuses to start, says why, leaves them be. */
 START_TEST(serve_refuses_foreign_and_newer_files)
 {
@@ -495,6 +536,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, serve_writer_held);
     tcase_add_test(tc, serve_disk_full);
     tcase_add_test(tc, serve_corrupt_page);
+    tcase_add_test(tc, serve_read_only_file);
     tcase_add_test(tc, serve_refuses_foreign_and_newer_files);
 #undef TCASE
     rc = test_run_suite(s);
