@@ -495,8 +495,8 @@ END_TEST
 #define SAMPLES 200
 
 typedef struct flood {
-    const http_server *s;
-    int stop, on;
+    const char *base[2]; /* this server, and another one for the control phases */
+    int stop, on;        /* 0: off; 1: at the other server; 2: at this one */
     long sent, refused, other;
 } flood;
 
@@ -512,10 +512,10 @@ static void *flood_main(void *arg)
     flood *f = arg;
     CURL *e = curl_easy_init();
     struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-    char url[128];
+    char url[2][128];
 
-    snprintf(url, sizeof(url), "%s" SUB, f->s->base);
-    curl_easy_setopt(e, CURLOPT_URL, url);
+    for (int i = 0; i < 2; i++)
+        snprintf(url[i], sizeof(url[i]), "%s" SUB, f->base[i]);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
@@ -524,13 +524,17 @@ static void *flood_main(void *arg)
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)http_scaled_ms(30000));
     while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE)) {
+        int on = __atomic_load_n(&f->on, __ATOMIC_ACQUIRE);
         long st = 0;
-        if (!__atomic_load_n(&f->on, __ATOMIC_ACQUIRE)) {
+        if (on == 0) {
             http_sleep_ms(2);
             continue;
         }
+        curl_easy_setopt(e, CURLOPT_URL, url[on == 1]);
         if (curl_easy_perform(e) == CURLE_OK)
             curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &st);
+        if (on != 2)
+            continue;
         __atomic_fetch_add(&f->sent, 1, __ATOMIC_RELAXED);
         if (st == 429)
             __atomic_fetch_add(&f->refused, 1, __ATOMIC_RELAXED);
@@ -585,81 +589,87 @@ static void victim_phase(CURL *e, const char *base, int phase, double *lat)
     curl_slist_free_all(hdr);
 }
 
+/* Other users' latency in three kinds of phase, taken in turn so that each sees the
+ * same machine: quiet; control, the same flood sent to another server on this machine
+ * (what the flood's load alone costs on two shared cores); and the flood at this server.
+ * What the server lets the flood do to others is flood against control. */
 START_TEST(a_flood_of_429s_does_not_slow_other_users)
 {
     static const char *const args[] = {"--access-log", "off", NULL};
-    http_server s;
+    static const char *const kinds[3] = {"quiet", "control", "flooded"};
+    const char *other_args[] = {"--db",        NULL,           "serve", "--listen",
+                                "127.0.0.1:0", "--access-log", "off",   NULL};
+    http_server s, o;
     pthread_t th[FLOODERS];
     flood f;
-    double p50[2][PHASES], p99[2][PHASES], lat[SAMPLES], med50[2], med99[2];
+    double p50[3][PHASES], p99[3][PHASES], lat[SAMPLES], med50[3], med99[3];
     pstat before, during = {0, 0, 0}, after;
     CURL *e;
 
     http_server_start(&s, args);
+    other_args[1] = http_printf("sqlite:%s/other.db", http_tmp());
+    ck_assert_int_eq(http_server_try_start(&o, other_args), 0);
     http_expect(http_request(&s, "PUT", "/users/flood/limit", "{\"limit\":0}", NULL),
+                200);
+    http_expect(http_request(&o, "PUT", "/users/flood/limit", "{\"limit\":0}", NULL),
                 200);
     before = proc_stat(&s);
     memset(&f, 0, sizeof(f));
-    f.s = &s;
+    f.base[0] = s.base;
+    f.base[1] = o.base;
     for (int i = 0; i < FLOODERS; i++)
         ck_assert_int_eq(pthread_create(&th[i], NULL, flood_main, &f), 0);
     e = curl_easy_init();
-    /* Alternate quiet and flooded phases, so both see the same machine. */
-    for (int ph = 0; ph < 2 * PHASES; ph++) {
-        int flooded = ph % 2;
-        __atomic_store_n(&f.on, flooded, __ATOMIC_RELEASE);
-        if (flooded) {
-            long at = __atomic_load_n(&f.sent, __ATOMIC_RELAXED);
-            while (__atomic_load_n(&f.sent, __ATOMIC_RELAXED) < at + 200)
-                http_sleep_ms(1);
-        } else {
-            http_sleep_ms(50);
-        }
+    for (int ph = 0; ph < 3 * PHASES; ph++) {
+        int kind = ph % 3;
+        __atomic_store_n(&f.on, kind, __ATOMIC_RELEASE);
+        http_sleep_ms(50); /* the flood under way, or gone */
         victim_phase(e, s.base, ph, lat);
-        p99[flooded][ph / 2] = pct(lat, SAMPLES, 0.99);
-        p50[flooded][ph / 2] = pct(lat, SAMPLES, 0.50);
-        if (flooded && during.rss_kb == 0)
+        p99[kind][ph / 3] = pct(lat, SAMPLES, 0.99);
+        p50[kind][ph / 3] = pct(lat, SAMPLES, 0.50);
+        if (kind == 2 && during.rss_kb == 0)
             during = proc_stat(&s);
     }
     __atomic_store_n(&f.stop, 1, __ATOMIC_RELEASE);
     for (int i = 0; i < FLOODERS; i++)
         pthread_join(th[i], NULL);
     curl_easy_cleanup(e);
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 3; k++) {
         double a[PHASES], b[PHASES];
         memcpy(a, p50[k], sizeof(a));
         memcpy(b, p99[k], sizeof(b));
         med50[k] = pct(a, PHASES, 0.5);
         med99[k] = pct(b, PHASES, 0.5);
     }
-    printf("hostile flood: %ld flood requests (%ld answered 429, %ld otherwise) from %d "
-           "connections; other users' latency, median of %d phases of %d requests: "
-           "p50 %.3f ms quiet, %.3f ms flooded (%.2fx); p99 %.3f ms quiet, %.3f ms "
-           "flooded (%.2fx)\n",
-           f.sent, f.refused, f.other, FLOODERS, PHASES, SAMPLES, med50[0], med50[1],
-           med50[1] / med50[0], med99[0], med99[1], med99[1] / med99[0]);
+    printf("hostile flood: %ld requests answered 429 (%ld otherwise) from %d connections "
+           "in %d phases; other users' latency, median of the phases' p50 / p99 (%d "
+           "requests a phase):",
+           f.refused, f.other, FLOODERS, PHASES, SAMPLES);
+    for (int k = 0; k < 3; k++)
+        printf(" %s %.3f / %.3f ms;", kinds[k], med50[k], med99[k]);
+    printf(" flooded against control %.2fx / %.2fx, against quiet %.2fx / %.2fx\n",
+           med50[2] / med50[1], med99[2] / med99[1], med50[2] / med50[0],
+           med99[2] / med99[0]);
     ck_assert_int_eq(f.other, 0);
     ck_assert_int_gt(f.refused, 1000);
     after = proc_stat(&s);
     expect_bounded("429 flood", before, during, after, 16);
+    ck_assert_int_eq(http_server_stop(&o), 0);
     /* Under valgrind or the sanitizers the figures mean nothing: only printed. */
     if (test_timeout_scale(1) > 1) {
         ck_assert_int_eq(http_server_stop(&s), 0);
         return;
     }
-    /* At most twice as slow, or a quarter of a millisecond more: the flood's own
-     * client takes one of this machine's two cores, and quiet requests take tens of
-     * microseconds, where scheduling alone can double a figure. */
-    ck_assert_msg(
-        med50[1] <= 2 * med50[0] + 0.25,
-        "other users' median latency went from %.3f ms to %.3f ms under a flood "
-        "of 429s for one user",
-        med50[0], med50[1]);
-    ck_assert_msg(
-        med99[1] <= 2 * med99[0] + 1.0,
-        "other users' p99 latency went from %.3f ms to %.3f ms under a flood of "
-        "429s for one user",
-        med99[0], med99[1]);
+    /* Twice the control at most, and 50 us (p50) or 0.5 ms (p99) of slack for the
+     * noise of a shared machine at these scales. */
+    ck_assert_msg(med50[2] <= 2 * med50[1] + 0.05,
+                  "other users' median latency: %.3f ms under a flood of 429s for one "
+                  "user, %.3f ms under the same flood sent elsewhere",
+                  med50[2], med50[1]);
+    ck_assert_msg(med99[2] <= 2 * med99[1] + 0.5,
+                  "other users' p99 latency: %.3f ms under a flood of 429s for one user, "
+                  "%.3f ms under the same flood sent elsewhere",
+                  med99[2], med99[1]);
     ck_assert_int_eq(http_server_stop(&s), 0);
 }
 END_TEST
