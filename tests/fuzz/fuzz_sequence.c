@@ -46,8 +46,23 @@ static const char *const streams[] = {"s1",
 
 static const char *const backends[2] = {"memory:", "sqlite::memory:"};
 
+/* What the observer of one handle saw since the last step. */
+#define MAX_EVENTS 64
+typedef struct event_log {
+    size_t n;
+    int overflow;
+    struct {
+        streamy_event_kind kind;
+        char user[STREAMY_ID_MAX + 1], stream[STREAMY_ID_MAX + 1];
+        unsigned count, active, limit;
+        int shadow_refused;
+        int64_t at_ms;
+    } v[MAX_EVENTS];
+} event_log;
+
 typedef struct world {
     streamy *h[2];
+    event_log events[2];
     int64_t now;
     int shadow;
     int64_t ttl;
@@ -67,6 +82,26 @@ typedef struct lease_list {
 static int64_t clock_cb(void *payload)
 {
     return *(const int64_t *)payload;
+}
+
+static void observe(const streamy_event *e, void *payload)
+{
+    event_log *log = payload;
+
+    if (log->n == MAX_EVENTS) {
+        log->overflow = 1;
+        return;
+    }
+    log->v[log->n].kind = e->kind;
+    snprintf(log->v[log->n].user, sizeof(log->v[0].user), "%s", e->user ? e->user : "");
+    snprintf(log->v[log->n].stream, sizeof(log->v[0].stream), "%s",
+             e->stream ? e->stream : "");
+    log->v[log->n].count = e->count;
+    log->v[log->n].active = e->active;
+    log->v[log->n].limit = e->limit;
+    log->v[log->n].shadow_refused = e->shadow_refused;
+    log->v[log->n].at_ms = e->at_ms;
+    log->n++;
 }
 
 static int collect(const streamy_lease *l, void *payload)
@@ -199,6 +234,27 @@ static unsigned count_of(world *w, int b, const char *user)
 static void check_world(world *w)
 {
     streamy_counters c[2];
+    const event_log *e = w->events;
+
+    /* The observers saw the same decisions, in the same order. */
+    CHECK(e[0].n == e[1].n && e[0].overflow == e[1].overflow, "%zu events vs %zu", e[0].n,
+          e[1].n);
+    for (size_t i = 0; i < e[0].n; i++)
+        CHECK(e[0].v[i].kind == e[1].v[i].kind &&
+                  strcmp(e[0].v[i].user, e[1].v[i].user) == 0 &&
+                  strcmp(e[0].v[i].stream, e[1].v[i].stream) == 0 &&
+                  e[0].v[i].count == e[1].v[i].count &&
+                  e[0].v[i].active == e[1].v[i].active &&
+                  e[0].v[i].limit == e[1].v[i].limit &&
+                  e[0].v[i].shadow_refused == e[1].v[i].shadow_refused &&
+                  e[0].v[i].at_ms == e[1].v[i].at_ms,
+              "event %zu: memory kind %d user %s stream %s count %u, sqlite kind %d user "
+              "%s "
+              "stream %s count %u",
+              i, (int)e[0].v[i].kind, e[0].v[i].user, e[0].v[i].stream, e[0].v[i].count,
+              (int)e[1].v[i].kind, e[1].v[i].user, e[1].v[i].stream, e[1].v[i].count);
+    w->events[0].n = w->events[1].n = 0;
+    w->events[0].overflow = w->events[1].overflow = 0;
 
     for (int u = 0; u < NUSERS; u++) {
         static lease_list l[2];
@@ -363,9 +419,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.clock = clock_cb;
     o.clock_payload = &w.now;
     step_no = 0;
-    for (int b = 0; b < 2; b++)
+    o.observer = observe;
+    for (int b = 0; b < 2; b++) {
+        o.observer_payload = &w.events[b];
         CHECK(streamy_open(&w.h[b], backends[b], &o) == STREAMY_OK, "open %s: %s",
               backends[b], streamy_errmsg(NULL));
+    }
     run(&w, data + 4, size - 4);
     for (int b = 0; b < 2; b++)
         streamy_close(w.h[b]);
