@@ -190,14 +190,14 @@ static size_t check_response(const char *p, size_t left, int head_seen, int cut,
         return hlen;
     }
     CHECK(clen >= 0, "%u without Content-Length", *status);
+    /* A HEAD's answer announces a length but has no body: the next answer follows. */
+    if (head_seen && left - hlen >= 9 && memcmp(p + hlen, "HTTP/1.1 ", 9) == 0)
+        return hlen;
     if ((size_t)clen > left - hlen) {
         CHECK(cut || (head_seen && left == hlen),
               "body cut short: %lld announced, %zu there", clen, left - hlen);
         return 0;
     }
-    /* A HEAD's answer announces a length but has no body: the next answer follows. */
-    if (head_seen && left - hlen >= 9 && memcmp(p + hlen, "HTTP/1.1 ", 9) == 0)
-        return hlen;
     n = hlen + (size_t)clen;
     if (type != NULL && strncmp(type, "application/json", 16) == 0 && clen > 0) {
         json_error_t err;
