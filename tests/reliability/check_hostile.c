@@ -406,9 +406,11 @@ START_TEST(huge_bodies_are_refused_unread)
      * the connection is cut. */
     chunk_len = 65536;
     chunk = http_track(malloc(chunk_len + 32));
-    sprintf(chunk, "%zx\r\n", chunk_len);
-    memset(chunk + strlen(chunk), 'x', chunk_len);
-    strcpy(chunk + strlen(chunk), "\r\n");
+    {
+        int head = sprintf(chunk, "%zx\r\n", chunk_len);
+        memset(chunk + head, 'x', chunk_len);
+        strcpy(chunk + head + chunk_len, "\r\n");
+    }
     fd = connect_ok(&s);
     http_raw_send(fd, chunked);
     while (sent < (size_t)256 << 20) {
