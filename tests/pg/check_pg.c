@@ -223,16 +223,16 @@ START_TEST(schema_created_once_by_many_processes)
             close(go[1]);
             /* All start together: the parent closes the pipe. */
             if (read(go[0], &b, 1) != 0)
-                _exit(3);
+                test_child_exit(3);
             if (streamy_open(&h, uri_buf, NULL) != STREAMY_OK) {
                 fprintf(stderr, "child %d: %s\n", i, streamy_errmsg(NULL));
-                _exit(1);
+                test_child_exit(1);
             }
             snprintf(stream, sizeof(stream), "s%d", i);
             if (streamy_subscribe(NULL, h, stream, stream) != STREAMY_OK)
-                _exit(2);
+                test_child_exit(2);
             streamy_close(h);
-            _exit(0);
+            test_child_exit(0);
         }
     }
     close(go[0]);

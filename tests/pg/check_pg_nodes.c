@@ -194,7 +194,7 @@ static void client_main(const client_cfg *cfg)
     long seq = 0;
 
     if (out == NULL || hdr == NULL)
-        _exit(3);
+        test_child_exit(3);
     for (int i = 0; i < cfg->nservers; i++) {
         e[i] = curl_easy_init();
         curl_easy_setopt(e[i], CURLOPT_HTTPHEADER, hdr);
@@ -263,7 +263,7 @@ static void client_main(const client_cfg *cfg)
     for (int i = 0; i < cfg->nservers; i++)
         curl_easy_cleanup(e[i]);
     curl_slist_free_all(hdr);
-    _exit(0);
+    test_child_exit(0);
 }
 
 static pid_t client_start(const client_cfg *cfg)
