@@ -16,9 +16,12 @@
 /* After a reconnection failed, calls fail at once for this long instead of each
  * waiting for a connection attempt of its own. */
 #define RECONNECT_BACKOFF_US (250 * 1000)
-/* Defaults the URI may override (see keywords in connect_params). */
+/* Defaults the URI may override: a server that vanished without a word (a partition,
+ * a dead host) fails a call within about half a minute instead of hanging it. */
 #define DEFAULT_CONNECT_TIMEOUT_S "10"
 #define DEFAULT_TCP_USER_TIMEOUT_MS "30000"
+#define DEFAULT_KEEPALIVES_IDLE_S "10"
+#define DEFAULT_KEEPALIVES_INTERVAL_S "5"
 
 /*
  * The schema. "@S@" is the quoted schema name; "@LOCK@", "@SCAN@", "@ACQUIRE@",
@@ -1182,7 +1185,7 @@ static void scrub(char *msg, size_t size, const char *uri)
 int streamy__store_pg_open(streamy_store **out, const char *uri, const streamy_options *o)
 {
     static const streamy_options defaults = STREAMY_OPTIONS_INIT;
-    const char *keys[6], *vals[6];
+    const char *keys[8], *vals[8];
     char *conninfo = NULL, *err = NULL;
     PQconninfoOption *parsed;
     char msg[400];
@@ -1233,10 +1236,12 @@ int streamy__store_pg_open(streamy_store **out, const char *uri, const streamy_o
     /* Defaults before the URI (which overrides them), then what Streamy requires. */
     keys[0] = "connect_timeout", vals[0] = DEFAULT_CONNECT_TIMEOUT_S;
     keys[1] = "tcp_user_timeout", vals[1] = DEFAULT_TCP_USER_TIMEOUT_MS;
-    keys[2] = "fallback_application_name", vals[2] = "streamy";
-    keys[3] = "dbname", vals[3] = conninfo;
-    keys[4] = "client_encoding", vals[4] = "UTF8";
-    keys[5] = NULL, vals[5] = NULL;
+    keys[2] = "keepalives_idle", vals[2] = DEFAULT_KEEPALIVES_IDLE_S;
+    keys[3] = "keepalives_interval", vals[3] = DEFAULT_KEEPALIVES_INTERVAL_S;
+    keys[4] = "fallback_application_name", vals[4] = "streamy";
+    keys[5] = "dbname", vals[5] = conninfo;
+    keys[6] = "client_encoding", vals[6] = "UTF8";
+    keys[7] = NULL, vals[7] = NULL;
     s->conn = PQconnectdbParams(keys, vals, 1);
     if (s->conn == NULL) {
         rc = streamy__error(STREAMY_ENOMEM, "cannot allocate a postgresql connection");
