@@ -150,7 +150,11 @@ static int run_batch(streamy *h, const uint8_t *data, size_t size, size_t cut, c
         step = (size + MAX_RECORDS - 1) / MAX_RECORDS;
     for (off = 0; off < size; off += step) {
         size_t n = size - off < step ? size - off : step;
-        if (send(sv[1], data + off, n, 0) != (ssize_t)n)
+        ssize_t w;
+
+        while ((w = send(sv[1], data + off, n, 0)) < 0 && errno == EINTR) {
+        }
+        if (w != (ssize_t)n)
             abort();
     }
     shutdown(sv[1], SHUT_WR);

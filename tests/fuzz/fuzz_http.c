@@ -100,28 +100,49 @@ static size_t exchange(const void *data, size_t size, int idle_ms, int *cut)
     *cut = 0;
     CHECK(fd >= 0, "socket: %s", strerror(errno));
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    CHECK(connect(fd, (const struct sockaddr *)&addr, sizeof(addr)) == 0, "connect: %s",
-          strerror(errno));
+    /* libFuzzer's SIGALRM (its -timeout watch) interrupts calls: they go on. */
+    if (connect(fd, (const struct sockaddr *)&addr, sizeof(addr)) != 0) {
+        struct pollfd w = {fd, POLLOUT, 0};
+        int err = errno;
+        socklen_t len = sizeof(err);
+
+        if (err == EINTR) {
+            while (poll(&w, 1, WAIT_MS) < 0 && errno == EINTR) {
+            }
+            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+                err = errno;
+        }
+        CHECK(err == 0, "connect: %s", strerror(err));
+    }
     /* The server may answer and close before reading everything: that is fine. */
     while (sent < size) {
         ssize_t n = send(fd, (const char *)data + sent, size - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
             break;
         sent += (size_t)n;
     }
-    poll(&p, 1, 1);
+    while (poll(&p, 1, 1) < 0 && errno == EINTR) {
+    }
     shutdown(fd, SHUT_WR);
     for (;;) {
         int64_t left = deadline - now_ms();
         ssize_t n;
+        int ready;
 
         CHECK(left > 0, "no end of the answer within %d ms (%zu bytes so far)", WAIT_MS,
               got);
-        if (poll(&p, 1, left < idle_ms ? (int)left : idle_ms) == 0) {
+        ready = poll(&p, 1, left < idle_ms ? (int)left : idle_ms);
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready == 0) {
             *cut = 1;
             break;
         }
         n = recv(fd, answer + got, ANSWER_MAX - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
             break; /* closed, or reset after an answer it no longer needed to finish */
         got += (size_t)n;
