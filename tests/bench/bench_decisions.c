@@ -148,8 +148,8 @@ static struct {
     int nusers;
     int threads[MAX_THREADS];
     int nthreads;
-} opt = {1.5,  5,    0,    0,    0, 0.3, NULL, NULL, NULL, NULL, NULL, {1000, 1000000}, 2,
-         {1, 2, 4}, 3};
+} opt = {1.5, 5,         0, 0, 0, 0.3, NULL, NULL, NULL, NULL, NULL, {1000, 1000000},
+         2,   {1, 2, 4}, 3};
 
 static atomic_int stop_flag;
 static pthread_barrier_t start_barrier;
