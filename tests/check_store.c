@@ -716,8 +716,7 @@ START_TEST(invalid_identifiers_change_nothing)
 {
     static const char *const bad[] = {
         "",                      /* empty */
-        "a\x01"
-        "b",                     /* control character */
+        "a\001b",                /* control character */
         "tab\there",             /* control character */
         "del\x7f",               /* DEL */
         "\xc3",                  /* truncated UTF-8 */
