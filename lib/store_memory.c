@@ -243,12 +243,13 @@ static int mem_acquire_locked(memory_store *m, const streamy_store_req *req,
         else if (req->shadow)
             out->shadow_refused = 1;
         else {
+            /* Before the user is dropped: one left with nothing is freed. */
+            out->active = sc.active;
+            out->retry_ms = next_free(u, req->now_ms, sc.active, limit);
             if (sc.expired)
                 drop_leases(u, req->now_ms, NULL);
             if (u != NULL)
                 maybe_drop_user(m, u);
-            out->active = sc.active;
-            out->retry_ms = next_free(u, req->now_ms, sc.active, limit);
             return STREAMY_LIMIT_REACHED;
         }
     }

@@ -254,6 +254,34 @@ START_TEST(leases_expire_after_the_ttl)
 }
 END_TEST
 
+/* A refusal at a default limit of 0 for a user whose leases had all expired: the
+ * memory store freed the user, then read it to tell when a slot frees (found by
+ * tests/fuzz/fuzz_sequence under AddressSanitizer). */
+START_TEST(refusal_of_a_user_left_with_nothing)
+{
+    const char *u = uid("u");
+
+    opts.ttl_ms = 1000;
+    opts.limit = 0;
+    reopen();
+    ck_assert_rc(streamy_set_limit(h, u, 1), STREAMY_OK);
+    ck_assert_rc(sub(u, "s1"), STREAMY_OK);
+    ck_assert_rc(streamy_clear_limit(h, u), STREAMY_OK);
+    clk.now = T0 + 1000;
+    ck_assert_rc(sub(u, "s2"), STREAMY_LIMIT_REACHED);
+    ck_assert_uint_eq(d.active, 0);
+    ck_assert_uint_eq(d.limit, 0);
+    ck_assert_uint_eq(d.expired, 1);
+    ck_assert_int_eq(d.retry_ms, 0);
+    ck_assert_rc(sub(u, "s2"), STREAMY_LIMIT_REACHED);
+    ck_assert_uint_eq(d.expired, 0);
+    ck_assert_uint_eq(count(u), 0);
+    ck_assert_rc(streamy_set_limit(h, u, 1), STREAMY_OK);
+    ck_assert_rc(sub(u, "s2"), STREAMY_OK);
+    ck_assert_str_eq(names(u), "s2");
+}
+END_TEST
+
 START_TEST(retry_is_when_a_slot_really_frees)
 {
     const char *u = uid("u");
@@ -1001,6 +1029,7 @@ static Suite *store_suite(void)
          tcase_add_test(tc, unsubscribe_is_idempotent));
     CASE("ttl", tcase_add_test(tc, leases_expire_after_the_ttl);
          tcase_add_test(tc, retry_is_when_a_slot_really_frees);
+         tcase_add_test(tc, refusal_of_a_user_left_with_nothing);
          tcase_add_test(tc, renew_extends_a_lease); tcase_add_test(tc, renew_without_ttl);
          tcase_add_test(tc, subscribe_refreshes_the_expiry);
          tcase_add_test(tc, unsubscribe_of_an_expired_lease);
