@@ -19,6 +19,7 @@ vg=$(command -v valgrind) || { echo "valgrind.sh: valgrind is missing (apt-get i
 
 cmake -S "$src" -B "$build" -DSTREAMY_TEST_TIMEOUT_MULTIPLIER="$mult" >/dev/null
 cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)"
+build=$(cd "$build" && pwd) # the tests run in directories of their own
 logs=$build/valgrind
 rm -rf "$logs"
 mkdir -p "$logs"
@@ -49,6 +50,10 @@ if [ -n "$bad" ]; then
     cat "$f"
   done
   echo "valgrind.sh: errors in $(echo "$bad" | wc -l) of $n processes" >&2
+  exit 1
+fi
+if [ "$n" -eq 0 ]; then
+  echo "valgrind.sh: no process was checked" >&2
   exit 1
 fi
 echo "valgrind.sh: $n processes checked, no invalid access, no leak"
