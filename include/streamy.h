@@ -93,7 +93,9 @@ typedef struct streamy_event {
     unsigned int active; /**< the user's leases after the decision (ALLOWED, REFUSED) */
     unsigned int limit;  /**< the limit that applied (ALLOWED, REFUSED) */
     int shadow_refused;  /**< ALLOWED in shadow mode where it would have been refused */
-    int64_t at_ms;       /**< when, in milliseconds since the Unix epoch */
+    int64_t at_ms;       /**< when, in milliseconds since the Unix epoch, by the
+                              handle's clock (Redis and PostgreSQL decide by their
+                              server's, which may differ a little) */
 } streamy_event;
 
 /**

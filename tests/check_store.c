@@ -27,12 +27,13 @@ static const char *uid(const char *name)
     static int next;
     char *buf = ring[next++ % 16];
 
-    snprintf(buf, sizeof(ring[0]), "%s@%ld", name, (long)getpid());
+    snprintf(buf, sizeof(ring[0]), "%s@%ld.%d", name, (long)getpid(), test_generation);
     return buf;
 }
 
 static void setup(void)
 {
+    test_generation++;
     tmpdir = test_tmpdir();
     clk.now = T0;
     memset(&events, 0, sizeof(events));

@@ -104,8 +104,11 @@ void test_tmpdir_free(char *dir)
     free(dir);
 }
 
-/* "@TMP@" becomes `dir`, "@PID@" this process's id: Check runs each test in a
- * process of its own, so a shared store can give each test its own key space. */
+int test_generation;
+
+/* "@TMP@" becomes `dir`, "@PID@" this process's id and the test's generation:
+ * a shared store gives each test its own key space, whether Check runs the
+ * tests in processes of their own or, with CK_FORK=no, all in one. */
 char *test_expand(const char *tmpl, const char *dir)
 {
     char pid[24];
@@ -113,7 +116,7 @@ char *test_expand(const char *tmpl, const char *dir)
     const char *p;
     char *out, *o;
 
-    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+    snprintf(pid, sizeof(pid), "%ld_%d", (long)getpid(), test_generation);
     for (p = tmpl; *p; p++)
         n += *p == '@';
     out = malloc(strlen(tmpl) + n * (dlen + sizeof(pid)) + 1);

@@ -38,8 +38,12 @@ void test_observer_cb(const streamy_event *event, void *payload);
 char *test_tmpdir(void);
 void test_tmpdir_free(char *dir);
 
-/* Replace every "@TMP@" in `tmpl` by `dir` and every "@PID@" by the process id;
- * the caller frees the result. */
+/* Bumped by a suite's setup for each test, so ids and key spaces differ between
+ * tests even when they share a process (CK_FORK=no). */
+extern int test_generation;
+
+/* Replace every "@TMP@" in `tmpl` by `dir` and every "@PID@" by the process id and
+ * test_generation; the caller frees the result. */
 char *test_expand(const char *tmpl, const char *dir);
 
 /* Scale a timeout by STREAMY_TEST_TIMEOUT_MULTIPLIER (sanitizer runs are slower). */

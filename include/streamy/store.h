@@ -130,6 +130,8 @@ struct streamy_store {
      * Optional (NULL: batches of more than one operation are unsupported).
      * Decide @p n operations in order inside ONE transaction: each as the
      * single method would, its answer in `ops[i].result` and `*ops[i].out`.
+     * The core gives every operation of a batch the same `now_ms`, `ttl_ms`,
+     * `limit`, `policy`, `shadow` and `injected_clock`.
      * Return an error, having written nothing, if the transaction fails. A
      * store without transactions (Redis) must at least keep each decision
      * atomic and the order, and return an error for the whole batch if any
