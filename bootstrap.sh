@@ -56,7 +56,7 @@ test)
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     STREAMY_TEST_TIMEOUT_MULTIPLIER=5 \
     ctest --test-dir build-sanitize --output-on-failure -j "$jobs"
-  # Every test under valgrind memcheck, with the programs it starts (about 9 minutes).
+  # Every test under valgrind memcheck, with the programs it starts (4 to 9 minutes).
   # pg_nodes is left out until its clients are forked before its monitor thread starts:
   # each client sees that thread's connection as lost (docs/RELIABILITY.md, Memory).
   STREAMY_VALGRIND_EXCLUDE=pg_nodes tests/valgrind.sh build-valgrind -j "$jobs"
