@@ -493,7 +493,7 @@ END_TEST
  */
 
 #define FLOODERS 4
-#define PHASES 6
+#define PHASES 8
 #define SAMPLES 200
 
 typedef struct flood {
@@ -662,13 +662,13 @@ START_TEST(a_flood_of_429s_does_not_slow_other_users)
         ck_assert_int_eq(http_server_stop(&s), 0);
         return;
     }
-    /* Twice the control at most, and 50 us (p50) or 0.5 ms (p99) of slack for the
+    /* Twice the control at most, and 50 us (p50) or 1 ms (p99) of slack for the
      * noise of a shared machine at these scales. */
     ck_assert_msg(med50[2] <= 2 * med50[1] + 0.05,
                   "other users' median latency: %.3f ms under a flood of 429s for one "
                   "user, %.3f ms under the same flood sent elsewhere",
                   med50[2], med50[1]);
-    ck_assert_msg(med99[2] <= 2 * med99[1] + 0.5,
+    ck_assert_msg(med99[2] <= 2 * med99[1] + 1.0,
                   "other users' p99 latency: %.3f ms under a flood of 429s for one user, "
                   "%.3f ms under the same flood sent elsewhere",
                   med99[2], med99[1]);
