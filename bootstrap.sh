@@ -57,9 +57,7 @@ test)
     STREAMY_TEST_TIMEOUT_MULTIPLIER=5 \
     ctest --test-dir build-sanitize --output-on-failure -j "$jobs"
   # Every test under valgrind memcheck, with the programs it starts (4 to 9 minutes).
-  # pg_nodes is left out until its clients are forked before its monitor thread starts:
-  # each client sees that thread's connection as lost (docs/RELIABILITY.md, Memory).
-  STREAMY_VALGRIND_EXCLUDE=pg_nodes tests/valgrind.sh build-valgrind -j "$jobs"
+  tests/valgrind.sh build-valgrind -j "$jobs"
   # The libFuzzer targets (tests/fuzz), STREAMY_FUZZ_SECONDS each on their seeds.
   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DSTREAMY_WITH_HTTP=ON -DSTREAMY_BUILD_FUZZ=ON -DSTREAMY_BUILD_TESTS=OFF \
