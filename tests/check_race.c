@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -334,7 +335,7 @@ static void *watch(void *arg)
             if (streamy_count(&n, h, user_name(u)) != STREAMY_OK || n > LIMIT)
                 watch_violations++;
         }
-        watch_polls++;
+        __atomic_fetch_add(&watch_polls, 1, __ATOMIC_RELEASE);
     }
     return NULL;
 }
@@ -354,6 +355,10 @@ START_TEST(memory_threads)
     o.limit = LIMIT;
     ck_assert_rc(streamy_open(&h, "memory:", &o), STREAMY_OK);
     pthread_create(&w, NULL, watch, h);
+    /* The watcher must be watching before the workers start, or a short run
+     * could end before its first look. */
+    while (__atomic_load_n(&watch_polls, __ATOMIC_ACQUIRE) == 0)
+        sched_yield();
     for (i = 0; i < N; i++) {
         ws[i].h = h;
         ws[i].proc = 0;

@@ -85,8 +85,9 @@ static const char *const raw_sql[R_COUNT_] = {
     [R_COMMIT] = "COMMIT",
     [R_ROLLBACK] = "ROLLBACK",
     [R_COUNT] = "SELECT count(*) FROM leases WHERE user = ?1",
-    [R_INSERT] = "INSERT INTO leases (user, stream, since, renewed, expires) "
-                 "VALUES (?1, ?2, ?3, ?3, 0)",
+    /* Parenthesised: one literal on two lines, not a missing comma. */
+    [R_INSERT] = ("INSERT INTO leases (user, stream, since, renewed, expires) "
+                  "VALUES (?1, ?2, ?3, ?3, 0)"),
     [R_DELETE] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2",
 };
 
