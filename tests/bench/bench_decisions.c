@@ -1258,7 +1258,7 @@ static void print_ratios(int md)
             (t == T_REDIS && opt.redis_uri == NULL) || (t == T_PG && opt.pg_uri == NULL))
             continue;
         for (int m = 0; m < M_COUNT_; m++) {
-            char name[128], users[32];
+            char name[128], users[64];
             snprintf(name, sizeof(name), "(d) time: %s %s, 1 thr, %s vs %s users",
                      target_label[t], mode_label[m], big->label, small->label);
             snprintf(users, sizeof(users), "%s/%s", big->label, small->label);

@@ -1796,7 +1796,7 @@ typedef struct crowd {
     int64_t deadline;
     unsigned seed;
     long ok, refused, released;
-    char bad[256];
+    char bad[512]; /* room for method, ids, status and 200 bytes of answer */
 } crowd;
 
 static unsigned next_rand(unsigned *seed)
