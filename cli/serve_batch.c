@@ -75,6 +75,8 @@ int serve_batcher_start(serve_batcher *b, streamy *h, size_t max_batch)
 
 void serve_batcher_submit(serve_batcher *b, serve_pending *p)
 {
+    int wake;
+
     p->next = NULL;
     p->done = 0;
     pthread_mutex_lock(&b->lock);
@@ -84,8 +86,12 @@ void serve_batcher_submit(serve_batcher *b, serve_pending *p)
         b->head = p;
     b->tail = p;
     b->queued++;
-    pthread_cond_signal(&b->wake);
+    wake = b->head == p; /* the queue was empty: the thread may be asleep */
     pthread_mutex_unlock(&b->lock);
+    /* Signalled after unlocking, so the woken thread does not wait at once on
+     * the lock this thread still holds. */
+    if (wake)
+        pthread_cond_signal(&b->wake);
 }
 
 void serve_batcher_stop(serve_batcher *b)
