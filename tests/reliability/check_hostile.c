@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -278,6 +279,50 @@ START_TEST(slowloris_is_closed_by_the_deadline)
                   (long long)fastest);
     after = settle(&s, before.fds);
     expect_bounded("slowloris", before, during, after, 16);
+    ck_assert_int_eq(http_db_int(s.db, "SELECT count(*) FROM leases"), 0);
+    ck_assert_int_eq(http_server_stop(&s), 0);
+}
+END_TEST
+
+/* A client that sends part of a request and half-closes will never send the rest: its
+ * connection is closed at once, not kept until --conn-timeout (30 s by default), with
+ * the FIN right behind the data or in a packet of its own. */
+#define HALF 10
+
+START_TEST(half_closed_requests_are_dropped_at_once)
+{
+    static const char *const args[] = {"--access-log", "off", NULL};
+    static const char part[] =
+        "POST " SUB " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        "Content-Length: 50\r\n\r\n{\"userId\":\"half\",\"vid";
+    struct timespec ms = {0, 1000 * 1000};
+    http_server s;
+    int64_t slowest = 0;
+
+    http_server_start(&s, args);
+    for (int i = 0; i < HALF; i++) {
+        int fd = connect_ok(&s);
+        int64_t t0;
+        char got[256] = "";
+        int how;
+
+        ck_assert_uint_eq(try_send(fd, part, sizeof(part) - 1), sizeof(part) - 1);
+        if (i % 2) /* the FIN in a packet of its own */
+            nanosleep(&ms, NULL);
+        ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+        t0 = http_mono_ms();
+        how = http_raw_wait_close(fd, http_scaled_ms(10000), got, sizeof(got));
+        ck_assert_msg(how != 0, "half-closed client %d still open after %d ms", i,
+                      http_scaled_ms(10000));
+        ck_assert_msg(got[0] == '\0' || status_of(got) == 400,
+                      "half-closed client %d got an answer: %.80s", i, got);
+        slowest = http_mono_ms() - t0 > slowest ? http_mono_ms() - t0 : slowest;
+        close(fd);
+    }
+    printf("hostile half-close: %d clients that half-closed mid-request closed after "
+           "%lld ms at most\n",
+           HALF, (long long)slowest);
+    expect_health(&s);
     ck_assert_int_eq(http_db_int(s.db, "SELECT count(*) FROM leases"), 0);
     ck_assert_int_eq(http_server_stop(&s), 0);
 }
@@ -706,6 +751,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, idle_connections_up_to_the_limit);
     TCASE("slowloris");
     tcase_add_test(tc, slowloris_is_closed_by_the_deadline);
+    tcase_add_test(tc, half_closed_requests_are_dropped_at_once);
     TCASE("headers");
     tcase_add_test(tc, huge_headers_are_refused);
     TCASE("bodies");
