@@ -50,6 +50,8 @@ typedef struct serve_batcher {
     int stop;
     pthread_t thread;
     size_t max_batch;
+    streamy_op *ops;        /* max_batch of each, owned by the commit thread */
+    serve_pending **taken;
     /* Counted under `lock`, read by the metrics. */
     uint64_t batches, batched_ops;
 } serve_batcher;

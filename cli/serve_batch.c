@@ -13,9 +13,10 @@
 static void *batch_main(void *arg)
 {
     serve_batcher *b = arg;
-    streamy_op *ops = calloc(b->max_batch, sizeof(*ops));
-    serve_pending **taken = calloc(b->max_batch, sizeof(*taken));
+    streamy_op *ops = b->ops;
+    serve_pending **taken = b->taken;
     size_t n, i;
+    int rc;
 
     for (;;) {
         pthread_mutex_lock(&b->lock);
@@ -36,21 +37,13 @@ static void *batch_main(void *arg)
         b->batched_ops += n;
         pthread_mutex_unlock(&b->lock);
 
-        if (ops == NULL || taken == NULL) {
-            /* No room to batch: decide one by one rather than not at all. */
-            for (i = 0; i < n; i++)
-                if (streamy_apply(b->h, &taken[i]->op, 1) < 0)
-                    snprintf(taken[i]->error, SERVE_ERROR_SIZE, "%s", streamy_errmsg(b->h));
-        } else {
-            int rc;
-            for (i = 0; i < n; i++)
-                ops[i] = taken[i]->op;
-            rc = streamy_apply(b->h, ops, n);
-            for (i = 0; i < n; i++) {
-                taken[i]->op = ops[i];
-                if (rc < 0)
-                    snprintf(taken[i]->error, SERVE_ERROR_SIZE, "%s", streamy_errmsg(b->h));
-            }
+        for (i = 0; i < n; i++)
+            ops[i] = taken[i]->op;
+        rc = streamy_apply(b->h, ops, n);
+        for (i = 0; i < n; i++) {
+            taken[i]->op = ops[i];
+            if (rc < 0)
+                snprintf(taken[i]->error, SERVE_ERROR_SIZE, "%s", streamy_errmsg(b->h));
         }
         for (i = 0; i < n; i++) {
             struct MHD_Connection *conn = taken[i]->conn;
@@ -58,8 +51,6 @@ static void *batch_main(void *arg)
             MHD_resume_connection(conn);
         }
     }
-    free(ops);
-    free(taken);
     return NULL;
 }
 
@@ -68,9 +59,22 @@ int serve_batcher_start(serve_batcher *b, streamy *h, size_t max_batch)
     memset(b, 0, sizeof(*b));
     b->h = h;
     b->max_batch = max_batch ? max_batch : 1;
+    b->ops = calloc(b->max_batch, sizeof(*b->ops));
+    b->taken = calloc(b->max_batch, sizeof(*b->taken));
+    if (b->ops == NULL || b->taken == NULL)
+        goto fail;
     pthread_mutex_init(&b->lock, NULL);
     pthread_cond_init(&b->wake, NULL);
-    return pthread_create(&b->thread, NULL, batch_main, b) == 0 ? 0 : -1;
+    if (pthread_create(&b->thread, NULL, batch_main, b) == 0)
+        return 0;
+    pthread_cond_destroy(&b->wake);
+    pthread_mutex_destroy(&b->lock);
+fail:
+    free(b->ops);
+    free(b->taken);
+    b->ops = NULL;
+    b->taken = NULL;
+    return -1;
 }
 
 void serve_batcher_submit(serve_batcher *b, serve_pending *p)
@@ -103,4 +107,8 @@ void serve_batcher_stop(serve_batcher *b)
     pthread_join(b->thread, NULL);
     pthread_cond_destroy(&b->wake);
     pthread_mutex_destroy(&b->lock);
+    free(b->ops);
+    free(b->taken);
+    b->ops = NULL;
+    b->taken = NULL;
 }
