@@ -419,7 +419,7 @@ START_TEST(huge_bodies_are_refused_unread)
         "POST " SUB " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
         "Transfer-Encoding: chunked\r\n\r\n";
     http_server s;
-    pstat before, during, after;
+    pstat before, during = {0, 0, 0}, after;
     char got[4096] = "", *chunk;
     size_t sent = 0, chunk_len;
     int fd, rc;
