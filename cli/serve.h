@@ -46,7 +46,6 @@ typedef struct serve_batcher {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     serve_pending *head, *tail;
-    size_t queued;
     int stop;
     pthread_t thread;
     size_t max_batch;
@@ -110,7 +109,6 @@ void serve_log_close(serve_log *log);
 typedef struct serve_guard {
     pthread_mutex_t lock;
     struct serve_conn *head;
-    uint64_t cut; /* connections closed for sending a request too slowly */
 } serve_guard;
 
 /* A connection opened (returns its socket context, or NULL) and closed. */
@@ -119,6 +117,8 @@ void serve_guard_close(serve_guard *g, void *context);
 /* Its request was received whole; its answer completed (it waits for the next). */
 void serve_guard_received(struct MHD_Connection *conn);
 void serve_guard_idle(struct MHD_Connection *conn);
+/* The monotonic clock, in microseconds. */
+int64_t serve_mono_us(void);
 /* Close the connections that spent longer than `timeout_us` waiting for or receiving a
  * request; returns how many. */
 unsigned serve_guard_sweep(serve_guard *g, int64_t timeout_us);

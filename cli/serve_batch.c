@@ -32,7 +32,6 @@ static void *batch_main(void *arg)
         }
         if (b->head == NULL)
             b->tail = NULL;
-        b->queued -= n;
         b->batches++;
         b->batched_ops += n;
         pthread_mutex_unlock(&b->lock);
@@ -89,7 +88,6 @@ void serve_batcher_submit(serve_batcher *b, serve_pending *p)
     else
         b->head = p;
     b->tail = p;
-    b->queued++;
     wake = b->head == p; /* the queue was empty: the thread may be asleep */
     pthread_mutex_unlock(&b->lock);
     /* Signalled after unlocking, so the woken thread does not wait at once on

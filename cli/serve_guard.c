@@ -16,7 +16,7 @@ typedef struct serve_conn {
     int64_t since_us;
 } serve_conn;
 
-static int64_t mono_us(void)
+int64_t serve_mono_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -40,7 +40,7 @@ void *serve_guard_open(serve_guard *g, struct MHD_Connection *conn)
         return NULL; /* unguarded: the idle timeout still applies */
     c->fd = ci->connect_fd;
     c->receiving = 1;
-    c->since_us = mono_us();
+    c->since_us = serve_mono_us();
     pthread_mutex_lock(&g->lock);
     c->next = g->head;
     if (g->head != NULL)
@@ -80,7 +80,7 @@ void serve_guard_idle(struct MHD_Connection *conn)
     serve_conn *c = conn_of(conn);
 
     if (c != NULL) {
-        __atomic_store_n(&c->since_us, mono_us(), __ATOMIC_RELAXED);
+        __atomic_store_n(&c->since_us, serve_mono_us(), __ATOMIC_RELAXED);
         __atomic_store_n(&c->receiving, 1, __ATOMIC_RELEASE);
     }
 }
@@ -91,7 +91,7 @@ void serve_guard_idle(struct MHD_Connection *conn)
  * closed). */
 unsigned serve_guard_sweep(serve_guard *g, int64_t timeout_us)
 {
-    int64_t now = mono_us();
+    int64_t now = serve_mono_us();
     unsigned cut = 0;
 
     pthread_mutex_lock(&g->lock);
@@ -103,7 +103,6 @@ unsigned serve_guard_sweep(serve_guard *g, int64_t timeout_us)
             cut++;
         }
     }
-    g->cut += cut;
     pthread_mutex_unlock(&g->lock);
     return cut;
 }

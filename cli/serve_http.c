@@ -33,13 +33,6 @@ typedef struct request {
     char error[SERVE_ERROR_SIZE]; /* the store's words, when it failed */
 } request;
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* --- responses ---------------------------------------------------------------------- */
 
 static enum MHD_Result send_response(request *r, struct MHD_Connection *conn,
@@ -534,7 +527,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r = calloc(1, sizeof(*r));
         if (r == NULL)
             return MHD_NO;
-        r->start_us = now_us();
+        r->start_us = serve_mono_us();
         r->method = method;
         r->url = url;
         r->route = route_of(r, url, method);
@@ -599,7 +592,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
     if (r == NULL)
         return;
-    latency = now_us() - r->start_us;
+    latency = serve_mono_us() - r->start_us;
     if (s->log.access) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
