@@ -24,9 +24,9 @@
 #define DEFAULT_KEEPALIVES_INTERVAL_S "5"
 
 /*
- * The schema. "@S@" is the quoted schema name; "@LOCK@", "@SCAN@", "@ACQUIRE@",
- * "@RENEW@" and "@RELEASE@" are the fragments below, spliced into the single and the
- * batch functions so that both decide with the very same code.
+ * The schema. "@S@" is the quoted schema name; "@DECIDE_ONE@", "@LOCK@", "@SCAN@",
+ * "@ACQUIRE@", "@RENEW@" and "@RELEASE@" are the fragments below, spliced into the
+ * single and the batch functions so that both decide with the very same code.
  *
  * Every decision on a user first locks the user's row in `users` (creating it if
  * needed): decisions on the same user are serialised, other users never wait. The
@@ -55,32 +55,12 @@ static const char ddl_v1[] =
     "CREATE FUNCTION @S@.acquire(p_user text, p_stream text, p_now bigint, p_ttl "
     "bigint,\n"
     "    p_limit integer, p_policy integer, p_shadow boolean,\n"
-    "    OUT rc integer, OUT created boolean, OUT removed boolean, OUT active integer,\n"
-    "    OUT lim integer, OUT since bigint, OUT expires bigint, OUT retry bigint,\n"
-    "    OUT expired integer, OUT evicted text, OUT shadow_refused boolean)\n"
-    "LANGUAGE plpgsql AS $$\n"
-    "DECLARE\n"
-    "  v_now bigint; v_exp bigint; v_since bigint; v_max integer;\n"
-    "BEGIN\n"
-    "  @LOCK@\n"
-    "  v_now := coalesce(p_now, @S@.now_ms());\n"
-    "  rc := 0; created := false; removed := false; active := 0; lim := 0; since := 0;\n"
-    "  expires := 0; retry := 0; expired := 0; shadow_refused := false;\n"
+    "@DECIDE_ONE@"
     "  @ACQUIRE@\n"
     "END $$;\n"
     "CREATE FUNCTION @S@.renew(p_user text, p_stream text, p_now bigint, p_ttl bigint,\n"
     "    p_limit integer,\n"
-    "    OUT rc integer, OUT created boolean, OUT removed boolean, OUT active integer,\n"
-    "    OUT lim integer, OUT since bigint, OUT expires bigint, OUT retry bigint,\n"
-    "    OUT expired integer, OUT evicted text, OUT shadow_refused boolean)\n"
-    "LANGUAGE plpgsql AS $$\n"
-    "DECLARE\n"
-    "  v_now bigint; v_exp bigint; v_since bigint; v_max integer;\n"
-    "BEGIN\n"
-    "  @LOCK@\n"
-    "  v_now := coalesce(p_now, @S@.now_ms());\n"
-    "  rc := 0; created := false; removed := false; active := 0; lim := 0; since := 0;\n"
-    "  expires := 0; retry := 0; expired := 0; shadow_refused := false;\n"
+    "@DECIDE_ONE@"
     "  @RENEW@\n"
     "END $$;\n"
     /* A batch: lock the batch's users one by one in sorted order (so that two batches
@@ -150,6 +130,21 @@ static const char frag_lock[] =
     "    INSERT INTO @S@.users (user_id) VALUES (p_user) ON CONFLICT (user_id) DO "
     "NOTHING;\n"
     "  END LOOP;";
+
+/* The OUT parameters, the user's lock, the clock and the zeroed answer of a function
+ * deciding one operation (acquire, renew). */
+static const char frag_decide_one[] =
+    "    OUT rc integer, OUT created boolean, OUT removed boolean, OUT active integer,\n"
+    "    OUT lim integer, OUT since bigint, OUT expires bigint, OUT retry bigint,\n"
+    "    OUT expired integer, OUT evicted text, OUT shadow_refused boolean)\n"
+    "LANGUAGE plpgsql AS $$\n"
+    "DECLARE\n"
+    "  v_now bigint; v_exp bigint; v_since bigint; v_max integer;\n"
+    "BEGIN\n"
+    "  @LOCK@\n"
+    "  v_now := coalesce(p_now, @S@.now_ms());\n"
+    "  rc := 0; created := false; removed := false; active := 0; lim := 0; since := 0;\n"
+    "  expires := 0; retry := 0; expired := 0; shadow_refused := false;\n";
 
 /* One read of the user: the limit override, active and expired leases, and the
  * start of the lease (p_user, p_stream) if it is active; then drop the expired ones,
@@ -362,7 +357,8 @@ static void expand(sbuf *b, const char *tmpl, const char *quoted)
     static const struct {
         const char *token;
         const char *text;
-    } frags[] = {{"@LOCK@", frag_lock},
+    } frags[] = {{"@DECIDE_ONE@", frag_decide_one},
+                 {"@LOCK@", frag_lock},
                  {"@SCAN@", frag_scan},
                  {"@ACQUIRE@", frag_acquire},
                  {"@RENEW@", frag_renew},
