@@ -264,6 +264,20 @@ static int reply_error(redis_store *r, const redisReply *rep, const char *what)
     return STREAMY_ESTORE;
 }
 
+/* Hand a reply to the caller (who frees it), or make an error reply the store's error. */
+static int take_reply(redis_store *r, redisReply *rep, redisReply **out, const char *what)
+{
+    int rc;
+
+    if (rep->type == REDIS_REPLY_ERROR) {
+        rc = reply_error(r, rep, what);
+        freeReplyObject(rep);
+        return rc;
+    }
+    *out = rep;
+    return STREAMY_OK;
+}
+
 static int bad_reply(redis_store *r, const char *what)
 {
     streamy_store_set_error(&r->base, "%s: %s: unexpected reply from Redis", r->where,
@@ -465,13 +479,7 @@ static int call(redis_store *r, rcmd *c, redisReply **out, int retry_sent,
         if (!retry_sent || tries++ > 0)
             return rc;
     }
-    if (rep->type == REDIS_REPLY_ERROR) {
-        rc = reply_error(r, rep, what);
-        freeReplyObject(rep);
-        return rc;
-    }
-    *out = rep;
-    return STREAMY_OK;
+    return take_reply(r, rep, out, what);
 }
 
 static int int_at(const redisReply *rep, size_t i, long long *v)
@@ -753,13 +761,7 @@ static int plain(redis_store *r, int argc, const char **argv, redisReply **out,
     pthread_mutex_unlock(&r->lock);
     if (rep == NULL)
         return rc;
-    if (rep->type == REDIS_REPLY_ERROR) {
-        rc = reply_error(r, rep, what);
-        freeReplyObject(rep);
-        return rc;
-    }
-    *out = rep;
-    return STREAMY_OK;
+    return take_reply(r, rep, out, what);
 }
 
 static int redis_set_limit(streamy_store *st, const char *user, unsigned int limit)
