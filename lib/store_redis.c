@@ -222,7 +222,7 @@ typedef struct rcmd {
     size_t len[12];
     int argc;
     char leases[KEY_MAX], limit[KEY_MAX];
-    char now[24], ttl[24], lim[16], policy[4];
+    char op[2], now[24], ttl[24], lim[16], policy[4];
 } rcmd;
 
 static struct timeval ms_tv(int ms)
@@ -397,14 +397,8 @@ static void make_key(char out[KEY_MAX], const redis_store *r, const char *user,
 /* EVALSHA sha 2 leases limit op now ttl limit policy shadow stream. */
 static void build(rcmd *c, const redis_store *r, char op, const streamy_store_req *req)
 {
-    static const char *const ops[] = {"a", "u", "n", "l", "c", "p"};
-    const char *opname = op == 'a'   ? ops[0]
-                         : op == 'u' ? ops[1]
-                         : op == 'n' ? ops[2]
-                         : op == 'l' ? ops[3]
-                         : op == 'c' ? ops[4]
-                                     : ops[5];
-
+    c->op[0] = op;
+    c->op[1] = '\0';
     make_key(c->leases, r, req->user, "leases");
     make_key(c->limit, r, req->user, "limit");
     snprintf(c->now, sizeof(c->now), "%lld",
@@ -417,7 +411,7 @@ static void build(rcmd *c, const redis_store *r, char op, const streamy_store_re
     c->argv[2] = "2";
     c->argv[3] = c->leases;
     c->argv[4] = c->limit;
-    c->argv[5] = opname;
+    c->argv[5] = c->op;
     c->argv[6] = c->now;
     c->argv[7] = c->ttl;
     c->argv[8] = c->lim;
