@@ -1016,11 +1016,8 @@ static Suite *store_suite(void)
 
 #define CASE(name, ...)                                                                  \
     do {                                                                                 \
-        tc = tcase_create(name);                                                         \
-        tcase_add_checked_fixture(tc, setup, teardown);                                  \
-        tcase_set_timeout(tc, test_timeout_scale(20));                                   \
+        tc = test_add_case(s, name, setup, teardown, test_timeout_scale(20));            \
         __VA_ARGS__;                                                                     \
-        suite_add_tcase(s, tc);                                                          \
     } while (0)
 
     CASE("subscribe", tcase_add_test(tc, subscribe_up_to_the_limit);

@@ -144,6 +144,17 @@ int test_timeout_scale(int value)
     return value * (k > 0 ? k : 1);
 }
 
+TCase *test_add_case(Suite *s, const char *name, SFun setup, SFun teardown, int seconds)
+{
+    TCase *tc = tcase_create(name);
+
+    if (setup != NULL || teardown != NULL)
+        tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, seconds);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
 int test_run_suite(Suite *s)
 {
     SRunner *sr = srunner_create(s);

@@ -53,6 +53,10 @@ int test_timeout_scale(int value);
  * would have run under LeakSanitizer (exit code 23 when something leaked). */
 void test_child_exit(int code) __attribute__((noreturn));
 
+/* Add to `s` a test case named `name` with a checked fixture (NULL for none) and a
+ * timeout of `seconds` (already scaled); the caller adds its tests to the result. */
+TCase *test_add_case(Suite *s, const char *name, SFun setup, SFun teardown, int seconds);
+
 /* Run a suite with Check's default forking; returns the process exit code. */
 int test_run_suite(Suite *s);
 

@@ -2156,11 +2156,7 @@ static Suite *http_suite(void)
     TCase *tc;
     int timeout = test_timeout_scale(100);
 
-#define TCASE(name)                                                                      \
-    tc = tcase_create(name);                                                             \
-    tcase_add_checked_fixture(tc, http_setup, http_teardown);                            \
-    tcase_set_timeout(tc, timeout);                                                      \
-    suite_add_tcase(s, tc)
+#define TCASE(name) tc = test_add_case(s, name, http_setup, http_teardown, timeout)
 
     TCASE("contract");
     tcase_add_test(tc, subscribe_answers_the_original_bytes);
@@ -2233,18 +2229,15 @@ static Suite *http_suite(void)
 
 int main(int argc, char **argv)
 {
-    static char abs_bin[4096];
     json_error_t err;
     SRunner *sr;
     int failed;
 
-    /* Absolute, since the server runs in each test's own directory. */
-    if (argc < 3 || realpath(argv[1], abs_bin) == NULL || access(abs_bin, X_OK) != 0) {
+    if (argc < 3 || http_init(argv[1]) != 0) {
         fprintf(stderr, "usage: %s PATH-TO-STREAMYCTL PATH-TO-OPENAPI [RECORD-FILE]\n",
                 argv[0]);
         return 2;
     }
-    http_bin = abs_bin;
     http_spec = json_load_file(argv[2], JSON_REJECT_DUPLICATES, &err);
     if (http_spec == NULL) {
         fprintf(stderr, "%s:%d:%d: not JSON: %s\n", argv[2], err.line, err.column,
@@ -2252,10 +2245,6 @@ int main(int argc, char **argv)
         return 2;
     }
     http_record_path = argc > 3 ? argv[3] : NULL;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fprintf(stderr, "curl_global_init failed\n");
-        return 2;
-    }
     sr = srunner_create(http_suite());
     srunner_run_all(sr, CK_ENV);
     failed = srunner_ntests_failed(sr);

@@ -32,6 +32,16 @@
 extern char **environ;
 
 const char *http_bin;
+
+int http_init(const char *path)
+{
+    static char abs_bin[4096];
+
+    if (path == NULL || realpath(path, abs_bin) == NULL || access(abs_bin, X_OK) != 0)
+        return -1;
+    http_bin = abs_bin;
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
 json_t *http_spec;
 const char *http_record_path;
 

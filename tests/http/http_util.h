@@ -17,6 +17,11 @@ extern const char *http_bin;
 extern json_t *http_spec;
 extern const char *http_record_path;
 
+/* For main(): take `path` as the streamyctl every test starts, made absolute (the
+ * server runs in each test's own directory), and initialise libcurl. Returns 0, or -1
+ * when `path` is no executable or libcurl cannot start. */
+int http_init(const char *path);
+
 /* --- the test's own directory and allocations ------------------------------------- */
 
 /* A fresh temp dir for the test (removed by http_teardown), and its path. */

@@ -635,10 +635,8 @@ static Suite *pg_suite(void)
 
 #define CASE(name, ...)                                                                  \
     do {                                                                                 \
-        tc = tcase_create(name);                                                         \
-        tcase_set_timeout(tc, test_timeout_scale(30));                                   \
+        tc = test_add_case(s, name, NULL, NULL, test_timeout_scale(30));                 \
         __VA_ARGS__;                                                                     \
-        suite_add_tcase(s, tc);                                                          \
     } while (0)
 
     CASE("uri", tcase_add_test(tc, uri_errors_are_einval);

@@ -806,24 +806,17 @@ END_TEST
 
 int main(int argc, char **argv)
 {
-    static char abs_bin[4096];
     Suite *s = suite_create("crash");
     TCase *tc;
     int timeout = test_timeout_scale(60 + 20 * iterations());
     int rc;
 
-    if (argc < 2 || realpath(argv[1], abs_bin) == NULL) {
+    if (argc < 2 || http_init(argv[1]) != 0) {
         fprintf(stderr, "usage: %s PATH-TO-STREAMYCTL\n", argv[0]);
         return 2;
     }
-    http_bin = abs_bin;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
 
-#define TCASE(name)                                                                      \
-    tc = tcase_create(name);                                                             \
-    tcase_add_checked_fixture(tc, http_setup, http_teardown);                            \
-    tcase_set_timeout(tc, timeout);                                                      \
-    suite_add_tcase(s, tc)
+#define TCASE(name) tc = test_add_case(s, name, http_setup, http_teardown, timeout)
 
     TCASE("serve");
     tcase_add_test(tc, serve_killed_under_load);

@@ -512,23 +512,17 @@ END_TEST
 
 int main(int argc, char **argv)
 {
-    static char abs_bin[4096];
     Suite *s = suite_create("faults");
     TCase *tc;
     int rc;
 
-    if (argc < 2 || realpath(argv[1], abs_bin) == NULL) {
+    if (argc < 2 || http_init(argv[1]) != 0) {
         fprintf(stderr, "usage: %s PATH-TO-STREAMYCTL\n", argv[0]);
         return 2;
     }
-    http_bin = abs_bin;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
 
 #define TCASE(name)                                                                      \
-    tc = tcase_create(name);                                                             \
-    tcase_add_checked_fixture(tc, http_setup, http_teardown);                            \
-    tcase_set_timeout(tc, test_timeout_scale(60));                                       \
-    suite_add_tcase(s, tc)
+    tc = test_add_case(s, name, http_setup, http_teardown, test_timeout_scale(60))
 
     TCASE("library");
     tcase_add_test(tc, store_held_by_another_process);

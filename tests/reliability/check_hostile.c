@@ -723,29 +723,23 @@ END_TEST
 
 int main(int argc, char **argv)
 {
-    static char abs_bin[4096];
     Suite *s = suite_create("hostile");
     TCase *tc;
     struct rlimit rl;
     int rc;
 
-    if (argc < 2 || realpath(argv[1], abs_bin) == NULL) {
+    if (argc < 2 || http_init(argv[1]) != 0) {
         fprintf(stderr, "usage: %s PATH-TO-STREAMYCTL\n", argv[0]);
         return 2;
     }
-    http_bin = abs_bin;
     /* Room for the idle connections. */
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096) {
         rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
 
 #define TCASE(name)                                                                      \
-    tc = tcase_create(name);                                                             \
-    tcase_add_checked_fixture(tc, http_setup, http_teardown);                            \
-    tcase_set_timeout(tc, test_timeout_scale(90));                                       \
-    suite_add_tcase(s, tc)
+    tc = test_add_case(s, name, http_setup, http_teardown, test_timeout_scale(90))
 
     TCASE("idle");
     tcase_add_test(tc, idle_connections_up_to_the_limit);
