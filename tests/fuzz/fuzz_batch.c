@@ -19,15 +19,8 @@ cli_flags cli_flag;
 /* Inputs are cut into at most this many reads, as a pipe might deliver them. */
 #define MAX_RECORDS 48
 
-#define CHECK(cond, ...)                                                                 \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "fuzz_batch: %s: ", #cond);                                  \
-            fprintf(stderr, __VA_ARGS__);                                                \
-            fputc('\n', stderr);                                                         \
-            abort();                                                                     \
-        }                                                                                \
-    } while (0)
+#define FUZZ_WHERE() fputs("fuzz_batch: ", stderr)
+#include "fuzz.h"
 
 static FILE *devnull;
 static streamy *plain, *uuids; /* for the line parser: without and with require_uuid */

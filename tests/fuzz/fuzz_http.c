@@ -26,15 +26,8 @@
 #define WAIT_MS 2000 /* for the end of an answer: a hung server fails the input */
 #define IDLE_MS 100  /* of silence, after which a half-closed connection is given up */
 
-#define CHECK(cond, ...)                                                                 \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "fuzz_http: %s: ", #cond);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                \
-            fputc('\n', stderr);                                                         \
-            abort();                                                                     \
-        }                                                                                \
-    } while (0)
+#define FUZZ_WHERE() fputs("fuzz_http: ", stderr)
+#include "fuzz.h"
 
 static serve_server *server;
 static struct sockaddr_in addr;

@@ -15,15 +15,8 @@ cli_flags cli_flag;
 
 #define TEXT_MAX 600
 
-#define CHECK(cond, ...)                                                                 \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "fuzz_parse: %s: ", #cond);                                  \
-            fprintf(stderr, __VA_ARGS__);                                                \
-            fputc('\n', stderr);                                                         \
-            abort();                                                                     \
-        }                                                                                \
-    } while (0)
+#define FUZZ_WHERE() fputs("fuzz_parse: ", stderr)
+#include "fuzz.h"
 
 static FILE *devnull;
 

@@ -12,15 +12,8 @@
 #define MAX_LEASES 64
 #define NUSERS 4 /* distinct users, once canonical */
 
-#define CHECK(cond, ...)                                                                 \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "fuzz_sequence: step %d: %s: ", step_no, #cond);             \
-            fprintf(stderr, __VA_ARGS__);                                                \
-            fputc('\n', stderr);                                                         \
-            abort();                                                                     \
-        }                                                                                \
-    } while (0)
+#define FUZZ_WHERE() fprintf(stderr, "fuzz_sequence: step %d: ", step_no)
+#include "fuzz.h"
 
 static int step_no;
 
