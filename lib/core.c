@@ -9,20 +9,6 @@
 
 #define COUNT(h, field, n) __atomic_fetch_add(&(h)->field, (uint64_t)(n), __ATOMIC_RELAXED)
 
-int64_t streamy__now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t streamy__monotonic_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 const char *streamy_version(void)
 {
     return STREAMY_VERSION;

@@ -4,27 +4,6 @@
 
 #include <string.h>
 
-int streamy__parse_uint(unsigned long long *out, const char *text, unsigned long long max)
-{
-    unsigned long long v = 0;
-    const char *p = text;
-
-    if (text == NULL || *p == '\0')
-        return STREAMY_EINVAL;
-    for (; *p; p++) {
-        unsigned long long d = (unsigned long long)(*p - '0');
-
-        if (*p < '0' || *p > '9')
-            return STREAMY_EINVAL;
-        /* v * 10 + d <= max, without wrapping: also when the digit alone passes max. */
-        if (d > max || v > (max - d) / 10)
-            return STREAMY_EINVAL;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return STREAMY_OK;
-}
-
 int streamy_parse_duration(int64_t *out_ms, const char *text)
 {
     static const struct {

@@ -5,6 +5,7 @@
 
 #include "streamy.h"
 #include "streamy/store.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -31,9 +32,6 @@ int streamy__error_is_set(void);
 /* id.c */
 int streamy__id_check(char out[STREAMY_ID_MAX + 1], const char **canon, const char *field,
                       const char *id, int require_uuid);
-
-/* parse.c */
-int streamy__parse_uint(unsigned long long *out, const char *text, unsigned long long max);
 
 /* expiry.c: the expiries of a user's active leases, to tell when a slot frees. */
 typedef struct streamy__expiries {
@@ -87,10 +85,6 @@ typedef struct streamy__uri {
 } streamy__uri;
 
 int streamy__uri_parse(streamy__uri *u, const char *uri);
-
-/* core.c */
-int64_t streamy__now_ms(void);
-int64_t streamy__monotonic_us(void);
 
 #define STREAMY_UNUSED(x) (void)(x)
 
