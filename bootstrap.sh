@@ -4,9 +4,10 @@
 # Streamy, then run it (run) or its whole test suite (test).
 #   ./bootstrap.sh run    build, then serve the HTTP API on http://localhost:3000
 #                         with the embedded default store (SQLite, streamy.db)
-#   ./bootstrap.sh test   build, then run every test, plainly, under ASan+UBSan and under
-#                         valgrind, then each libFuzzer target for STREAMY_FUZZ_SECONDS
-#                         (default 60)
+#   ./bootstrap.sh test   check the formatting, build, then run every test, plainly, under
+#                         ASan+UBSan and under valgrind, then each libFuzzer target for
+#                         STREAMY_FUZZ_SECONDS (default 60); every stage runs, and the end
+#                         names those that failed
 set -eu
 cd "$(dirname "$0")"
 mode=${1:-run}
@@ -15,7 +16,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 build_pkgs="build-essential cmake pkg-config libsqlite3-dev libjansson-dev libmicrohttpd-dev
   libhiredis-dev libpq-dev"
 test_pkgs="check uuid-dev sqlite3 binutils curl libcurl4-openssl-dev valgrind redis-server
-  redis-tools postgresql postgresql-contrib clang libclang-rt-14-dev"
+  redis-tools postgresql postgresql-contrib clang libclang-rt-14-dev clang-format"
 
 install_missing() {
   missing=""
@@ -35,8 +36,34 @@ install_missing() {
 build() {
   dir=$1; shift
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTREAMY_WITH_HTTP=ON \
-    -DSTREAMY_WITH_REDIS=ON -DSTREAMY_WITH_POSTGRES=ON "$@"
-  cmake --build "$dir" -j "$jobs"
+    -DSTREAMY_WITH_REDIS=ON -DSTREAMY_WITH_POSTGRES=ON "$@" &&
+    cmake --build "$dir" -j "$jobs"
+}
+
+# The C sources as the committed .clang-format lays them out; names the files that differ.
+check_format() {
+  command -v clang-format >/dev/null || { echo "bootstrap: clang-format is missing" >&2; return 1; }
+  bad=$(find include lib cli tests examples -name '*.[ch]' -not -path 'tests/fuzz/corpus/*' |
+    sort | while IFS= read -r f; do
+      clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || echo "$f"
+    done)
+  [ -z "$bad" ] && return 0
+  echo "bootstrap: not formatted with .clang-format (run clang-format -i on them):" >&2
+  echo "$bad" | sed 's/^/  /' >&2
+  return 1
+}
+
+passed="" failed="" npassed=0 nfailed=0
+# stage NAME COMMAND...: run one stage of the test command and remember how it ended.
+stage() {
+  name=$1; shift
+  echo "bootstrap: === $name ==="
+  if "$@"; then
+    passed="$passed $name"; npassed=$((npassed + 1))
+  else
+    failed="$failed $name"; nfailed=$((nfailed + 1))
+    echo "bootstrap: stage $name FAILED" >&2
+  fi
 }
 
 case $mode in
@@ -49,22 +76,28 @@ run)
 test)
   # shellcheck disable=SC2086
   install_missing $build_pkgs $test_pkgs
-  build build
-  ctest --test-dir build --output-on-failure -j "$jobs"
-  build build-sanitize -DSTREAMY_SANITIZE=address,undefined \
-    -DSTREAMY_TEST_TIMEOUT_MULTIPLIER=5 -DSTREAMY_BUILD_BENCH=OFF
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  # Every stage runs, whatever the one before it did, and the end says which failed; a
+  # stage whose build failed fails too.
+  set +e
+  stage format check_format
+  stage tests eval 'build build && ctest --test-dir build --output-on-failure -j "$jobs"'
+  stage sanitizers eval 'build build-sanitize -DSTREAMY_SANITIZE=address,undefined \
+    -DSTREAMY_TEST_TIMEOUT_MULTIPLIER=5 -DSTREAMY_BUILD_BENCH=OFF &&
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     STREAMY_TEST_TIMEOUT_MULTIPLIER=5 \
-    ctest --test-dir build-sanitize --output-on-failure -j "$jobs"
+    ctest --test-dir build-sanitize --output-on-failure -j "$jobs"'
   # Every test under valgrind memcheck, with the programs it starts (4 to 9 minutes).
-  tests/valgrind.sh build-valgrind -j "$jobs"
+  stage valgrind tests/valgrind.sh build-valgrind -j "$jobs"
   # The libFuzzer targets (tests/fuzz), STREAMY_FUZZ_SECONDS each on their seeds.
-  cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DSTREAMY_WITH_HTTP=ON -DSTREAMY_BUILD_FUZZ=ON -DSTREAMY_BUILD_TESTS=OFF \
-    -DSTREAMY_BUILD_EXAMPLES=OFF -DSTREAMY_BUILD_BENCH=OFF
-  cmake --build build-fuzz --target fuzz -j "$jobs"
-  tests/fuzz/run.sh build-fuzz "${STREAMY_FUZZ_SECONDS:-60}"
-  echo "bootstrap: every test passed, plainly, under AddressSanitizer + UBSan and under valgrind, and the fuzzers found nothing"
+  stage fuzz eval 'cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTREAMY_WITH_HTTP=ON -DSTREAMY_BUILD_FUZZ=ON \
+    -DSTREAMY_BUILD_TESTS=OFF -DSTREAMY_BUILD_EXAMPLES=OFF -DSTREAMY_BUILD_BENCH=OFF &&
+    cmake --build build-fuzz --target fuzz -j "$jobs" &&
+    tests/fuzz/run.sh build-fuzz "${STREAMY_FUZZ_SECONDS:-60}"'
+  echo "bootstrap: stages passed:${passed:- none}; failed:${failed:- none}"
+  echo "bootstrap: $npassed passed, $nfailed failed"
+  [ "$nfailed" -eq 0 ]
+  exit
   ;;
 *)
   echo "usage: $0 run|test" >&2
