@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* check_http.c: the HTTP API of `streamyctl serve`, tested against the real server with
- * libcurl, and docs/openapi.yaml checked against what the tests exercised. */
+ * libcurl, and docs/openapi.json checked against what the tests exercised. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -1954,7 +1954,7 @@ START_TEST(limit_holds_under_parallel_clients)
 }
 END_TEST
 
-/* --- 12. docs/openapi.yaml -------------------------------------------------------- */
+/* --- 12. docs/openapi.json -------------------------------------------------------- */
 
 static const char *const http_methods[] = {"get",     "put",  "post",  "delete",
                                            "options", "head", "patch", "trace"};
@@ -2007,7 +2007,7 @@ START_TEST(spec_is_openapi_3_in_json)
     const char *path, *method, *desc;
     int ops = 0;
 
-    ck_assert_msg(http_spec != NULL, "docs/openapi.yaml did not load");
+    ck_assert_msg(http_spec != NULL, "docs/openapi.json did not load");
     ck_assert_msg(
         strncmp(json_string_value(json_object_get(http_spec, "openapi")), "3.0.", 4) == 0,
         "openapi: %s", json_string_value(json_object_get(http_spec, "openapi")));
@@ -2142,7 +2142,7 @@ START_TEST(spec_matches_what_the_server_did)
     json_decref(seen);
     ck_assert_msg(
         missing[0] == '\0' && extra[0] == '\0',
-        "docs/openapi.yaml and the server differ.\nIn the spec, never exercised:%s\n"
+        "docs/openapi.json and the server differ.\nIn the spec, never exercised:%s\n"
         "Exercised, not in the spec:%s",
         missing[0] ? missing : " none", extra[0] ? extra : " none");
 }

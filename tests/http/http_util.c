@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* http_util.c: starts the real server, talks to it with libcurl, checks every answer
- * against docs/openapi.yaml and records it for the final OpenAPI test. */
+ * against docs/openapi.json and records it for the final OpenAPI test. */
 #include "http_util.h"
 
 #include <arpa/inet.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* http_util.h: the real `streamyctl serve` under test, libcurl requests checked against
- * docs/openapi.yaml and recorded, raw sockets, and a hold on the SQLite store. */
+ * docs/openapi.json and recorded, raw sockets, and a hold on the SQLite store. */
 #ifndef STREAMY_HTTP_UTIL_H
 #define STREAMY_HTTP_UTIL_H
 
@@ -96,7 +96,7 @@ typedef struct http_response {
 } http_response;
 
 /* Every request of the suite goes through http_request[_n] or http_multi: each answer is
- * checked against docs/openapi.yaml (status known → content type, JSON body against
+ * checked against docs/openapi.json (status known → content type, JSON body against
  * the schema, required headers, Allow) and recorded. A body gets
  * "Content-Type: application/json" unless `headers` names a Content-Type ("Content-Type:"
  * alone sends none). `headers` ends with NULL; it may be NULL. */
