@@ -29,7 +29,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* The model of DESIGN.md's rule, written apart from lib/id.c: the length of the
+/* The model of README.md's identifier rule (1 to STREAMY_ID_MAX bytes of valid UTF-8
+ * without control characters), written apart from lib/id.c: the length of the
  * well-formed UTF-8 sequence at s (RFC 3629, table 3-7 of Unicode), or 0. */
 static size_t model_utf8(const unsigned char *s, size_t left)
 {
@@ -62,7 +63,7 @@ static size_t model_utf8(const unsigned char *s, size_t left)
     return n;
 }
 
-/* 1 when `id` is an identifier by DESIGN.md's rule. */
+/* 1 when `id` is an identifier by README.md's rule. */
 static int model_valid(const char *id)
 {
     const unsigned char *s = (const unsigned char *)id;

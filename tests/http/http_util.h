@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* http_util.h: the real `streamyctl serve` under test, libcurl requests checked against
- * docs/openapi.yaml and recorded, raw sockets, and a hold on the SQLite store. */
+ * docs/openapi.json and recorded, raw sockets, and a hold on the SQLite store; the one
+ * header of the streamy_httptest library, whose sources are named by each section. */
 #ifndef STREAMY_HTTP_UTIL_H
 #define STREAMY_HTTP_UTIL_H
 
@@ -10,6 +11,8 @@
 #include <sys/types.h>
 
 #include <jansson.h>
+
+/* --- main() (http_fixture.c) ------------------------------------------------------ */
 
 /* Set once by main(): the binary, the parsed OpenAPI document, and the file that
  * collects (operation, path template, status) of every answer, or NULL. */
@@ -22,7 +25,7 @@ extern const char *http_record_path;
  * when `path` is no executable or libcurl cannot start. */
 int http_init(const char *path);
 
-/* --- the test's own directory and allocations ------------------------------------- */
+/* --- the test's own directory and allocations (http_fixture.c) -------------------- */
 
 /* A fresh temp dir for the test (removed by http_teardown), and its path. */
 void http_setup(void);
@@ -41,7 +44,7 @@ void http_sleep_ms(long ms);
 /* A bound in milliseconds, scaled by STREAMY_TEST_TIMEOUT_MULTIPLIER. */
 int http_scaled_ms(int ms);
 
-/* --- the server ------------------------------------------------------------------- */
+/* --- the server (http_server.c) --------------------------------------------------- */
 
 typedef struct http_server {
     pid_t pid;
@@ -83,7 +86,7 @@ int http_server_wait(http_server *s);
 /* What the server wrote to standard error so far (freed by http_teardown). */
 char *http_server_log(const http_server *s);
 
-/* --- requests --------------------------------------------------------------------- */
+/* --- requests (http_client.c) ----------------------------------------------------- */
 
 typedef struct http_response {
     long status;     /* 0: no HTTP answer; see `error` */
@@ -96,7 +99,7 @@ typedef struct http_response {
 } http_response;
 
 /* Every request of the suite goes through http_request[_n] or http_multi: each answer is
- * checked against docs/openapi.yaml (status known → content type, JSON body against
+ * checked against docs/openapi.json (status known → content type, JSON body against
  * the schema, required headers, Allow) and recorded. A body gets
  * "Content-Type: application/json" unless `headers` names a Content-Type ("Content-Type:"
  * alone sends none). `headers` ends with NULL; it may be NULL. */
@@ -145,7 +148,7 @@ int http_multi_sent(http_multi *m);
 int http_multi_running(const http_multi *m);
 void http_multi_free(http_multi *m);
 
-/* --- raw sockets ------------------------------------------------------------------ */
+/* --- raw sockets (http_raw.c) ----------------------------------------------------- */
 
 /* A TCP connection to the server, or -1 with errno set. */
 int http_raw_connect(const http_server *s);
@@ -158,7 +161,7 @@ int http_raw_response(int fd, int timeout_ms, char *got, size_t size);
  * is appended to `got` (size bytes, NUL-terminated) when not NULL. */
 int http_raw_wait_close(int fd, int timeout_ms, char *got, size_t size);
 
-/* --- the store -------------------------------------------------------------------- */
+/* --- the store (http_store.c) ----------------------------------------------------- */
 
 /* Make the SQLite store stop answering readers and writers alike: a child process holds
  * the WAL write and recovery locks of `db` and marks the wal-index as needing recovery,
@@ -177,13 +180,13 @@ void http_store_release(http_store_lock *l);
  * or -1 when there is no row. */
 long long http_db_int(const char *db, const char *sql);
 
-/* --- metrics ---------------------------------------------------------------------- */
+/* --- metrics (http_metrics.c) ----------------------------------------------------- */
 
 /* The value of the sample `series` (exact name and labels) in a Prometheus text, or -1.
  */
 double http_metric(const char *text, const char *series);
 
-/* --- the OpenAPI check ------------------------------------------------------------ */
+/* --- the OpenAPI check (http_openapi.c) ------------------------------------------- */
 
 /* The path template of the spec that a concrete path falls under, or NULL. */
 const char *http_template_of(const char *path);

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+/* check_http_health.c: /health, a store that does not answer, and /metrics. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_http.h"
+
+/* --- 5. health, and a store that does not answer ---------------------------------- */
+
+START_TEST(health_ok)
+{
+    http_server s;
+    http_response *r;
+
+    http_server_start(&s, no_args);
+    r = http_request(&s, "GET", "/health", NULL, NULL);
+    http_expect_body(
+        r, 200, "{\"status\":200,\"data\":{\"status\":\"ok\",\"store\":\"sqlite\"}}");
+    expect_json_type(r);
+    /* HEAD: the same status and headers, no body. */
+    r = http_request(&s, "HEAD", "/health", NULL, NULL);
+    http_expect_body(r, 200, "");
+    expect_json_type(r);
+    expect_stop(&s);
+}
+END_TEST
+
+START_TEST(store_not_answering_is_503_and_nothing_is_recorded)
+{
+    static const char *const args[] = {"--busy-timeout", "200ms", NULL};
+    static const char *const busy =
+        "{\"status\":503,\"error\":\"store busy, retry later\"}";
+    static const char *const health_down =
+        "{\"status\":503,\"error\":\"store unavailable\",\"store\":\"sqlite\"}";
+    http_server s;
+    http_store_lock lock;
+    http_response *r;
+    const char *retry;
+
+    http_server_start(&s, args);
+    subscribe_ok(&s, "u", "keep");
+    http_expect(http_request(&s, "PUT", "/users/u/limit", "{\"limit\":5}", NULL), 200);
+
+    http_store_hold(&lock, s.db);
+    r = http_request(&s, "GET", "/health", NULL, NULL);
+    http_expect_body(r, 503, health_down);
+    expect_json_type(r);
+    retry = http_header(r, "Retry-After");
+    ck_assert_msg(retry != NULL && atoi(retry) >= 1, "health 503: Retry-After %s",
+                  retry ? retry : "(absent)");
+    r = subscribe(&s, "u", "new");
+    http_expect_body(r, 503, busy);
+    expect_json_type(r);
+    ck_assert_ptr_nonnull(http_header(r, "Retry-After"));
+    http_expect_body(unsubscribe(&s, "u", "keep"), 503, busy);
+    http_expect_body(http_request(&s, "POST", RENEW, sub_body("u", "keep"), NULL), 503,
+                     busy);
+    http_expect_body(http_request(&s, "GET", "/users/u/video-streams", NULL, NULL), 503,
+                     busy);
+    http_expect_body(http_request(&s, "GET", "/users/u/limit", NULL, NULL), 503, busy);
+    http_expect_body(http_request(&s, "PUT", "/users/u/limit", "{\"limit\":1}", NULL),
+                     503, busy);
+    http_expect_body(http_request(&s, "DELETE", "/users/u/limit", NULL, NULL), 503, busy);
+    http_store_release(&lock);
+
+    /* Back without a restart; none of the refused requests left a trace. */
+    http_expect_body(
+        http_request(&s, "GET", "/health", NULL, NULL), 200,
+        "{\"status\":200,\"data\":{\"status\":\"ok\",\"store\":\"sqlite\"}}");
+    ck_assert_str_eq(streams_of(&s, "u"), "keep");
+    ck_assert_int_eq(http_db_int(s.db, "SELECT count(*) FROM leases"), 1);
+    ck_assert_int_eq(http_db_int(s.db, "SELECT max FROM limits WHERE user = 'u'"), 5);
+    r = subscribe(&s, "u", "new");
+    http_expect_body(r, 200, ok_body("u", "new"));
+    expect_header(r, "X-Streamy-Limit", "5");
+    expect_header(r, "X-Streamy-Active", "2");
+    r = http_request(&s, "GET", "/metrics", NULL, NULL);
+    http_expect(r, 200);
+    ck_assert_msg(http_metric(r->body, "streamy_store_errors_total{kind=\"busy\"}") >= 7,
+                  "%s", r->body);
+    expect_stop(&s);
+}
+END_TEST
+
+/* --- 6. metrics ------------------------------------------------------------------- */
+
+/* Poll /metrics until every series has its value (answers are counted when complete). */
+static char *metrics_when(http_server *s, const char *const *series, const double *values,
+                          size_t n)
+{
+    int64_t deadline = http_mono_ms() + http_scaled_ms(10000);
+    http_response *r;
+    size_t i;
+
+    for (;;) {
+        r = http_request(s, "GET", "/metrics", NULL, NULL);
+        http_expect(r, 200);
+        for (i = 0; i < n; i++)
+            if (http_metric(r->body, series[i]) != values[i])
+                break;
+        if (i == n)
+            return r->body;
+        if (http_mono_ms() > deadline)
+            ck_abort_msg("/metrics: %s is %g, expected %g; all: %s", series[i],
+                         http_metric(r->body, series[i]), values[i], r->body);
+        http_sleep_ms(20);
+    }
+}
+
+START_TEST(metrics_count_what_was_done)
+{
+    static const char *const series[] = {
+        "streamy_http_requests_total{route=\"subscribe\",status=\"200\"}",
+        "streamy_http_requests_total{route=\"subscribe\",status=\"429\"}",
+        "streamy_http_requests_total{route=\"subscribe\",status=\"400\"}",
+        "streamy_http_requests_total{route=\"unsubscribe\",status=\"204\"}",
+        "streamy_http_requests_total{route=\"renew\",status=\"404\"}",
+        "streamy_http_requests_total{route=\"leases\",status=\"200\"}",
+        "streamy_http_requests_total{route=\"other\",status=\"404\"}",
+        "streamy_http_requests_total{route=\"other\",status=\"405\"}",
+        "streamy_decisions_total{outcome=\"allowed\"}",
+        "streamy_decisions_total{outcome=\"refused\"}",
+        "streamy_decisions_total{outcome=\"released\"}",
+    };
+    /* Two 204s, one lease released: the other was never there. */
+    static const double values[] = {5, 1, 1, 2, 1, 1, 1, 1, 5, 1, 1};
+    http_server s;
+    http_response *r;
+    char *text, *line, *save = NULL;
+    int samples = 0;
+
+    http_server_start(&s, no_args);
+    subscribe_ok(&s, "a", "s1");
+    subscribe_ok(&s, "a", "s2");
+    subscribe_ok(&s, "a", "s3");
+    http_expect(subscribe(&s, "a", "s4"), 429);
+    subscribe_ok(&s, "b", "s1");
+    subscribe_ok(&s, "b", "s2");
+    http_expect(http_request(&s, "POST", SUB, "{}", NULL), 400);
+    http_expect(unsubscribe(&s, "a", "s1"), 204);
+    http_expect(unsubscribe(&s, "a", "none"), 204);
+    http_expect(http_request(&s, "POST", RENEW, sub_body("a", "s1"), NULL), 404);
+    http_expect(http_request(&s, "GET", "/users/a/video-streams", NULL, NULL), 200);
+    http_expect(http_request(&s, "GET", "/nowhere", NULL, NULL), 404);
+    http_expect(http_request(&s, "PUT", "/health", NULL, NULL), 405);
+
+    text = metrics_when(&s, series, values, sizeof(values) / sizeof(values[0]));
+    r = http_request(&s, "GET", "/metrics", NULL, NULL);
+    ck_assert_msg(strncmp(http_header(r, "Content-Type"), "text/plain", 10) == 0, "%s",
+                  http_header(r, "Content-Type"));
+    ck_assert_msg(http_metric(r->body, "streamy_http_requests_total{route=\"metrics\","
+                                       "status=\"200\"}") >= 1,
+                  "%s", r->body);
+    ck_assert_ptr_nonnull(strstr(text, "# TYPE streamy_http_requests_total counter\n"));
+    ck_assert_ptr_nonnull(strstr(text, "# TYPE streamy_decisions_total counter\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "# TYPE streamy_http_request_duration_seconds histogram\n"));
+    ck_assert_msg(http_metric(text, "streamy_http_request_duration_seconds_count") >= 13,
+                  "%s", text);
+    ck_assert_msg(http_metric(text, "streamy_http_connections") >= 1, "%s", text);
+    ck_assert_msg(http_metric(text, "streamy_store_errors_total{kind=\"busy\"}") == 0,
+                  "%s", text);
+    /* The text format: comments, or NAME{LABELS} VALUE. */
+    text = http_strdup(text);
+    for (line = strtok_r(text, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        char name[128], rest[256];
+        double v;
+        if (line[0] == '#') {
+            ck_assert_msg(strncmp(line, "# HELP ", 7) == 0 ||
+                              strncmp(line, "# TYPE ", 7) == 0,
+                          "%s", line);
+            continue;
+        }
+        ck_assert_msg(sscanf(line, "%127[a-z_]%255s", name, rest) >= 1, "bad line: %s",
+                      line);
+        ck_assert_msg(sscanf(strrchr(line, ' ') + 1, "%lf", &v) == 1, "bad value: %s",
+                      line);
+        ck_assert_msg(strncmp(name, "streamy_", 8) == 0, "%s", line);
+        samples++;
+    }
+    ck_assert_int_ge(samples, 20);
+    r = http_request(&s, "HEAD", "/metrics", NULL, NULL);
+    http_expect_body(r, 200, "");
+    expect_stop(&s);
+}
+END_TEST
+
+void http_case_health(TCase *tc)
+{
+    tcase_add_test(tc, health_ok);
+    tcase_add_test(tc, store_not_answering_is_503_and_nothing_is_recorded);
+}
+
+void http_case_metrics(TCase *tc)
+{
+    tcase_add_test(tc, metrics_count_what_was_done);
+}
