@@ -6,7 +6,9 @@
 #include "streamy_int.h"
 
 /* Each returns STREAMY_EUNSUPPORTED with a clear message when not built in. */
-int streamy__store_redis_open(streamy_store **out, const char *uri, const streamy_options *o);
-int streamy__store_pg_open(streamy_store **out, const char *uri, const streamy_options *o);
+int streamy__store_redis_open(streamy_store **out, const char *uri,
+                              const streamy_options *o);
+int streamy__store_pg_open(streamy_store **out, const char *uri,
+                           const streamy_options *o);
 
 #endif /* STREAMY_STORES_H */

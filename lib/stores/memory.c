@@ -200,7 +200,8 @@ static int64_t expiry(const streamy_store_req *req)
 }
 
 /* Only a refusal needs to know when a slot frees: a second, rarer pass. */
-static int64_t next_free(const muser *u, int64_t now, unsigned int active, unsigned int limit)
+static int64_t next_free(const muser *u, int64_t now, unsigned int active,
+                         unsigned int limit)
 {
     streamy__expiries e;
     int64_t at;
@@ -415,7 +416,8 @@ static int memory_apply(streamy_store *st, streamy_store_op *ops, size_t n)
     free_slots(slots, n);
     return STREAMY_OK;
 nomem:
-    streamy_store_set_error(st, "memory store: cannot allocate a batch of %zu operations", n);
+    streamy_store_set_error(st, "memory store: cannot allocate a batch of %zu operations",
+                            n);
     return STREAMY_ENOMEM;
 }
 
@@ -428,8 +430,8 @@ static int by_since(const void *a, const void *b)
     return strcmp(x->stream, y->stream);
 }
 
-static int memory_list(streamy_store *st, const streamy_store_req *req, streamy_lease_cb cb,
-                       void *payload)
+static int memory_list(streamy_store *st, const streamy_store_req *req,
+                       streamy_lease_cb cb, void *payload)
 {
     memory_store *m = (memory_store *)st;
     mlease *l, **v = NULL;
@@ -463,7 +465,8 @@ out:
     return rc;
 }
 
-static int memory_count(streamy_store *st, const streamy_store_req *req, unsigned int *out)
+static int memory_count(streamy_store *st, const streamy_store_req *req,
+                        unsigned int *out)
 {
     memory_store *m = (memory_store *)st;
     scan sc;
@@ -529,7 +532,8 @@ static int memory_get_limit(streamy_store *st, const char *user, unsigned int *l
     return STREAMY_OK;
 }
 
-static int memory_purge(streamy_store *st, const streamy_store_req *req, uint64_t *removed)
+static int memory_purge(streamy_store *st, const streamy_store_req *req,
+                        uint64_t *removed)
 {
     int64_t now_ms = req->now_ms;
     memory_store *m = (memory_store *)st;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* store_sqlite.c: the default store: one SQLite file in WAL mode, one transaction a decision. */
+/* store_sqlite.c: the default store: one SQLite file in WAL mode, one transaction a
+ * decision. */
 #include "streamy_int.h"
 
 #include <errno.h>
@@ -37,7 +38,8 @@ static const char schema_v1[] =
     " max INTEGER NOT NULL"
     ") WITHOUT ROWID;"
     "PRAGMA application_id = " STR(STREAMY_APPLICATION_ID) ";"
-    "PRAGMA user_version = " STR(SCHEMA_VERSION) ";";
+                                                           "PRAGMA user_version = " STR(
+                                                               SCHEMA_VERSION) ";";
 
 static const char *const sql[ST_COUNT_] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -51,16 +53,19 @@ static const char *const sql[ST_COUNT_] = {
                   "VALUES (?1, ?2, ?3, ?3, ?4)",
     [ST_REFRESH] = "UPDATE leases SET renewed = ?3, expires = ?4 "
                    "WHERE user = ?1 AND stream = ?2",
-    [ST_DROP_EXPIRED] = "DELETE FROM leases WHERE user = ?1 AND expires > 0 AND expires <= ?2",
+    [ST_DROP_EXPIRED] =
+        "DELETE FROM leases WHERE user = ?1 AND expires > 0 AND expires <= ?2",
     [ST_DELETE_ONE] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2",
     /* Two one-pass deletes: the active lease, else the same lease if expired. */
     [ST_RELEASE] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2 "
                    "AND (expires = 0 OR expires > ?3)",
     [ST_RELEASE_EXPIRED] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2 "
                            "AND expires > 0 AND expires <= ?3",
-    [ST_LIST] = "SELECT stream, since, renewed, expires FROM leases "
-                "WHERE user = ?1 AND (expires = 0 OR expires > ?2) ORDER BY since, stream",
-    [ST_COUNT] = "SELECT count(*) FROM leases WHERE user = ?1 AND (expires = 0 OR expires > ?2)",
+    [ST_LIST] =
+        "SELECT stream, since, renewed, expires FROM leases "
+        "WHERE user = ?1 AND (expires = 0 OR expires > ?2) ORDER BY since, stream",
+    [ST_COUNT] =
+        "SELECT count(*) FROM leases WHERE user = ?1 AND (expires = 0 OR expires > ?2)",
     [ST_GET_LIMIT] = "SELECT max FROM limits WHERE user = ?1",
     [ST_SET_LIMIT] = "INSERT INTO limits (user, max) VALUES (?1, ?2) "
                      "ON CONFLICT (user) DO UPDATE SET max = excluded.max",
@@ -239,7 +244,8 @@ static int drop_expired(sqlite_store *s, const streamy_store_req *req)
     return step_done(s, ST_DROP_EXPIRED, "drop expired leases");
 }
 
-static int write_lease(sqlite_store *s, int id, const streamy_store_req *req, const char *what)
+static int write_lease(sqlite_store *s, int id, const streamy_store_req *req,
+                       const char *what)
 {
     sqlite3_stmt *st = bind_user(s, id, req->user);
 
@@ -271,13 +277,15 @@ static int decide_acquire(sqlite_store *s, const streamy_store_req *req,
         return STREAMY_OK;
     }
     if (sc->active >= sc->limit) {
-        if (req->policy != STREAMY_POLICY_REJECT && sc->limit > 0 && sc->active == sc->limit) {
+        if (req->policy != STREAMY_POLICY_REJECT && sc->limit > 0 &&
+            sc->active == sc->limit) {
             victim = req->policy == STREAMY_POLICY_EVICT_OLDEST ? sc->oldest : sc->idlest;
         } else if (req->shadow) {
             out->shadow_refused = 1;
         } else {
             out->active = sc->active;
-            out->retry_ms = streamy__expiries_next_free(&sc->expiries, sc->active, sc->limit);
+            out->retry_ms =
+                streamy__expiries_next_free(&sc->expiries, sc->active, sc->limit);
             return STREAMY_LIMIT_REACHED;
         }
     }
@@ -298,7 +306,8 @@ static int decide_acquire(sqlite_store *s, const streamy_store_req *req,
     return STREAMY_OK;
 }
 
-static int do_acquire(sqlite_store *s, const streamy_store_req *req, streamy_decision *out)
+static int do_acquire(sqlite_store *s, const streamy_store_req *req,
+                      streamy_decision *out)
 {
     scan sc;
     int rc = decide_acquire(s, req, out, &sc);
@@ -333,7 +342,8 @@ static int do_renew(sqlite_store *s, const streamy_store_req *req, streamy_decis
 /* Each statement is atomic on its own, so no explicit transaction is needed: the
  * second runs only when there was no active lease, and deletes only an expired
  * one, so a lease subscribed in between is never taken for expired. */
-static int do_release(sqlite_store *s, const streamy_store_req *req, streamy_decision *out)
+static int do_release(sqlite_store *s, const streamy_store_req *req,
+                      streamy_decision *out)
 {
     static const int steps[2] = {ST_RELEASE, ST_RELEASE_EXPIRED};
     int rc;
@@ -416,8 +426,8 @@ out:
     return rc;
 }
 
-static int sqlite_list(streamy_store *st, const streamy_store_req *req, streamy_lease_cb cb,
-                       void *payload)
+static int sqlite_list(streamy_store *st, const streamy_store_req *req,
+                       streamy_lease_cb cb, void *payload)
 {
     sqlite_store *s = (sqlite_store *)st;
     sqlite3_stmt *q;
@@ -457,7 +467,8 @@ static int query_int(sqlite_store *s, sqlite3_stmt *q, const char *what, int64_t
     return rc;
 }
 
-static int sqlite_count(streamy_store *st, const streamy_store_req *req, unsigned int *out)
+static int sqlite_count(streamy_store *st, const streamy_store_req *req,
+                        unsigned int *out)
 {
     sqlite_store *s = (sqlite_store *)st;
     int64_t n = 0;
@@ -509,7 +520,8 @@ static int sqlite_clear_limit(streamy_store *st, const char *user)
     return rc;
 }
 
-static int sqlite_purge(streamy_store *st, const streamy_store_req *req, uint64_t *removed)
+static int sqlite_purge(streamy_store *st, const streamy_store_req *req,
+                        uint64_t *removed)
 {
     int64_t now_ms = req->now_ms;
     sqlite_store *s = (sqlite_store *)st;
@@ -558,7 +570,8 @@ static int pragma_int(sqlite_store *s, const char *pragma, int64_t *value)
     found = rc == SQLITE_ROW;
     if (found)
         *value = sqlite3_column_int64(q, 0);
-    rc = found || rc == SQLITE_DONE ? STREAMY_OK : db_error(s, rc, "read the database header");
+    rc = found || rc == SQLITE_DONE ? STREAMY_OK
+                                    : db_error(s, rc, "read the database header");
     sqlite3_finalize(q);
     return rc;
 }
@@ -619,19 +632,20 @@ static int inspect(sqlite_store *s)
             return STREAMY_ESTORE;
         }
         if (version < 1) {
-            streamy_store_set_error(&s->base,
-                                    "sqlite %s: Streamy database without a schema version",
-                                    s->path);
+            streamy_store_set_error(
+                &s->base, "sqlite %s: Streamy database without a schema version",
+                s->path);
             return STREAMY_ESTORE;
         }
         return 1;
     }
     if (app == 0 && objects == 0 && version == 0)
         return 0;
-    streamy_store_set_error(&s->base,
-                            "sqlite %s: not a Streamy database (application_id %lld, %lld "
-                            "schema objects); left untouched",
-                            s->path, (long long)app, (long long)objects);
+    streamy_store_set_error(
+        &s->base,
+        "sqlite %s: not a Streamy database (application_id %lld, %lld "
+        "schema objects); left untouched",
+        s->path, (long long)app, (long long)objects);
     return STREAMY_ESTORE;
 }
 
@@ -659,9 +673,8 @@ static int open_schema(sqlite_store *s, int memory, int readonly, int sync_full)
     if (rc < 0)
         return rc;
     if (rc == 0 && readonly) {
-        streamy_store_set_error(&s->base,
-                                "sqlite %s: no Streamy database here to open read-only",
-                                s->path);
+        streamy_store_set_error(
+            &s->base, "sqlite %s: no Streamy database here to open read-only", s->path);
         return STREAMY_ESTORE;
     }
     if (!memory && !readonly &&
@@ -748,7 +761,8 @@ int streamy_store_sqlite_new(streamy_store **out, const char *path, int readonly
         goto fail;
     if (!memory && !readonly)
         side_files_writable(path);
-    flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
+    flags =
+        (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
     rc = sqlite3_open_v2(path, &s->db, flags, NULL);
     if (rc != SQLITE_OK) {
         if (s->db == NULL) {
