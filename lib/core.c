@@ -65,22 +65,6 @@ static int check_options(streamy_options *o, const streamy_options *in)
     return STREAMY_OK;
 }
 
-int streamy_store_init(streamy_store *st, unsigned int version)
-{
-    static const streamy_store blank = STREAMY_STORE_INIT;
-
-    streamy__error_begin(NULL);
-    if (st == NULL)
-        return streamy__error(STREAMY_EINVAL, "store pointer is NULL");
-    if (version == 0 || version > STREAMY_STORE_VERSION)
-        return streamy__error(STREAMY_EINVAL,
-                              "store version %u is unknown (this library knows 1 to %d)",
-                              version, STREAMY_STORE_VERSION);
-    *st = blank;
-    st->version = version;
-    return STREAMY_OK;
-}
-
 int streamy_open_store(streamy **out, streamy_store *st, const streamy_options *opts)
 {
     streamy_options o;
