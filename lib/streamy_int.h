@@ -49,6 +49,44 @@ int64_t streamy__expiries_next_free(streamy__expiries *e, unsigned int active,
                                     unsigned int limit);
 void streamy__expiries_free(streamy__expiries *e);
 
+/* rules.c: the acquire rule that the C stores share (store.h, `acquire`), as a pure
+ * function: a store reads, asks the rule what to do, then does it its own way. */
+
+/* What a store read of the user, before changing anything. */
+typedef struct streamy__acquire_scan {
+    unsigned int active;  /* the user's unexpired leases */
+    unsigned int expired; /* the user's expired leases, which the decision drops */
+    unsigned int limit;   /* the user's own limit, else the request's */
+    int exists;           /* the lease (user, stream) is one of the unexpired ones */
+    int64_t since_ms;     /* when that lease started, if it exists */
+    /* The unexpired leases an evict policy would remove: the one started first and
+     * the one renewed least recently, ties to the smallest stream id; NULL when
+     * there is none. */
+    const char *oldest, *idlest;
+    /* The unexpired leases' expiries, for a refusal's retry_ms (sorted by the rule);
+     * NULL when the store collects them only once refused: the rule then answers
+     * retry_ms 0, and the store asks again with them. */
+    streamy__expiries *expiries;
+} streamy__acquire_scan;
+
+typedef enum streamy__acquire_action {
+    STREAMY__ACQUIRE_REFRESH,       /* renew the existing lease */
+    STREAMY__ACQUIRE_INSERT,        /* add the lease */
+    STREAMY__ACQUIRE_EVICT,         /* remove `*victim`, then add the lease */
+    STREAMY__ACQUIRE_INSERT_SHADOW, /* add the lease over the limit (shadow mode) */
+    STREAMY__ACQUIRE_REFUSE         /* add nothing: STREAMY_LIMIT_REACHED */
+} streamy__acquire_action;
+
+/* Decide one acquire from `scan` and `req` (now, ttl, policy, shadow). Fills every
+ * field of `*out` that the decision sets, as the store must report it once it has
+ * acted (the user's expired leases are dropped whatever the action). `*victim` is
+ * `scan->oldest` or `scan->idlest` for STREAMY__ACQUIRE_EVICT, else NULL. No I/O, no
+ * allocation; thread-safe (it sorts `scan->expiries`, which is the caller's). */
+streamy__acquire_action streamy__acquire_decide(streamy_decision *out,
+                                                const char **victim,
+                                                const streamy_store_req *req,
+                                                const streamy__acquire_scan *scan);
+
 /* store_sqlite.c: its prepared statements, by index; the texts (NULL past the
  * end) are for the tests and the benchmark, which hold SQLite to them. */
 enum {

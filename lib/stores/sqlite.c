@@ -259,51 +259,41 @@ static int write_lease(sqlite_store *s, int id, const streamy_store_req *req,
 static int decide_acquire(sqlite_store *s, const streamy_store_req *req,
                           streamy_decision *out, scan *sc)
 {
-    const char *victim = NULL;
+    streamy__acquire_action action;
+    streamy__acquire_scan in;
+    const char *victim;
     int rc;
 
     if ((rc = scan_user(sc, s, req)) != STREAMY_OK)
         return rc;
-    out->limit = sc->limit;
-    out->expired = sc->expired;
+    in.active = sc->active;
+    in.expired = sc->expired;
+    in.limit = sc->limit;
+    in.exists = sc->exists;
+    in.since_ms = sc->since;
+    in.oldest = sc->active ? sc->oldest : NULL;
+    in.idlest = sc->active ? sc->idlest : NULL;
+    in.expiries = &sc->expiries;
+    action = streamy__acquire_decide(out, &victim, req, &in);
     if (sc->expired && (rc = drop_expired(s, req)) != STREAMY_OK)
         return rc;
-    if (sc->exists) {
-        if ((rc = write_lease(s, ST_REFRESH, req, "refresh lease")) != STREAMY_OK)
-            return rc;
-        out->active = sc->active;
-        out->since_ms = sc->since;
-        out->expires_ms = expiry(req);
-        return STREAMY_OK;
-    }
-    if (sc->active >= sc->limit) {
-        if (req->policy != STREAMY_POLICY_REJECT && sc->limit > 0 &&
-            sc->active == sc->limit) {
-            victim = req->policy == STREAMY_POLICY_EVICT_OLDEST ? sc->oldest : sc->idlest;
-        } else if (req->shadow) {
-            out->shadow_refused = 1;
-        } else {
-            out->active = sc->active;
-            out->retry_ms =
-                streamy__expiries_next_free(&sc->expiries, sc->active, sc->limit);
-            return STREAMY_LIMIT_REACHED;
-        }
-    }
-    if (victim != NULL) {
+    switch (action) {
+    case STREAMY__ACQUIRE_REFRESH:
+        return write_lease(s, ST_REFRESH, req, "refresh lease");
+    case STREAMY__ACQUIRE_REFUSE:
+        return STREAMY_LIMIT_REACHED;
+    case STREAMY__ACQUIRE_EVICT: {
         sqlite3_stmt *st = bind_user(s, ST_DELETE_ONE, req->user);
         sqlite3_bind_text(st, 2, victim, -1, SQLITE_STATIC);
         if ((rc = step_done(s, ST_DELETE_ONE, "evict lease")) != STREAMY_OK)
             return rc;
-        snprintf(out->evicted, sizeof(out->evicted), "%s", victim);
-        sc->active--;
+        break;
     }
-    if ((rc = write_lease(s, ST_INSERT, req, "insert lease")) != STREAMY_OK)
-        return rc;
-    out->created = 1;
-    out->active = sc->active + 1;
-    out->since_ms = req->now_ms;
-    out->expires_ms = expiry(req);
-    return STREAMY_OK;
+    case STREAMY__ACQUIRE_INSERT:
+    case STREAMY__ACQUIRE_INSERT_SHADOW:
+        break;
+    }
+    return write_lease(s, ST_INSERT, req, "insert lease");
 }
 
 static int do_acquire(sqlite_store *s, const streamy_store_req *req,
