@@ -87,31 +87,6 @@ streamy__acquire_action streamy__acquire_decide(streamy_decision *out,
                                                 const streamy_store_req *req,
                                                 const streamy__acquire_scan *scan);
 
-/* store_sqlite.c: its prepared statements, by index; the texts (NULL past the
- * end) are for the tests and the benchmark, which hold SQLite to them. */
-enum {
-    ST_BEGIN,
-    ST_COMMIT,
-    ST_ROLLBACK,
-    ST_SCAN,
-    ST_INSERT,
-    ST_REFRESH,
-    ST_DROP_EXPIRED,
-    ST_DELETE_ONE,
-    ST_RELEASE,
-    ST_RELEASE_EXPIRED,
-    ST_LIST,
-    ST_COUNT,
-    ST_GET_LIMIT,
-    ST_SET_LIMIT,
-    ST_CLEAR_LIMIT,
-    ST_PURGE,
-    ST_HEALTH,
-    ST_COUNT_
-};
-
-const char *streamy__sqlite_sql(int i);
-
 /* core.c: a store URI taken apart, before anything is opened. */
 enum {
     STREAMY__URI_MEMORY,

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "streamy_int.h"
+#include "stores/sqlite.h"
 #include "test_util.h"
 
 static char *dir;

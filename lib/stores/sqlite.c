@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* store_sqlite.c: the default store: one SQLite file in WAL mode, one transaction a
+/* sqlite.c: the default store: one SQLite file in WAL mode, one transaction a
  * decision. */
 #include "streamy_int.h"
+#include "stores/sqlite.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,7 @@
 /* bench_decisions.c: decisions per second of every backend and of raw SQLite. */
 #include <streamy.h>
 
-#include "streamy_int.h" /* the SQLite store's statements, for --decompose */
+#include "stores/sqlite.h" /* the SQLite store's statements, for --decompose */
 
 #include <errno.h>
 #include <fnmatch.h>
