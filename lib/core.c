@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* core.c: the handle: options, URI dispatch, validation, counters and the observer. */
+/* core.c: the handle: options, opening by URI, validation, counters and the observer. */
+#include "schemes.h"
 #include "streamy_int.h"
-#include "stores.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -113,113 +113,11 @@ fail:
     return rc;
 }
 
-/* `sqlite:PATH[?key=value&...]`: the path and the parameters. */
-static int sqlite_uri(streamy__uri *u, const char *rest)
-{
-    const char *q = strchr(rest, '?');
-    size_t plen = q ? (size_t)(q - rest) : strlen(rest);
-
-    if (plen == 0)
-        return streamy__error(STREAMY_EINVAL, "sqlite URI has no path (use sqlite:PATH)");
-    if (plen >= sizeof(u->path))
-        return streamy__error(STREAMY_EINVAL, "sqlite path is longer than %zu bytes",
-                              sizeof(u->path) - 1);
-    memcpy(u->path, rest, plen);
-    u->path[plen] = '\0';
-    while (q != NULL) {
-        const char *key = q + 1, *amp = strchr(key, '&');
-        size_t klen = amp ? (size_t)(amp - key) : strlen(key);
-
-        if (klen == 7 && strncmp(key, "mode=ro", 7) == 0)
-            u->readonly = 1;
-        else if (klen == 7 && strncmp(key, "mode=rw", 7) == 0)
-            u->readonly = 0;
-        else if (klen == 16 && strncmp(key, "synchronous=full", 16) == 0)
-            u->synchronous_full = 1;
-        else if (klen == 18 && strncmp(key, "synchronous=normal", 18) == 0)
-            u->synchronous_full = 0;
-        else
-            return streamy__error(
-                STREAMY_EINVAL,
-                "sqlite URI parameter \"%.*s\" is unknown (use mode=ro|rw, "
-                "synchronous=normal|full)",
-                (int)(klen > 64 ? 64 : klen), key);
-        q = amp;
-    }
-    return STREAMY_OK;
-}
-
-static int has_prefix(const char *s, const char *prefix)
-{
-    return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-/* A leading `word:` that no backend claims is a typo of a scheme, not a path. */
-static int looks_like_scheme(const char *uri)
-{
-    const char *p = uri;
-
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-        return 0;
-    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-           (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.')
-        p++;
-    return *p == ':';
-}
-
-int streamy__uri_parse(streamy__uri *u, const char *uri)
-{
-    memset(u, 0, sizeof(*u));
-    u->synchronous_full = -1;
-    u->uri = uri;
-    if (uri == NULL)
-        uri = u->uri = "streamy.db";
-    if (uri[0] == '\0')
-        return streamy__error(STREAMY_EINVAL, "store URI is empty");
-    if (strcmp(uri, "memory:") == 0) {
-        u->kind = STREAMY__URI_MEMORY;
-        return STREAMY_OK;
-    }
-    if (has_prefix(uri, "memory:"))
-        return streamy__error(STREAMY_EINVAL,
-                              "memory URI takes nothing after \"memory:\"");
-    if (strcmp(uri, "sqlite::memory:") == 0) {
-        u->kind = STREAMY__URI_SQLITE;
-        strcpy(u->path, ":memory:");
-        return STREAMY_OK;
-    }
-    if (has_prefix(uri, "sqlite:")) {
-        u->kind = STREAMY__URI_SQLITE;
-        return sqlite_uri(u, uri + 7);
-    }
-    if (has_prefix(uri, "redis://") || has_prefix(uri, "rediss://") ||
-        has_prefix(uri, "unix://")) {
-        u->kind = STREAMY__URI_REDIS; /* the backend reads the rest */
-        return STREAMY_OK;
-    }
-    if (has_prefix(uri, "postgresql://") || has_prefix(uri, "postgres://")) {
-        u->kind = STREAMY__URI_POSTGRES;
-        return STREAMY_OK;
-    }
-    if (looks_like_scheme(uri))
-        return streamy__error(
-            STREAMY_EINVAL,
-            "store URI scheme of \"%.64s\" is unknown (use sqlite:, memory:, "
-            "redis:// or postgresql://, or a file path)",
-            uri);
-    if (strlen(uri) >= sizeof(u->path))
-        return streamy__error(STREAMY_EINVAL, "sqlite path is longer than %zu bytes",
-                              sizeof(u->path) - 1);
-    u->kind = STREAMY__URI_SQLITE;
-    strcpy(u->path, uri);
-    return STREAMY_OK;
-}
-
 int streamy_open(streamy **out, const char *uri, const streamy_options *opts)
 {
+    const streamy__scheme *scheme;
     streamy_store *st = NULL;
     streamy_options o;
-    streamy__uri u;
     int rc;
 
     streamy__error_begin(NULL);
@@ -228,25 +126,11 @@ int streamy_open(streamy **out, const char *uri, const streamy_options *opts)
     *out = NULL;
     if ((rc = check_options(&o, opts)) != STREAMY_OK)
         return rc;
-    if ((rc = streamy__uri_parse(&u, uri)) != STREAMY_OK)
+    if (uri == NULL)
+        uri = "streamy.db";
+    if ((rc = streamy__scheme_find(&scheme, uri)) != STREAMY_OK)
         return rc;
-    if (u.synchronous_full >= 0)
-        o.synchronous_full = u.synchronous_full;
-    switch (u.kind) {
-    case STREAMY__URI_MEMORY:
-        rc = streamy_store_memory_new(&st);
-        break;
-    case STREAMY__URI_SQLITE:
-        rc = streamy_store_sqlite_new(&st, u.path, u.readonly, &o);
-        break;
-    case STREAMY__URI_REDIS:
-        rc = streamy__store_redis_open(&st, u.uri, &o);
-        break;
-    default:
-        rc = streamy__store_pg_open(&st, u.uri, &o);
-        break;
-    }
-    if (rc != STREAMY_OK)
+    if ((rc = scheme->open(&st, uri, &o)) != STREAMY_OK)
         return rc;
     return streamy_open_store(out, st, &o);
 }

@@ -87,23 +87,6 @@ streamy__acquire_action streamy__acquire_decide(streamy_decision *out,
                                                 const streamy_store_req *req,
                                                 const streamy__acquire_scan *scan);
 
-/* core.c: a store URI taken apart, before anything is opened. */
-enum {
-    STREAMY__URI_MEMORY,
-    STREAMY__URI_SQLITE,
-    STREAMY__URI_REDIS,
-    STREAMY__URI_POSTGRES
-};
-typedef struct streamy__uri {
-    int kind;
-    const char *uri;      /* the whole URI (Redis and PostgreSQL read it themselves) */
-    char path[4096];      /* SQLite: the file, or ":memory:" */
-    int readonly;         /* SQLite: ?mode=ro */
-    int synchronous_full; /* SQLite: ?synchronous=; -1 when not given */
-} streamy__uri;
-
-int streamy__uri_parse(streamy__uri *u, const char *uri);
-
 #define STREAMY_UNUSED(x) (void)(x)
 
 #endif /* STREAMY_INT_H */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* store_memory.c: the in-process memory store: a hash table of users under one mutex. */
-#include "streamy_int.h"
+/* memory.c: the in-process memory store: a hash table of users under one mutex. */
+#include "stores.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -605,4 +605,14 @@ int streamy_store_memory_new(streamy_store **out)
     m->base.free = memory_free;
     *out = &m->base;
     return STREAMY_OK;
+}
+
+int streamy__store_memory_open(streamy_store **out, const char *uri,
+                               const streamy_options *o)
+{
+    STREAMY_UNUSED(o);
+    if (strcmp(uri, "memory:") != 0)
+        return streamy__error(STREAMY_EINVAL,
+                              "memory URI takes nothing after \"memory:\"");
+    return streamy_store_memory_new(out);
 }

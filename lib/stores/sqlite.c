@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* sqlite.c: the default store: one SQLite file in WAL mode, one transaction a
  * decision. */
-#include "streamy_int.h"
+#include "stores.h"
 #include "stores/sqlite.h"
 
 #include <errno.h>
@@ -792,4 +792,72 @@ int streamy_store_sqlite_new(streamy_store **out, const char *path, int readonly
 fail:
     sqlite_free(&s->base);
     return rc;
+}
+
+/* `sqlite:PATH[?key=value&...]`: the path and the parameters. */
+static int uri_params(streamy__sqlite_uri *u, const char *rest)
+{
+    const char *q = strchr(rest, '?');
+    size_t plen = q ? (size_t)(q - rest) : strlen(rest);
+
+    if (plen == 0)
+        return streamy__error(STREAMY_EINVAL, "sqlite URI has no path (use sqlite:PATH)");
+    if (plen >= sizeof(u->path))
+        return streamy__error(STREAMY_EINVAL, "sqlite path is longer than %zu bytes",
+                              sizeof(u->path) - 1);
+    memcpy(u->path, rest, plen);
+    u->path[plen] = '\0';
+    while (q != NULL) {
+        const char *key = q + 1, *amp = strchr(key, '&');
+        size_t klen = amp ? (size_t)(amp - key) : strlen(key);
+
+        if (klen == 7 && strncmp(key, "mode=ro", 7) == 0)
+            u->readonly = 1;
+        else if (klen == 7 && strncmp(key, "mode=rw", 7) == 0)
+            u->readonly = 0;
+        else if (klen == 16 && strncmp(key, "synchronous=full", 16) == 0)
+            u->synchronous_full = 1;
+        else if (klen == 18 && strncmp(key, "synchronous=normal", 18) == 0)
+            u->synchronous_full = 0;
+        else
+            return streamy__error(
+                STREAMY_EINVAL,
+                "sqlite URI parameter \"%.*s\" is unknown (use mode=ro|rw, "
+                "synchronous=normal|full)",
+                (int)(klen > 64 ? 64 : klen), key);
+        q = amp;
+    }
+    return STREAMY_OK;
+}
+
+int streamy__sqlite_uri_parse(streamy__sqlite_uri *out, const char *uri)
+{
+    memset(out, 0, sizeof(*out));
+    out->synchronous_full = -1;
+    if (strcmp(uri, "sqlite::memory:") == 0) {
+        strcpy(out->path, ":memory:");
+        return STREAMY_OK;
+    }
+    if (strncmp(uri, "sqlite:", 7) == 0)
+        return uri_params(out, uri + 7);
+    if (strlen(uri) >= sizeof(out->path))
+        return streamy__error(STREAMY_EINVAL, "sqlite path is longer than %zu bytes",
+                              sizeof(out->path) - 1);
+    strcpy(out->path, uri);
+    return STREAMY_OK;
+}
+
+int streamy__store_sqlite_open(streamy_store **out, const char *uri,
+                               const streamy_options *o)
+{
+    static const streamy_options defaults = STREAMY_OPTIONS_INIT;
+    streamy_options so = o != NULL ? *o : defaults;
+    streamy__sqlite_uri u;
+    int rc;
+
+    if ((rc = streamy__sqlite_uri_parse(&u, uri)) != STREAMY_OK)
+        return rc;
+    if (u.synchronous_full >= 0)
+        so.synchronous_full = u.synchronous_full;
+    return streamy_store_sqlite_new(out, u.path, u.readonly, &so);
 }

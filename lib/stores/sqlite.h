@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* stores/sqlite.h: the SQLite store's private parts that its tests and the benchmark
- * hold it to: its statements; never installed. */
+/* stores/sqlite.h: the SQLite store's private parts that its tests, the benchmark and the
+ * URI fuzzer hold it to: its statements and its URI parser; never installed. */
 #ifndef STREAMY_STORES_SQLITE_H
 #define STREAMY_STORES_SQLITE_H
 
@@ -28,5 +28,17 @@ enum {
 };
 
 const char *streamy__sqlite_sql(int i);
+
+/* A SQLite store URI taken apart, before anything is opened. */
+typedef struct streamy__sqlite_uri {
+    char path[4096];      /* the file, or ":memory:" */
+    int readonly;         /* ?mode=ro */
+    int synchronous_full; /* ?synchronous=full|normal: 1 or 0; -1 when not given */
+} streamy__sqlite_uri;
+
+/* Read `sqlite:PATH[?mode=ro|rw&synchronous=normal|full]`, `sqlite::memory:` or, with
+ * no scheme, a plain file path. Returns STREAMY_OK, or STREAMY_EINVAL with the
+ * message set (no path, a path too long, an unknown parameter). Writes nothing else. */
+int streamy__sqlite_uri_parse(streamy__sqlite_uri *out, const char *uri);
 
 #endif /* STREAMY_STORES_SQLITE_H */
