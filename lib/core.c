@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* core.c: the handle: options, URI dispatch, validation, counters and the observer. */
+/* core.c: the handle: options, opening by URI, validation, counters and the observer. */
+#include "schemes.h"
 #include "streamy_int.h"
-#include "stores.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define COUNT(h, field, n) __atomic_fetch_add(&(h)->field, (uint64_t)(n), __ATOMIC_RELAXED)
+#define COUNT(h, field, n)                                                               \
+    __atomic_fetch_add(&(h)->field, (uint64_t)(n), __ATOMIC_RELAXED)
 
 const char *streamy_version(void)
 {
@@ -22,9 +23,9 @@ int streamy_options_init(streamy_options *opts, unsigned int version)
     if (opts == NULL)
         return streamy__error(STREAMY_EINVAL, "options pointer is NULL");
     if (version == 0 || version > STREAMY_OPTIONS_VERSION)
-        return streamy__error(STREAMY_EINVAL,
-                              "options version %u is unknown (this library knows 1 to %d)",
-                              version, STREAMY_OPTIONS_VERSION);
+        return streamy__error(
+            STREAMY_EINVAL, "options version %u is unknown (this library knows 1 to %d)",
+            version, STREAMY_OPTIONS_VERSION);
     *opts = defaults;
     opts->version = version;
     return STREAMY_OK;
@@ -40,9 +41,9 @@ static int check_options(streamy_options *o, const streamy_options *in)
         return STREAMY_OK;
     }
     if (in->version == 0 || in->version > STREAMY_OPTIONS_VERSION)
-        return streamy__error(STREAMY_EINVAL,
-                              "options version %u is unknown (this library knows 1 to %d)",
-                              in->version, STREAMY_OPTIONS_VERSION);
+        return streamy__error(
+            STREAMY_EINVAL, "options version %u is unknown (this library knows 1 to %d)",
+            in->version, STREAMY_OPTIONS_VERSION);
     if (in->limit > STREAMY_LIMIT_MAX)
         return streamy__error(STREAMY_EINVAL, "limit %u is larger than %u", in->limit,
                               STREAMY_LIMIT_MAX);
@@ -64,22 +65,6 @@ static int check_options(streamy_options *o, const streamy_options *in)
     return STREAMY_OK;
 }
 
-int streamy_store_init(streamy_store *st, unsigned int version)
-{
-    static const streamy_store blank = STREAMY_STORE_INIT;
-
-    streamy__error_begin(NULL);
-    if (st == NULL)
-        return streamy__error(STREAMY_EINVAL, "store pointer is NULL");
-    if (version == 0 || version > STREAMY_STORE_VERSION)
-        return streamy__error(STREAMY_EINVAL,
-                              "store version %u is unknown (this library knows 1 to %d)",
-                              version, STREAMY_STORE_VERSION);
-    *st = blank;
-    st->version = version;
-    return STREAMY_OK;
-}
-
 int streamy_open_store(streamy **out, streamy_store *st, const streamy_options *opts)
 {
     streamy_options o;
@@ -96,17 +81,19 @@ int streamy_open_store(streamy **out, streamy_store *st, const streamy_options *
         goto fail;
     }
     if (st->version == 0 || st->version > STREAMY_STORE_VERSION) {
-        rc = streamy__error(STREAMY_EINVAL,
-                            "store vtable version %u is unknown (this library knows 1 to %d)",
-                            st->version, STREAMY_STORE_VERSION);
+        rc = streamy__error(
+            STREAMY_EINVAL,
+            "store vtable version %u is unknown (this library knows 1 to %d)",
+            st->version, STREAMY_STORE_VERSION);
         goto fail;
     }
     if (st->acquire == NULL || st->release == NULL || st->renew == NULL ||
         st->list == NULL || st->free == NULL) {
-        rc = streamy__error(STREAMY_EINVAL,
-                            "store \"%s\" lacks a required method (acquire, release, renew, "
-                            "list and free are required)",
-                            st->name ? st->name : "?");
+        rc = streamy__error(
+            STREAMY_EINVAL,
+            "store \"%s\" lacks a required method (acquire, release, renew, "
+            "list and free are required)",
+            st->name ? st->name : "?");
         goto fail;
     }
     if ((rc = check_options(&o, opts)) != STREAMY_OK)
@@ -126,110 +113,11 @@ fail:
     return rc;
 }
 
-/* `sqlite:PATH[?key=value&...]`: the path and the parameters. */
-static int sqlite_uri(streamy__uri *u, const char *rest)
-{
-    const char *q = strchr(rest, '?');
-    size_t plen = q ? (size_t)(q - rest) : strlen(rest);
-
-    if (plen == 0)
-        return streamy__error(STREAMY_EINVAL, "sqlite URI has no path (use sqlite:PATH)");
-    if (plen >= sizeof(u->path))
-        return streamy__error(STREAMY_EINVAL, "sqlite path is longer than %zu bytes",
-                              sizeof(u->path) - 1);
-    memcpy(u->path, rest, plen);
-    u->path[plen] = '\0';
-    while (q != NULL) {
-        const char *key = q + 1, *amp = strchr(key, '&');
-        size_t klen = amp ? (size_t)(amp - key) : strlen(key);
-
-        if (klen == 7 && strncmp(key, "mode=ro", 7) == 0)
-            u->readonly = 1;
-        else if (klen == 7 && strncmp(key, "mode=rw", 7) == 0)
-            u->readonly = 0;
-        else if (klen == 16 && strncmp(key, "synchronous=full", 16) == 0)
-            u->synchronous_full = 1;
-        else if (klen == 18 && strncmp(key, "synchronous=normal", 18) == 0)
-            u->synchronous_full = 0;
-        else
-            return streamy__error(STREAMY_EINVAL,
-                                  "sqlite URI parameter \"%.*s\" is unknown (use mode=ro|rw, "
-                                  "synchronous=normal|full)",
-                                  (int)(klen > 64 ? 64 : klen), key);
-        q = amp;
-    }
-    return STREAMY_OK;
-}
-
-static int has_prefix(const char *s, const char *prefix)
-{
-    return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-/* A leading `word:` that no backend claims is a typo of a scheme, not a path. */
-static int looks_like_scheme(const char *uri)
-{
-    const char *p = uri;
-
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-        return 0;
-    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-           *p == '+' || *p == '-' || *p == '.')
-        p++;
-    return *p == ':';
-}
-
-int streamy__uri_parse(streamy__uri *u, const char *uri)
-{
-    memset(u, 0, sizeof(*u));
-    u->synchronous_full = -1;
-    u->uri = uri;
-    if (uri == NULL)
-        uri = u->uri = "streamy.db";
-    if (uri[0] == '\0')
-        return streamy__error(STREAMY_EINVAL, "store URI is empty");
-    if (strcmp(uri, "memory:") == 0) {
-        u->kind = STREAMY__URI_MEMORY;
-        return STREAMY_OK;
-    }
-    if (has_prefix(uri, "memory:"))
-        return streamy__error(STREAMY_EINVAL, "memory URI takes nothing after \"memory:\"");
-    if (strcmp(uri, "sqlite::memory:") == 0) {
-        u->kind = STREAMY__URI_SQLITE;
-        strcpy(u->path, ":memory:");
-        return STREAMY_OK;
-    }
-    if (has_prefix(uri, "sqlite:")) {
-        u->kind = STREAMY__URI_SQLITE;
-        return sqlite_uri(u, uri + 7);
-    }
-    if (has_prefix(uri, "redis://") || has_prefix(uri, "rediss://") ||
-        has_prefix(uri, "unix://")) {
-        u->kind = STREAMY__URI_REDIS; /* the backend reads the rest */
-        return STREAMY_OK;
-    }
-    if (has_prefix(uri, "postgresql://") || has_prefix(uri, "postgres://")) {
-        u->kind = STREAMY__URI_POSTGRES;
-        return STREAMY_OK;
-    }
-    if (looks_like_scheme(uri))
-        return streamy__error(STREAMY_EINVAL,
-                              "store URI scheme of \"%.64s\" is unknown (use sqlite:, memory:, "
-                              "redis:// or postgresql://, or a file path)",
-                              uri);
-    if (strlen(uri) >= sizeof(u->path))
-        return streamy__error(STREAMY_EINVAL, "sqlite path is longer than %zu bytes",
-                              sizeof(u->path) - 1);
-    u->kind = STREAMY__URI_SQLITE;
-    strcpy(u->path, uri);
-    return STREAMY_OK;
-}
-
 int streamy_open(streamy **out, const char *uri, const streamy_options *opts)
 {
+    const streamy__scheme *scheme;
     streamy_store *st = NULL;
     streamy_options o;
-    streamy__uri u;
     int rc;
 
     streamy__error_begin(NULL);
@@ -238,25 +126,11 @@ int streamy_open(streamy **out, const char *uri, const streamy_options *opts)
     *out = NULL;
     if ((rc = check_options(&o, opts)) != STREAMY_OK)
         return rc;
-    if ((rc = streamy__uri_parse(&u, uri)) != STREAMY_OK)
+    if (uri == NULL)
+        uri = "streamy.db";
+    if ((rc = streamy__scheme_find(&scheme, uri)) != STREAMY_OK)
         return rc;
-    if (u.synchronous_full >= 0)
-        o.synchronous_full = u.synchronous_full;
-    switch (u.kind) {
-    case STREAMY__URI_MEMORY:
-        rc = streamy_store_memory_new(&st);
-        break;
-    case STREAMY__URI_SQLITE:
-        rc = streamy_store_sqlite_new(&st, u.path, u.readonly, &o);
-        break;
-    case STREAMY__URI_REDIS:
-        rc = streamy__store_redis_open(&st, u.uri, &o);
-        break;
-    default:
-        rc = streamy__store_pg_open(&st, u.uri, &o);
-        break;
-    }
-    if (rc != STREAMY_OK)
+    if ((rc = scheme->open(&st, uri, &o)) != STREAMY_OK)
         return rc;
     return streamy_open_store(out, st, &o);
 }
@@ -300,11 +174,11 @@ static int prepare(streamy_store_req *req, char ubuf[STREAMY_ID_MAX + 1],
     if (h == NULL)
         return streamy__error(STREAMY_EINVAL, "handle is NULL");
     memset(req, 0, sizeof(*req));
-    if ((rc = streamy__id_check(ubuf, &req->user, "user", user, h->opts.require_uuid)) != 0)
+    if ((rc = streamy__id_check(ubuf, &req->user, "user", user, h->opts.require_uuid)) !=
+        0)
         return rc;
-    if (need_stream &&
-        (rc = streamy__id_check(sbuf, &req->stream, "stream", stream,
-                                h->opts.require_uuid)) != 0)
+    if (need_stream && (rc = streamy__id_check(sbuf, &req->stream, "stream", stream,
+                                               h->opts.require_uuid)) != 0)
         return rc;
     fill_req(req, h);
     return STREAMY_OK;
@@ -329,8 +203,8 @@ static void emit(const streamy *h, streamy_event_kind kind, const streamy_store_
 }
 
 /* Count one store answer and tell the observer about it. */
-static void account(streamy *h, streamy_op_kind kind, const streamy_store_req *req, int rc,
-                    const streamy_decision *d)
+static void account(streamy *h, streamy_op_kind kind, const streamy_store_req *req,
+                    int rc, const streamy_decision *d)
 {
     if (rc < 0)
         return;
@@ -394,8 +268,8 @@ static int call_store(streamy *h, streamy_op_kind kind, const streamy_store_req 
     return streamy__error(STREAMY_EINVAL, "operation %d is unknown", (int)kind);
 }
 
-static int decide(streamy_decision *out, streamy *h, streamy_op_kind kind, const char *user,
-                  const char *stream)
+static int decide(streamy_decision *out, streamy *h, streamy_op_kind kind,
+                  const char *user, const char *stream)
 {
     char ubuf[STREAMY_ID_MAX + 1], sbuf[STREAMY_ID_MAX + 1];
     streamy_decision local;
@@ -434,7 +308,7 @@ int streamy_renew(streamy_decision *out, streamy *h, const char *user, const cha
 int streamy_apply(streamy *h, streamy_op *ops, size_t n)
 {
     streamy_store_op *sops = NULL;
-    char (*ids)[STREAMY_ID_MAX + 1] = NULL;
+    char(*ids)[STREAMY_ID_MAX + 1] = NULL;
     streamy_store_req base;
     size_t i, m = 0;
     int rc;
@@ -451,7 +325,8 @@ int streamy_apply(streamy *h, streamy_op *ops, size_t n)
     sops = malloc(n * sizeof(*sops));
     ids = malloc(2 * n * sizeof(*ids));
     if (sops == NULL || ids == NULL) {
-        rc = streamy__error(STREAMY_ENOMEM, "cannot allocate a batch of %zu operations", n);
+        rc = streamy__error(STREAMY_ENOMEM, "cannot allocate a batch of %zu operations",
+                            n);
         goto fail;
     }
     /* One instant for the whole batch: it is one transaction. */
@@ -462,10 +337,10 @@ int streamy_apply(streamy *h, streamy_op *ops, size_t n)
 
         memset(&ops[i].decision, 0, sizeof(ops[i].decision));
         ops[i].result = STREAMY_OK;
-        if (ops[i].kind != STREAMY_OP_SUBSCRIBE && ops[i].kind != STREAMY_OP_UNSUBSCRIBE &&
-            ops[i].kind != STREAMY_OP_RENEW) {
-            ops[i].result = streamy__error(STREAMY_EINVAL, "operation %zu: kind %d is unknown",
-                                           i, (int)ops[i].kind);
+        if (ops[i].kind != STREAMY_OP_SUBSCRIBE &&
+            ops[i].kind != STREAMY_OP_UNSUBSCRIBE && ops[i].kind != STREAMY_OP_RENEW) {
+            ops[i].result = streamy__error(
+                STREAMY_EINVAL, "operation %zu: kind %d is unknown", i, (int)ops[i].kind);
             continue;
         }
         *req = base;
@@ -613,7 +488,8 @@ int streamy_set_limit(streamy *h, const char *user, unsigned int limit)
         return streamy__error(STREAMY_EINVAL, "limit %u is larger than %u", limit,
                               STREAMY_LIMIT_MAX);
     if (h->store->set_limit == NULL)
-        return streamy__error(STREAMY_EUNSUPPORTED, "store \"%s\" keeps no per-user limits",
+        return streamy__error(STREAMY_EUNSUPPORTED,
+                              "store \"%s\" keeps no per-user limits",
                               streamy_store_name(h));
     return store_result(h, h->store->set_limit(h->store, req.user, limit));
 }
@@ -627,7 +503,8 @@ int streamy_clear_limit(streamy *h, const char *user)
     if ((rc = prepare(&req, ubuf, NULL, h, user, NULL, 0)) != STREAMY_OK)
         return rc;
     if (h->store->clear_limit == NULL)
-        return streamy__error(STREAMY_EUNSUPPORTED, "store \"%s\" keeps no per-user limits",
+        return streamy__error(STREAMY_EUNSUPPORTED,
+                              "store \"%s\" keeps no per-user limits",
                               streamy_store_name(h));
     return store_result(h, h->store->clear_limit(h->store, req.user));
 }
@@ -673,7 +550,8 @@ int streamy_purge(uint64_t *removed, streamy *h)
     if (n > 0) {
         COUNT(h, expired, n);
         if (h->opts.observer != NULL) {
-            streamy_event ev = {STREAMY_EVENT_EXPIRED, NULL, NULL, 0, 0, 0, 0, req.now_ms};
+            streamy_event ev = {
+                STREAMY_EVENT_EXPIRED, NULL, NULL, 0, 0, 0, 0, req.now_ms};
             ev.count = n > UINT32_MAX ? UINT32_MAX : (unsigned)n;
             h->opts.observer(&ev, h->opts.observer_payload);
         }

@@ -49,42 +49,43 @@ int64_t streamy__expiries_next_free(streamy__expiries *e, unsigned int active,
                                     unsigned int limit);
 void streamy__expiries_free(streamy__expiries *e);
 
-/* store_sqlite.c: its prepared statements, by index; the texts (NULL past the
- * end) are for the tests and the benchmark, which hold SQLite to them. */
-enum {
-    ST_BEGIN,
-    ST_COMMIT,
-    ST_ROLLBACK,
-    ST_SCAN,
-    ST_INSERT,
-    ST_REFRESH,
-    ST_DROP_EXPIRED,
-    ST_DELETE_ONE,
-    ST_RELEASE,
-    ST_RELEASE_EXPIRED,
-    ST_LIST,
-    ST_COUNT,
-    ST_GET_LIMIT,
-    ST_SET_LIMIT,
-    ST_CLEAR_LIMIT,
-    ST_PURGE,
-    ST_HEALTH,
-    ST_COUNT_
-};
+/* rules.c: the acquire rule that the C stores share (store.h, `acquire`), as a pure
+ * function: a store reads, asks the rule what to do, then does it its own way. */
 
-const char *streamy__sqlite_sql(int i);
+/* What a store read of the user, before changing anything. */
+typedef struct streamy__acquire_scan {
+    unsigned int active;  /* the user's unexpired leases */
+    unsigned int expired; /* the user's expired leases, which the decision drops */
+    unsigned int limit;   /* the user's own limit, else the request's */
+    int exists;           /* the lease (user, stream) is one of the unexpired ones */
+    int64_t since_ms;     /* when that lease started, if it exists */
+    /* The unexpired leases an evict policy would remove: the one started first and
+     * the one renewed least recently, ties to the smallest stream id; NULL when
+     * there is none. */
+    const char *oldest, *idlest;
+    /* The unexpired leases' expiries, for a refusal's retry_ms (sorted by the rule);
+     * NULL when the store collects them only once refused: the rule then answers
+     * retry_ms 0, and the store asks again with them. */
+    streamy__expiries *expiries;
+} streamy__acquire_scan;
 
-/* core.c: a store URI taken apart, before anything is opened. */
-enum { STREAMY__URI_MEMORY, STREAMY__URI_SQLITE, STREAMY__URI_REDIS, STREAMY__URI_POSTGRES };
-typedef struct streamy__uri {
-    int kind;
-    const char *uri;       /* the whole URI (Redis and PostgreSQL read it themselves) */
-    char path[4096];       /* SQLite: the file, or ":memory:" */
-    int readonly;          /* SQLite: ?mode=ro */
-    int synchronous_full;  /* SQLite: ?synchronous=; -1 when not given */
-} streamy__uri;
+typedef enum streamy__acquire_action {
+    STREAMY__ACQUIRE_REFRESH,       /* renew the existing lease */
+    STREAMY__ACQUIRE_INSERT,        /* add the lease */
+    STREAMY__ACQUIRE_EVICT,         /* remove `*victim`, then add the lease */
+    STREAMY__ACQUIRE_INSERT_SHADOW, /* add the lease over the limit (shadow mode) */
+    STREAMY__ACQUIRE_REFUSE         /* add nothing: STREAMY_LIMIT_REACHED */
+} streamy__acquire_action;
 
-int streamy__uri_parse(streamy__uri *u, const char *uri);
+/* Decide one acquire from `scan` and `req` (now, ttl, policy, shadow). Fills every
+ * field of `*out` that the decision sets, as the store must report it once it has
+ * acted (the user's expired leases are dropped whatever the action). `*victim` is
+ * `scan->oldest` or `scan->idlest` for STREAMY__ACQUIRE_EVICT, else NULL. No I/O, no
+ * allocation; thread-safe (it sorts `scan->expiries`, which is the caller's). */
+streamy__acquire_action streamy__acquire_decide(streamy_decision *out,
+                                                const char **victim,
+                                                const streamy_store_req *req,
+                                                const streamy__acquire_scan *scan);
 
 #define STREAMY_UNUSED(x) (void)(x)
 

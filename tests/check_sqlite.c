@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* check_sqlite.c: what only the SQLite store promises: files, schema, locks, faults, plans. */
+/* check_sqlite.c: what only the SQLite store promises: files, schema, locks, faults,
+ * plans. */
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -9,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "streamy_int.h"
+#include "stores/sqlite.h"
 #include "test_util.h"
 
 static char *dir;
@@ -115,7 +116,8 @@ START_TEST(foreign_files_are_left_untouched)
     /* Someone else's SQLite database. */
     unlink(path);
     db = raw_open();
-    raw_exec(db, "CREATE TABLE orders(id INTEGER PRIMARY KEY); INSERT INTO orders VALUES(1)");
+    raw_exec(db,
+             "CREATE TABLE orders(id INTEGER PRIMARY KEY); INSERT INTO orders VALUES(1)");
     sqlite3_close(db);
     ck_assert_rc(streamy_open(&h, path, NULL), STREAMY_ESTORE);
     ck_assert_ptr_nonnull(strstr(streamy_errmsg(NULL), "not a Streamy database"));
@@ -289,7 +291,8 @@ START_TEST(read_only_file_reads_and_refuses_writes)
         test_child_exit(0);
     }
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d",
+                  status);
 }
 END_TEST
 
@@ -333,8 +336,10 @@ START_TEST(concurrent_creation)
     }
     ck_assert_int_eq(ok, KIDS);
     db = raw_open();
-    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM leases"), 3); /* the default limit */
-    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE type='table'"), 2);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM leases"),
+                     3); /* the default limit */
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE type='table'"),
+                     2);
     sqlite3_close(db);
 }
 END_TEST
@@ -358,8 +363,8 @@ START_TEST(every_statement_uses_an_index)
             strcmp(q, "ROLLBACK") == 0)
             continue;
         eqp = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", q);
-        ck_assert_msg(sqlite3_prepare_v2(db, eqp, -1, &st, NULL) == SQLITE_OK, "%s: %s", q,
-                      sqlite3_errmsg(db));
+        ck_assert_msg(sqlite3_prepare_v2(db, eqp, -1, &st, NULL) == SQLITE_OK, "%s: %s",
+                      q, sqlite3_errmsg(db));
         while (sqlite3_step(st) == SQLITE_ROW) {
             size_t len = strlen(plan);
             snprintf(plan + len, sizeof(plan) - len, "%s; ", sqlite3_column_text(st, 3));
@@ -368,9 +373,11 @@ START_TEST(every_statement_uses_an_index)
         sqlite3_free(eqp);
         if (strstr(q, "LIMIT 1") != NULL)
             continue; /* the health check reads one row, whatever the plan */
-        ck_assert_msg(strstr(plan, "SCAN") == NULL, "statement scans: %s\nplan: %s", q, plan);
+        ck_assert_msg(strstr(plan, "SCAN") == NULL, "statement scans: %s\nplan: %s", q,
+                      plan);
         if (strncmp(q, "INSERT", 6) != 0)
-            ck_assert_msg(strstr(plan, "SEARCH") != NULL, "no index: %s\nplan: %s", q, plan);
+            ck_assert_msg(strstr(plan, "SEARCH") != NULL, "no index: %s\nplan: %s", q,
+                          plan);
     }
     ck_assert_int_gt(i, 10);
     sqlite3_close(db);

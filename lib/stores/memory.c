@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* store_memory.c: the in-process memory store: a hash table of users under one mutex. */
-#include "streamy_int.h"
+/* memory.c: the in-process memory store: a hash table of users under one mutex. */
+#include "stores.h"
 
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,18 +198,20 @@ static int64_t expiry(const streamy_store_req *req)
     return req->ttl_ms ? req->now_ms + req->ttl_ms : 0;
 }
 
-/* Only a refusal needs to know when a slot frees: a second, rarer pass. */
-static int64_t next_free(const muser *u, int64_t now, unsigned int active, unsigned int limit)
+/* Only a refusal needs to know when a slot frees: a second, rarer pass collects the
+ * expiries, and the rule is asked again with them for retry_ms. */
+static void refuse(streamy_decision *out, const streamy_store_req *req, const muser *u,
+                   streamy__acquire_scan *in)
 {
+    const char *victim;
     streamy__expiries e;
-    int64_t at;
     scan sc;
 
     streamy__expiries_init(&e);
-    scan_user(&sc, u, NULL, now, &e);
-    at = streamy__expiries_next_free(&e, active, limit);
+    scan_user(&sc, u, NULL, req->now_ms, &e);
+    in->expiries = &e;
+    streamy__acquire_decide(out, &victim, req, in);
     streamy__expiries_free(&e);
-    return at;
 }
 
 static int mem_acquire_locked(memory_store *m, const streamy_store_req *req,
@@ -219,39 +220,41 @@ static int mem_acquire_locked(memory_store *m, const streamy_store_req *req,
     uint64_t hash = hash_id(req->user);
     muser *u = find_user(m, req->user, hash);
     const mlease *victim = NULL;
+    const char *victim_stream;
+    streamy__acquire_scan in;
     mlease *l;
-    unsigned int limit;
     scan sc;
 
     scan_user(&sc, u, req->stream, req->now_ms, NULL);
-    limit = u && u->has_limit ? u->limit : req->limit;
-    out->limit = limit;
-    out->expired = sc.expired;
-    if (sc.existing != NULL) {
+    in.active = sc.active;
+    in.expired = sc.expired;
+    in.limit = u && u->has_limit ? u->limit : req->limit;
+    in.exists = sc.existing != NULL;
+    in.since_ms = sc.existing ? sc.existing->since : 0;
+    in.oldest = sc.oldest ? sc.oldest->stream : NULL;
+    in.idlest = sc.idlest ? sc.idlest->stream : NULL;
+    in.expiries = NULL;
+    switch (streamy__acquire_decide(out, &victim_stream, req, &in)) {
+    case STREAMY__ACQUIRE_REFRESH:
         if (sc.expired)
             drop_leases(u, req->now_ms, NULL);
         sc.existing->renewed = req->now_ms;
-        sc.existing->expires = expiry(req);
-        out->active = sc.active;
-        out->since_ms = sc.existing->since;
-        out->expires_ms = sc.existing->expires;
+        sc.existing->expires = out->expires_ms;
         return STREAMY_OK;
-    }
-    if (sc.active >= limit) {
-        if (req->policy != STREAMY_POLICY_REJECT && limit > 0 && sc.active == limit)
-            victim = req->policy == STREAMY_POLICY_EVICT_OLDEST ? sc.oldest : sc.idlest;
-        else if (req->shadow)
-            out->shadow_refused = 1;
-        else {
-            /* Before the user is dropped: one left with nothing is freed. */
-            out->active = sc.active;
-            out->retry_ms = next_free(u, req->now_ms, sc.active, limit);
-            if (sc.expired)
-                drop_leases(u, req->now_ms, NULL);
-            if (u != NULL)
-                maybe_drop_user(m, u);
-            return STREAMY_LIMIT_REACHED;
-        }
+    case STREAMY__ACQUIRE_REFUSE:
+        /* Before the user is dropped: one left with nothing is freed. */
+        refuse(out, req, u, &in);
+        if (sc.expired)
+            drop_leases(u, req->now_ms, NULL);
+        if (u != NULL)
+            maybe_drop_user(m, u);
+        return STREAMY_LIMIT_REACHED;
+    case STREAMY__ACQUIRE_EVICT:
+        victim = victim_stream == in.oldest ? sc.oldest : sc.idlest;
+        break;
+    case STREAMY__ACQUIRE_INSERT:
+    case STREAMY__ACQUIRE_INSERT_SHADOW:
+        break;
     }
     /* Allocate before changing anything, so running out of memory changes nothing. */
     if (slot != NULL && slot->lease != NULL) {
@@ -274,19 +277,11 @@ static int mem_acquire_locked(memory_store *m, const streamy_store_req *req,
         }
         insert_user(m, u);
     }
-    if (victim != NULL) {
-        snprintf(out->evicted, sizeof(out->evicted), "%s", victim->stream);
-        sc.active--;
-    }
     if (sc.expired || victim != NULL)
         drop_leases(u, req->now_ms, victim);
     l->since = l->renewed = req->now_ms;
-    l->expires = expiry(req);
+    l->expires = out->expires_ms;
     append_lease(u, l);
-    out->created = 1;
-    out->active = sc.active + 1;
-    out->since_ms = l->since;
-    out->expires_ms = l->expires;
     return STREAMY_OK;
 nomem:
     streamy_store_set_error(&m->base, "memory store: cannot allocate a lease");
@@ -415,7 +410,8 @@ static int memory_apply(streamy_store *st, streamy_store_op *ops, size_t n)
     free_slots(slots, n);
     return STREAMY_OK;
 nomem:
-    streamy_store_set_error(st, "memory store: cannot allocate a batch of %zu operations", n);
+    streamy_store_set_error(st, "memory store: cannot allocate a batch of %zu operations",
+                            n);
     return STREAMY_ENOMEM;
 }
 
@@ -428,8 +424,8 @@ static int by_since(const void *a, const void *b)
     return strcmp(x->stream, y->stream);
 }
 
-static int memory_list(streamy_store *st, const streamy_store_req *req, streamy_lease_cb cb,
-                       void *payload)
+static int memory_list(streamy_store *st, const streamy_store_req *req,
+                       streamy_lease_cb cb, void *payload)
 {
     memory_store *m = (memory_store *)st;
     mlease *l, **v = NULL;
@@ -463,7 +459,8 @@ out:
     return rc;
 }
 
-static int memory_count(streamy_store *st, const streamy_store_req *req, unsigned int *out)
+static int memory_count(streamy_store *st, const streamy_store_req *req,
+                        unsigned int *out)
 {
     memory_store *m = (memory_store *)st;
     scan sc;
@@ -529,7 +526,8 @@ static int memory_get_limit(streamy_store *st, const char *user, unsigned int *l
     return STREAMY_OK;
 }
 
-static int memory_purge(streamy_store *st, const streamy_store_req *req, uint64_t *removed)
+static int memory_purge(streamy_store *st, const streamy_store_req *req,
+                        uint64_t *removed)
 {
     int64_t now_ms = req->now_ms;
     memory_store *m = (memory_store *)st;
@@ -607,4 +605,14 @@ int streamy_store_memory_new(streamy_store **out)
     m->base.free = memory_free;
     *out = &m->base;
     return STREAMY_OK;
+}
+
+int streamy__store_memory_open(streamy_store **out, const char *uri,
+                               const streamy_options *o)
+{
+    STREAMY_UNUSED(o);
+    if (strcmp(uri, "memory:") != 0)
+        return streamy__error(STREAMY_EINVAL,
+                              "memory URI takes nothing after \"memory:\"");
+    return streamy_store_memory_new(out);
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* store_sqlite.c: the default store: one SQLite file in WAL mode, one transaction a decision. */
-#include "streamy_int.h"
+/* sqlite.c: the default store: one SQLite file in WAL mode, one transaction a
+ * decision. */
+#include "stores.h"
+#include "stores/sqlite.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,7 +39,8 @@ static const char schema_v1[] =
     " max INTEGER NOT NULL"
     ") WITHOUT ROWID;"
     "PRAGMA application_id = " STR(STREAMY_APPLICATION_ID) ";"
-    "PRAGMA user_version = " STR(SCHEMA_VERSION) ";";
+                                                           "PRAGMA user_version = " STR(
+                                                               SCHEMA_VERSION) ";";
 
 static const char *const sql[ST_COUNT_] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -51,16 +54,19 @@ static const char *const sql[ST_COUNT_] = {
                   "VALUES (?1, ?2, ?3, ?3, ?4)",
     [ST_REFRESH] = "UPDATE leases SET renewed = ?3, expires = ?4 "
                    "WHERE user = ?1 AND stream = ?2",
-    [ST_DROP_EXPIRED] = "DELETE FROM leases WHERE user = ?1 AND expires > 0 AND expires <= ?2",
+    [ST_DROP_EXPIRED] =
+        "DELETE FROM leases WHERE user = ?1 AND expires > 0 AND expires <= ?2",
     [ST_DELETE_ONE] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2",
     /* Two one-pass deletes: the active lease, else the same lease if expired. */
     [ST_RELEASE] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2 "
                    "AND (expires = 0 OR expires > ?3)",
     [ST_RELEASE_EXPIRED] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2 "
                            "AND expires > 0 AND expires <= ?3",
-    [ST_LIST] = "SELECT stream, since, renewed, expires FROM leases "
-                "WHERE user = ?1 AND (expires = 0 OR expires > ?2) ORDER BY since, stream",
-    [ST_COUNT] = "SELECT count(*) FROM leases WHERE user = ?1 AND (expires = 0 OR expires > ?2)",
+    [ST_LIST] =
+        "SELECT stream, since, renewed, expires FROM leases "
+        "WHERE user = ?1 AND (expires = 0 OR expires > ?2) ORDER BY since, stream",
+    [ST_COUNT] =
+        "SELECT count(*) FROM leases WHERE user = ?1 AND (expires = 0 OR expires > ?2)",
     [ST_GET_LIMIT] = "SELECT max FROM limits WHERE user = ?1",
     [ST_SET_LIMIT] = "INSERT INTO limits (user, max) VALUES (?1, ?2) "
                      "ON CONFLICT (user) DO UPDATE SET max = excluded.max",
@@ -239,7 +245,8 @@ static int drop_expired(sqlite_store *s, const streamy_store_req *req)
     return step_done(s, ST_DROP_EXPIRED, "drop expired leases");
 }
 
-static int write_lease(sqlite_store *s, int id, const streamy_store_req *req, const char *what)
+static int write_lease(sqlite_store *s, int id, const streamy_store_req *req,
+                       const char *what)
 {
     sqlite3_stmt *st = bind_user(s, id, req->user);
 
@@ -253,52 +260,45 @@ static int write_lease(sqlite_store *s, int id, const streamy_store_req *req, co
 static int decide_acquire(sqlite_store *s, const streamy_store_req *req,
                           streamy_decision *out, scan *sc)
 {
-    const char *victim = NULL;
+    streamy__acquire_action action;
+    streamy__acquire_scan in;
+    const char *victim;
     int rc;
 
     if ((rc = scan_user(sc, s, req)) != STREAMY_OK)
         return rc;
-    out->limit = sc->limit;
-    out->expired = sc->expired;
+    in.active = sc->active;
+    in.expired = sc->expired;
+    in.limit = sc->limit;
+    in.exists = sc->exists;
+    in.since_ms = sc->since;
+    in.oldest = sc->active ? sc->oldest : NULL;
+    in.idlest = sc->active ? sc->idlest : NULL;
+    in.expiries = &sc->expiries;
+    action = streamy__acquire_decide(out, &victim, req, &in);
     if (sc->expired && (rc = drop_expired(s, req)) != STREAMY_OK)
         return rc;
-    if (sc->exists) {
-        if ((rc = write_lease(s, ST_REFRESH, req, "refresh lease")) != STREAMY_OK)
-            return rc;
-        out->active = sc->active;
-        out->since_ms = sc->since;
-        out->expires_ms = expiry(req);
-        return STREAMY_OK;
-    }
-    if (sc->active >= sc->limit) {
-        if (req->policy != STREAMY_POLICY_REJECT && sc->limit > 0 && sc->active == sc->limit) {
-            victim = req->policy == STREAMY_POLICY_EVICT_OLDEST ? sc->oldest : sc->idlest;
-        } else if (req->shadow) {
-            out->shadow_refused = 1;
-        } else {
-            out->active = sc->active;
-            out->retry_ms = streamy__expiries_next_free(&sc->expiries, sc->active, sc->limit);
-            return STREAMY_LIMIT_REACHED;
-        }
-    }
-    if (victim != NULL) {
+    switch (action) {
+    case STREAMY__ACQUIRE_REFRESH:
+        return write_lease(s, ST_REFRESH, req, "refresh lease");
+    case STREAMY__ACQUIRE_REFUSE:
+        return STREAMY_LIMIT_REACHED;
+    case STREAMY__ACQUIRE_EVICT: {
         sqlite3_stmt *st = bind_user(s, ST_DELETE_ONE, req->user);
         sqlite3_bind_text(st, 2, victim, -1, SQLITE_STATIC);
         if ((rc = step_done(s, ST_DELETE_ONE, "evict lease")) != STREAMY_OK)
             return rc;
-        snprintf(out->evicted, sizeof(out->evicted), "%s", victim);
-        sc->active--;
+        break;
     }
-    if ((rc = write_lease(s, ST_INSERT, req, "insert lease")) != STREAMY_OK)
-        return rc;
-    out->created = 1;
-    out->active = sc->active + 1;
-    out->since_ms = req->now_ms;
-    out->expires_ms = expiry(req);
-    return STREAMY_OK;
+    case STREAMY__ACQUIRE_INSERT:
+    case STREAMY__ACQUIRE_INSERT_SHADOW:
+        break;
+    }
+    return write_lease(s, ST_INSERT, req, "insert lease");
 }
 
-static int do_acquire(sqlite_store *s, const streamy_store_req *req, streamy_decision *out)
+static int do_acquire(sqlite_store *s, const streamy_store_req *req,
+                      streamy_decision *out)
 {
     scan sc;
     int rc = decide_acquire(s, req, out, &sc);
@@ -333,7 +333,8 @@ static int do_renew(sqlite_store *s, const streamy_store_req *req, streamy_decis
 /* Each statement is atomic on its own, so no explicit transaction is needed: the
  * second runs only when there was no active lease, and deletes only an expired
  * one, so a lease subscribed in between is never taken for expired. */
-static int do_release(sqlite_store *s, const streamy_store_req *req, streamy_decision *out)
+static int do_release(sqlite_store *s, const streamy_store_req *req,
+                      streamy_decision *out)
 {
     static const int steps[2] = {ST_RELEASE, ST_RELEASE_EXPIRED};
     int rc;
@@ -416,8 +417,8 @@ out:
     return rc;
 }
 
-static int sqlite_list(streamy_store *st, const streamy_store_req *req, streamy_lease_cb cb,
-                       void *payload)
+static int sqlite_list(streamy_store *st, const streamy_store_req *req,
+                       streamy_lease_cb cb, void *payload)
 {
     sqlite_store *s = (sqlite_store *)st;
     sqlite3_stmt *q;
@@ -457,7 +458,8 @@ static int query_int(sqlite_store *s, sqlite3_stmt *q, const char *what, int64_t
     return rc;
 }
 
-static int sqlite_count(streamy_store *st, const streamy_store_req *req, unsigned int *out)
+static int sqlite_count(streamy_store *st, const streamy_store_req *req,
+                        unsigned int *out)
 {
     sqlite_store *s = (sqlite_store *)st;
     int64_t n = 0;
@@ -509,7 +511,8 @@ static int sqlite_clear_limit(streamy_store *st, const char *user)
     return rc;
 }
 
-static int sqlite_purge(streamy_store *st, const streamy_store_req *req, uint64_t *removed)
+static int sqlite_purge(streamy_store *st, const streamy_store_req *req,
+                        uint64_t *removed)
 {
     int64_t now_ms = req->now_ms;
     sqlite_store *s = (sqlite_store *)st;
@@ -558,7 +561,8 @@ static int pragma_int(sqlite_store *s, const char *pragma, int64_t *value)
     found = rc == SQLITE_ROW;
     if (found)
         *value = sqlite3_column_int64(q, 0);
-    rc = found || rc == SQLITE_DONE ? STREAMY_OK : db_error(s, rc, "read the database header");
+    rc = found || rc == SQLITE_DONE ? STREAMY_OK
+                                    : db_error(s, rc, "read the database header");
     sqlite3_finalize(q);
     return rc;
 }
@@ -619,19 +623,20 @@ static int inspect(sqlite_store *s)
             return STREAMY_ESTORE;
         }
         if (version < 1) {
-            streamy_store_set_error(&s->base,
-                                    "sqlite %s: Streamy database without a schema version",
-                                    s->path);
+            streamy_store_set_error(
+                &s->base, "sqlite %s: Streamy database without a schema version",
+                s->path);
             return STREAMY_ESTORE;
         }
         return 1;
     }
     if (app == 0 && objects == 0 && version == 0)
         return 0;
-    streamy_store_set_error(&s->base,
-                            "sqlite %s: not a Streamy database (application_id %lld, %lld "
-                            "schema objects); left untouched",
-                            s->path, (long long)app, (long long)objects);
+    streamy_store_set_error(
+        &s->base,
+        "sqlite %s: not a Streamy database (application_id %lld, %lld "
+        "schema objects); left untouched",
+        s->path, (long long)app, (long long)objects);
     return STREAMY_ESTORE;
 }
 
@@ -659,9 +664,8 @@ static int open_schema(sqlite_store *s, int memory, int readonly, int sync_full)
     if (rc < 0)
         return rc;
     if (rc == 0 && readonly) {
-        streamy_store_set_error(&s->base,
-                                "sqlite %s: no Streamy database here to open read-only",
-                                s->path);
+        streamy_store_set_error(
+            &s->base, "sqlite %s: no Streamy database here to open read-only", s->path);
         return STREAMY_ESTORE;
     }
     if (!memory && !readonly &&
@@ -748,7 +752,8 @@ int streamy_store_sqlite_new(streamy_store **out, const char *path, int readonly
         goto fail;
     if (!memory && !readonly)
         side_files_writable(path);
-    flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
+    flags =
+        (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
     rc = sqlite3_open_v2(path, &s->db, flags, NULL);
     if (rc != SQLITE_OK) {
         if (s->db == NULL) {
@@ -787,4 +792,72 @@ int streamy_store_sqlite_new(streamy_store **out, const char *path, int readonly
 fail:
     sqlite_free(&s->base);
     return rc;
+}
+
+/* `sqlite:PATH[?key=value&...]`: the path and the parameters. */
+static int uri_params(streamy__sqlite_uri *u, const char *rest)
+{
+    const char *q = strchr(rest, '?');
+    size_t plen = q ? (size_t)(q - rest) : strlen(rest);
+
+    if (plen == 0)
+        return streamy__error(STREAMY_EINVAL, "sqlite URI has no path (use sqlite:PATH)");
+    if (plen >= sizeof(u->path))
+        return streamy__error(STREAMY_EINVAL, "sqlite path is longer than %zu bytes",
+                              sizeof(u->path) - 1);
+    memcpy(u->path, rest, plen);
+    u->path[plen] = '\0';
+    while (q != NULL) {
+        const char *key = q + 1, *amp = strchr(key, '&');
+        size_t klen = amp ? (size_t)(amp - key) : strlen(key);
+
+        if (klen == 7 && strncmp(key, "mode=ro", 7) == 0)
+            u->readonly = 1;
+        else if (klen == 7 && strncmp(key, "mode=rw", 7) == 0)
+            u->readonly = 0;
+        else if (klen == 16 && strncmp(key, "synchronous=full", 16) == 0)
+            u->synchronous_full = 1;
+        else if (klen == 18 && strncmp(key, "synchronous=normal", 18) == 0)
+            u->synchronous_full = 0;
+        else
+            return streamy__error(
+                STREAMY_EINVAL,
+                "sqlite URI parameter \"%.*s\" is unknown (use mode=ro|rw, "
+                "synchronous=normal|full)",
+                (int)(klen > 64 ? 64 : klen), key);
+        q = amp;
+    }
+    return STREAMY_OK;
+}
+
+int streamy__sqlite_uri_parse(streamy__sqlite_uri *out, const char *uri)
+{
+    memset(out, 0, sizeof(*out));
+    out->synchronous_full = -1;
+    if (strcmp(uri, "sqlite::memory:") == 0) {
+        strcpy(out->path, ":memory:");
+        return STREAMY_OK;
+    }
+    if (strncmp(uri, "sqlite:", 7) == 0)
+        return uri_params(out, uri + 7);
+    if (strlen(uri) >= sizeof(out->path))
+        return streamy__error(STREAMY_EINVAL, "sqlite path is longer than %zu bytes",
+                              sizeof(out->path) - 1);
+    strcpy(out->path, uri);
+    return STREAMY_OK;
+}
+
+int streamy__store_sqlite_open(streamy_store **out, const char *uri,
+                               const streamy_options *o)
+{
+    static const streamy_options defaults = STREAMY_OPTIONS_INIT;
+    streamy_options so = o != NULL ? *o : defaults;
+    streamy__sqlite_uri u;
+    int rc;
+
+    if ((rc = streamy__sqlite_uri_parse(&u, uri)) != STREAMY_OK)
+        return rc;
+    if (u.synchronous_full >= 0)
+        so.synchronous_full = u.synchronous_full;
+    return streamy_store_sqlite_new(out, u.path, u.readonly, &so);
 }

@@ -2,7 +2,7 @@
 /* bench_decisions.c: decisions per second of every backend and of raw SQLite. */
 #include <streamy.h>
 
-#include "streamy_int.h" /* the SQLite store's statements, for --decompose */
+#include "stores/sqlite.h" /* the SQLite store's statements, for --decompose */
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -90,7 +90,6 @@ static const char *const raw_sql[R_COUNT_] = {
                   "VALUES (?1, ?2, ?3, ?3, 0)"),
     [R_DELETE] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2",
 };
-
 
 /* What a SQLite file holds after pre-population, measured after a checkpoint. */
 typedef struct dbsize {
@@ -740,42 +739,43 @@ static int parse_list(unsigned long *out, int max, const char *text, unsigned lo
 
 static void usage(FILE *f)
 {
-    fputs("usage: streamy_bench [options]\n"
-          "Decisions per second of libstreamy's backends, with the raw SQLite ceiling.\n"
-          "  --seconds S     wall time of one run of one configuration (default 1.5;\n"
-          "                  env STREAMY_BENCH_SECONDS)\n"
-          "  --rounds N      rounds; configurations are interleaved within each round\n"
-          "                  (default 5; env STREAMY_BENCH_ROUNDS)\n"
-          "  --warmup S      an unrecorded run of every configuration before round 1\n"
-          "                  (default 0.3; 0 for none)\n"
-          "  --quick         smoke run: 0.2 s, 2 rounds, 1000 and 20000 users\n"
-          "  --users LIST    user counts, comma-separated (default 1000,1000000)\n"
-          "  --threads LIST  thread counts, comma-separated (default 1,2,4)\n"
-          "  --filter GLOBS  run only configurations whose label matches one of the\n"
-          "                  comma-separated globs, e.g. 'sqlite-file/*,raw-sqlite/*'\n"
-          "  --list          print the labels of the selected configurations and exit\n"
-          "  --markdown      also print the results as Markdown tables\n"
-          "  --decompose     also run raw-sqlite-libsql: the library's own statements\n"
-          "                  driven the raw way, which splits the library's distance\n"
-          "                  to the ceiling into its SQL and its C\n"
-          "  --raw-pragma S  run the SQL S on the raw connections after the settings\n"
-          "                  (experiments only, e.g. 'PRAGMA mmap_size=268435456')\n"
-          "  --redis URI     also run the redis backend on URI (redis://HOST:PORT/DB);\n"
-          "                  each user count gets key prefix sb<pid>-<users>: there, and\n"
-          "                  the keys are left behind (use a throwaway server)\n"
-          "  --pg URI        also run the postgresql backend on URI (postgresql://...;\n"
-          "                  env STREAMY_BENCH_PG); each user count gets the schema\n"
-          "                  sb<pid>_<users>, left behind (use a throwaway server);\n"
-          "                  env STREAMY_BENCH_PG_SETTLE: a shell command run after\n"
-          "                  pre-populating (e.g. psql -c 'VACUUM ANALYZE')\n"
-          "  --dir DIR       where the SQLite files go (default: a new directory\n"
-          "                  under $TMPDIR or /tmp, removed at exit)\n"
-          "Env STREAMY_BENCH_ROUND_HOOK: a shell command run after the warm-up and\n"
-          "after every round, with STREAMY_BENCH_ROUND=0, 1, ... (an outside ceiling\n"
-          "measured in turn with the library, as tests/pg/bench_pg.sh does).\n"
-          "Labels are BACKEND/MODE/tTHREADS/uUSERS, e.g. memory/single/t1/u1k.\n"
-          "Exit status: 0, 1 if any decision failed, 2 on a usage or setup error.\n",
-          f);
+    fputs(
+        "usage: streamy_bench [options]\n"
+        "Decisions per second of libstreamy's backends, with the raw SQLite ceiling.\n"
+        "  --seconds S     wall time of one run of one configuration (default 1.5;\n"
+        "                  env STREAMY_BENCH_SECONDS)\n"
+        "  --rounds N      rounds; configurations are interleaved within each round\n"
+        "                  (default 5; env STREAMY_BENCH_ROUNDS)\n"
+        "  --warmup S      an unrecorded run of every configuration before round 1\n"
+        "                  (default 0.3; 0 for none)\n"
+        "  --quick         smoke run: 0.2 s, 2 rounds, 1000 and 20000 users\n"
+        "  --users LIST    user counts, comma-separated (default 1000,1000000)\n"
+        "  --threads LIST  thread counts, comma-separated (default 1,2,4)\n"
+        "  --filter GLOBS  run only configurations whose label matches one of the\n"
+        "                  comma-separated globs, e.g. 'sqlite-file/*,raw-sqlite/*'\n"
+        "  --list          print the labels of the selected configurations and exit\n"
+        "  --markdown      also print the results as Markdown tables\n"
+        "  --decompose     also run raw-sqlite-libsql: the library's own statements\n"
+        "                  driven the raw way, which splits the library's distance\n"
+        "                  to the ceiling into its SQL and its C\n"
+        "  --raw-pragma S  run the SQL S on the raw connections after the settings\n"
+        "                  (experiments only, e.g. 'PRAGMA mmap_size=268435456')\n"
+        "  --redis URI     also run the redis backend on URI (redis://HOST:PORT/DB);\n"
+        "                  each user count gets key prefix sb<pid>-<users>: there, and\n"
+        "                  the keys are left behind (use a throwaway server)\n"
+        "  --pg URI        also run the postgresql backend on URI (postgresql://...;\n"
+        "                  env STREAMY_BENCH_PG); each user count gets the schema\n"
+        "                  sb<pid>_<users>, left behind (use a throwaway server);\n"
+        "                  env STREAMY_BENCH_PG_SETTLE: a shell command run after\n"
+        "                  pre-populating (e.g. psql -c 'VACUUM ANALYZE')\n"
+        "  --dir DIR       where the SQLite files go (default: a new directory\n"
+        "                  under $TMPDIR or /tmp, removed at exit)\n"
+        "Env STREAMY_BENCH_ROUND_HOOK: a shell command run after the warm-up and\n"
+        "after every round, with STREAMY_BENCH_ROUND=0, 1, ... (an outside ceiling\n"
+        "measured in turn with the library, as tests/pg/bench_pg.sh does).\n"
+        "Labels are BACKEND/MODE/tTHREADS/uUSERS, e.g. memory/single/t1/u1k.\n"
+        "Exit status: 0, 1 if any decision failed, 2 on a usage or setup error.\n",
+        f);
 }
 
 static void parse_args(int argc, char **argv)

@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "schemes.h"
+#include "stores.h"
+#include "stores/sqlite.h"
 #include "streamy_int.h"
 
 /* main.c is streamyctl's; the settings code only needs its flags. */
@@ -38,61 +41,88 @@ static int starts(const char *s, const char *prefix)
 /* --- store URIs ------------------------------------------------------------------------
  */
 
-static void check_uri(const char *text)
+/* A refusal: EINVAL, a message about the URI or the path, and never a URI that is
+ * good whatever follows. */
+static void check_refused(int rc, const char *text)
 {
-    streamy__uri u;
-    int rc = streamy__uri_parse(&u, text);
+    CHECK(rc == STREAMY_EINVAL, "rc %d for \"%s\"", rc, text);
+    CHECK(strstr(streamy_errmsg(NULL), "URI") != NULL ||
+              strstr(streamy_errmsg(NULL), "path") != NULL,
+          "message \"%s\"", streamy_errmsg(NULL));
+    CHECK(strcmp(text, "memory:") != 0 && strcmp(text, "sqlite::memory:") != 0 &&
+              !starts(text, "redis://") && !starts(text, "postgresql://"),
+          "\"%s\" refused", text);
+}
+
+/* The SQLite store's own reading of its URI (or of a plain path). */
+static void check_sqlite_uri(const char *text, int plain)
+{
+    streamy__sqlite_uri u;
+    int rc = streamy__sqlite_uri_parse(&u, text);
     const char *q;
 
     if (rc != STREAMY_OK) {
-        CHECK(rc == STREAMY_EINVAL, "rc %d for \"%s\"", rc, text);
-        CHECK(strstr(streamy_errmsg(NULL), "URI") != NULL ||
-                  strstr(streamy_errmsg(NULL), "path") != NULL,
-              "message \"%s\"", streamy_errmsg(NULL));
-        CHECK(strcmp(text, "memory:") != 0 && strcmp(text, "sqlite::memory:") != 0 &&
-                  !starts(text, "redis://") && !starts(text, "postgresql://"),
-              "\"%s\" refused", text);
+        check_refused(rc, text);
         return;
     }
-    CHECK(u.uri == text, "the URI is not kept");
-    CHECK(text[0] != '\0', "empty URI accepted");
     CHECK(u.synchronous_full >= -1 && u.synchronous_full <= 1, "%d", u.synchronous_full);
     CHECK(u.readonly == 0 || u.readonly == 1, "%d", u.readonly);
-    switch (u.kind) {
-    case STREAMY__URI_MEMORY:
-        CHECK(strcmp(text, "memory:") == 0, "\"%s\" taken as memory:", text);
-        break;
-    case STREAMY__URI_REDIS:
+    CHECK(u.path[0] != '\0' && strlen(u.path) < sizeof(u.path), "path");
+    if (strcmp(text, "sqlite::memory:") == 0) {
+        CHECK(strcmp(u.path, ":memory:") == 0, "%s", u.path);
+    } else if (!plain) {
+        /* The path is what lies between the scheme and the first '?'. */
+        q = strchr(text + 7, '?');
+        CHECK(strlen(u.path) == (q ? (size_t)(q - text - 7) : strlen(text + 7)) &&
+                  strncmp(u.path, text + 7, strlen(u.path)) == 0,
+              "\"%s\" gave the path \"%s\"", text, u.path);
+        if (q == NULL)
+            CHECK(!u.readonly && u.synchronous_full == -1, "parameters without '?'");
+        if (u.readonly)
+            CHECK(strstr(q, "mode=ro") != NULL, "read-only without mode=ro");
+    } else {
+        CHECK(strcmp(u.path, text) == 0 && !u.readonly && u.synchronous_full == -1,
+              "plain path \"%s\" became \"%s\"", text, u.path);
+    }
+}
+
+static void check_uri(const char *text)
+{
+    const streamy__scheme *scheme = NULL;
+    streamy_store *st = NULL;
+    int rc = streamy__scheme_find(&scheme, text);
+
+    if (rc != STREAMY_OK) {
+        check_refused(rc, text);
+        return;
+    }
+    CHECK(text[0] != '\0', "empty URI accepted");
+    CHECK(scheme != NULL && starts(text, scheme->scheme), "\"%s\" taken as %s", text,
+          scheme ? scheme->scheme : "nothing");
+    if (scheme->open == streamy__store_memory_open) {
+        /* Opening a memory store touches nothing outside the process. */
+        rc = streamy__store_memory_open(&st, text, NULL);
+        if (rc != STREAMY_OK)
+            check_refused(rc, text);
+        else
+            CHECK(strcmp(text, "memory:") == 0, "\"%s\" taken as memory:", text);
+        if (st != NULL)
+            st->free(st);
+    } else if (scheme->open == streamy__store_redis_open) {
         CHECK(starts(text, "redis://") || starts(text, "rediss://") ||
                   starts(text, "unix://"),
               "\"%s\" taken as Redis", text);
-        break;
-    case STREAMY__URI_POSTGRES:
+    } else if (scheme->open == streamy__store_pg_open) {
         CHECK(starts(text, "postgresql://") || starts(text, "postgres://"),
               "\"%s\" taken as PostgreSQL", text);
-        break;
-    case STREAMY__URI_SQLITE:
-        CHECK(u.path[0] != '\0' && strlen(u.path) < sizeof(u.path), "path");
-        if (strcmp(text, "sqlite::memory:") == 0) {
-            CHECK(strcmp(u.path, ":memory:") == 0, "%s", u.path);
-        } else if (starts(text, "sqlite:")) {
-            /* The path is what lies between the scheme and the first '?'. */
-            q = strchr(text + 7, '?');
-            CHECK(strlen(u.path) == (q ? (size_t)(q - text - 7) : strlen(text + 7)) &&
-                      strncmp(u.path, text + 7, strlen(u.path)) == 0,
-                  "\"%s\" gave the path \"%s\"", text, u.path);
-            if (q == NULL)
-                CHECK(!u.readonly && u.synchronous_full == -1, "parameters without '?'");
-            if (u.readonly)
-                CHECK(strstr(q, "mode=ro") != NULL, "read-only without mode=ro");
-        } else {
-            CHECK(strcmp(u.path, text) == 0 && !u.readonly && u.synchronous_full == -1,
-                  "plain path \"%s\" became \"%s\"", text, u.path);
-            CHECK(!starts(text, "memory:"), "%s", text);
-        }
-        break;
-    default:
-        CHECK(0, "kind %d", u.kind);
+    } else if (scheme->open == streamy__store_sqlite_open) {
+        CHECK(scheme->scheme[0] == '\0'
+                  ? !starts(text, "sqlite:") && !starts(text, "memory:")
+                  : strcmp(scheme->scheme, "sqlite:") == 0,
+              "\"%s\" taken as SQLite", text);
+        check_sqlite_uri(text, scheme->scheme[0] == '\0');
+    } else {
+        CHECK(0, "\"%s\": no known store", text);
     }
 }
 
