@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cmd_serve.c: `streamyctl serve`: options, signals and the life of the HTTP server. */
 #include "cli.h"
-#include "serve.h"
+#include "serve_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -269,7 +269,7 @@ static void run_until_signal(serve_server *s, const sigset_t *set)
         }
         if (sig == SIGHUP && serve_log_reopen(&s->log) != 0)
             serve_log_event(&s->log, "error", "cannot reopen the log", s->log.path);
-        serve_guard_sweep(&s->guard, (int64_t)s->cfg.conn_timeout_s * 1000000);
+        serve_deadline_sweep(&s->deadline, (int64_t)s->cfg.conn_timeout_s * 1000000);
         serve_log_flush(&s->log);
     }
 }
@@ -333,12 +333,12 @@ int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (serve_batcher_start(&s->batcher, s->h, 1024) != 0) {
+    if (serve_group_commit_start(&s->group_commit, s->h, 1024) != 0) {
         rc = cli_error("cannot start the commit thread");
         goto out_store;
     }
     if (serve_http_start(s, (const struct sockaddr *)&ss) != 0) {
-        serve_batcher_stop(&s->batcher);
+        serve_group_commit_stop(&s->group_commit);
         rc = cli_error("cannot listen on %s: %s", f.listen, strerror(errno));
         goto out_store;
     }

@@ -19,7 +19,7 @@
 
 #include <jansson.h>
 
-#include "serve.h"
+#include "serve_int.h"
 
 #define TOKEN "fuzz-token"
 #define ANSWER_MAX (256 * 1024)
@@ -58,7 +58,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     /* Problems the server logs go nowhere: the checks below judge the answers. */
     if (server->cfg.token == NULL ||
         serve_log_open(&server->log, "/dev/null", 1, 0) != 0 ||
-        serve_batcher_start(&server->batcher, server->h, 64) != 0)
+        serve_group_commit_start(&server->group_commit, server->h, 64) != 0)
         abort();
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* serve_log.c: the server's log: JSON lines (or text) to standard error or a file. */
-#include "serve.h"
+/* log.c: the server's log: JSON lines (or text) to standard error or a file. */
+#include "serve_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

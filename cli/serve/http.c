@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* serve_http.c: the HTTP API of the original service, over libmicrohttpd and jansson. */
-#include "serve.h"
+/* http.c: the HTTP API of the original service, over libmicrohttpd and jansson. */
+#include "serve_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -278,7 +278,7 @@ static enum MHD_Result start_decision(serve_server *s, request *r,
     r->suspended = 1;
     /* Suspend before queueing, so the resume can never come first. */
     MHD_suspend_connection(conn);
-    serve_batcher_submit(&s->batcher, p);
+    serve_group_commit_submit(&s->group_commit, p);
     return MHD_YES;
 }
 
@@ -454,7 +454,7 @@ static enum MHD_Result health(serve_server *s, request *r, struct MHD_Connection
 static enum MHD_Result metrics(serve_server *s, request *r, struct MHD_Connection *conn)
 {
     size_t len = 0;
-    char *text = serve_metrics_render(&s->metrics, s->h, &s->batcher, &len);
+    char *text = serve_metrics_render(&s->metrics, s->h, &s->group_commit, &len);
 
     if (text == NULL)
         return send_error(r, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", NULL);
@@ -570,7 +570,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->responded)
         return MHD_YES;
-    serve_guard_received(conn); /* whole: the deadline no longer applies */
+    serve_deadline_received(conn); /* whole: the deadline no longer applies */
     if (r->too_large)
         return too_large(s, r, conn);
     if (r->suspended) {
@@ -606,7 +606,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         serve_log_request(&s->log, r->method, r->url, r->status, latency, remote);
     }
     serve_metrics_request(&s->metrics, r->route, r->status, latency);
-    serve_guard_idle(conn);
+    serve_deadline_idle(conn);
     free(r->body);
     free(r);
     *con_cls = NULL;
@@ -620,9 +620,9 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         __atomic_fetch_add(&s->metrics.connections, 1, __ATOMIC_RELAXED);
-        *socket_context = serve_guard_open(&s->guard, conn);
+        *socket_context = serve_deadline_open(&s->deadline, conn);
     } else {
-        serve_guard_close(&s->guard, *socket_context);
+        serve_deadline_close(&s->deadline, *socket_context);
         __atomic_fetch_sub(&s->metrics.connections, 1, __ATOMIC_RELAXED);
         __atomic_sub_fetch(&s->admitted, 1, __ATOMIC_ACQ_REL);
     }
@@ -697,7 +697,7 @@ void serve_http_stop(serve_server *s, int grace_ms)
         nanosleep(&tick, NULL);
         waited += 10;
     }
-    serve_batcher_stop(&s->batcher);
+    serve_group_commit_stop(&s->group_commit);
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
 }

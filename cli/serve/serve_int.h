@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* serve.h: the parts of `streamyctl serve`: HTTP front, group commit, metrics, logs. */
-#ifndef STREAMY_SERVE_H
-#define STREAMY_SERVE_H
+/* serve_int.h: the parts of `streamyctl serve`: HTTP front, group commit, metrics, logs. */
+#ifndef STREAMY_SERVE_INT_H
+#define STREAMY_SERVE_INT_H
 
 #include <pthread.h>
 #include <stddef.h>
@@ -27,7 +27,7 @@ typedef enum serve_route {
     ROUTE_COUNT_
 } serve_route;
 
-/* --- group commit (serve_batch.c) --------------------------------------------------- */
+/* --- group commit (group_commit.c) -------------------------------------------------- */
 
 /* One decision waiting for its transaction. */
 typedef struct serve_pending {
@@ -41,27 +41,27 @@ typedef struct serve_pending {
 
 #define SERVE_ERROR_SIZE 256
 
-typedef struct serve_batcher {
+typedef struct serve_group_commit {
     streamy *h;
     pthread_mutex_t lock;
     pthread_cond_t wake;
     serve_pending *head, *tail;
     int stop;
     pthread_t thread;
-    size_t max_batch;
-    streamy_op *ops;        /* max_batch of each, owned by the commit thread */
+    size_t max_group;
+    streamy_op *ops; /* max_group of each, owned by the commit thread */
     serve_pending **taken;
     /* Counted under `lock`, read by the metrics. */
-    uint64_t batches, batched_ops;
-} serve_batcher;
+    uint64_t commits, committed_ops;
+} serve_group_commit;
 
-int serve_batcher_start(serve_batcher *b, streamy *h, size_t max_batch);
+int serve_group_commit_start(serve_group_commit *gc, streamy *h, size_t max_group);
 /* Queue a decision; its connection is resumed after the commit. */
-void serve_batcher_submit(serve_batcher *b, serve_pending *p);
+void serve_group_commit_submit(serve_group_commit *gc, serve_pending *p);
 /* Decide what is queued, then stop the thread. */
-void serve_batcher_stop(serve_batcher *b);
+void serve_group_commit_stop(serve_group_commit *gc);
 
-/* --- metrics (serve_metrics.c) -------------------------------------------------------- */
+/* --- metrics (metrics.c) ------------------------------------------------------- */
 
 #define SERVE_LATENCY_BUCKETS 12
 
@@ -78,11 +78,11 @@ void serve_metrics_request(serve_metrics *m, serve_route route, unsigned status,
                            int64_t latency_us);
 void serve_metrics_store_error(serve_metrics *m, int rc);
 /* Render everything in the Prometheus text format; the caller frees it. */
-char *serve_metrics_render(const serve_metrics *m, streamy *h, const serve_batcher *b,
+char *serve_metrics_render(const serve_metrics *m, streamy *h, const serve_group_commit *gc,
                            size_t *len);
 const char *serve_route_name(serve_route route);
 
-/* --- logs (serve_log.c) --------------------------------------------------------------- */
+/* --- logs (log.c) -------------------------------------------------------------- */
 
 typedef struct serve_log {
     pthread_mutex_t lock;
@@ -103,27 +103,27 @@ void serve_log_event(serve_log *log, const char *level, const char *msg,
 void serve_log_flush(serve_log *log);
 void serve_log_close(serve_log *log);
 
-/* --- the request deadline (serve_guard.c) ---------------------------------------- */
+/* --- the request deadline (deadline.c) ---------------------------------------- */
 
 /* The open connections, swept by the main thread. A zeroed struct is ready to use. */
-typedef struct serve_guard {
+typedef struct serve_deadline {
     pthread_mutex_t lock;
     struct serve_conn *head;
-} serve_guard;
+} serve_deadline;
 
 /* A connection opened (returns its socket context, or NULL) and closed. */
-void *serve_guard_open(serve_guard *g, struct MHD_Connection *conn);
-void serve_guard_close(serve_guard *g, void *context);
+void *serve_deadline_open(serve_deadline *dl, struct MHD_Connection *conn);
+void serve_deadline_close(serve_deadline *dl, void *context);
 /* Its request was received whole; its answer completed (it waits for the next). */
-void serve_guard_received(struct MHD_Connection *conn);
-void serve_guard_idle(struct MHD_Connection *conn);
+void serve_deadline_received(struct MHD_Connection *conn);
+void serve_deadline_idle(struct MHD_Connection *conn);
 /* The monotonic clock, in microseconds. */
 int64_t serve_mono_us(void);
 /* Close the connections that spent longer than `timeout_us` waiting for or receiving a
  * request; returns how many. */
-unsigned serve_guard_sweep(serve_guard *g, int64_t timeout_us);
+unsigned serve_deadline_sweep(serve_deadline *dl, int64_t timeout_us);
 
-/* --- the HTTP front (serve_http.c) -------------------------------------------------- */
+/* --- the HTTP front (http.c) ------------------------------------------------- */
 
 typedef struct serve_config {
     const char *listen; /* ADDR:PORT or [ADDR]:PORT */
@@ -139,10 +139,10 @@ typedef struct serve_server {
     serve_config cfg;
     streamy *h;
     struct MHD_Daemon *daemon;
-    serve_batcher batcher;
+    serve_group_commit group_commit;
     serve_metrics metrics;
     serve_log log;
-    serve_guard guard;
+    serve_deadline deadline;
     int64_t in_flight; /* requests begun and not yet completed */
     int64_t admitted;  /* connections let in and not yet closed */
     int draining;      /* shutting down: refuse new requests */
@@ -152,4 +152,4 @@ int serve_http_start(serve_server *s, const struct sockaddr *addr);
 /* Stop accepting, wait up to `grace_ms` for requests in flight, then stop. */
 void serve_http_stop(serve_server *s, int grace_ms);
 
-#endif /* STREAMY_SERVE_H */
+#endif /* STREAMY_SERVE_INT_H */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* serve_metrics.c: counters of the HTTP server, rendered in the Prometheus text format. */
-#include "serve.h"
+/* metrics.c: counters of the HTTP server, rendered in the Prometheus text format. */
+#include "serve_int.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -95,12 +95,12 @@ static void put(text *t, const char *fmt, ...)
     }
 }
 
-char *serve_metrics_render(const serve_metrics *m, streamy *h, const serve_batcher *b,
+char *serve_metrics_render(const serve_metrics *m, streamy *h, const serve_group_commit *gc,
                            size_t *len)
 {
     text t = {malloc(8192), 0, 8192, 0};
     streamy_counters c;
-    uint64_t cumulative = 0, batches, ops;
+    uint64_t cumulative = 0, commits, ops;
     int r, i;
 
     if (t.buf == NULL)
@@ -162,10 +162,10 @@ char *serve_metrics_render(const serve_metrics *m, streamy *h, const serve_batch
         "# TYPE streamy_http_connections gauge\n"
         "streamy_http_connections %lld\n",
         (long long)LOAD(&m->connections));
-    pthread_mutex_lock((pthread_mutex_t *)&b->lock);
-    batches = b->batches;
-    ops = b->batched_ops;
-    pthread_mutex_unlock((pthread_mutex_t *)&b->lock);
+    pthread_mutex_lock((pthread_mutex_t *)&gc->lock);
+    commits = gc->commits;
+    ops = gc->committed_ops;
+    pthread_mutex_unlock((pthread_mutex_t *)&gc->lock);
     put(&t,
         "# HELP streamy_commits_total Store transactions of grouped decisions.\n"
         "# TYPE streamy_commits_total counter\n"
@@ -173,7 +173,7 @@ char *serve_metrics_render(const serve_metrics *m, streamy *h, const serve_batch
         "# HELP streamy_committed_decisions_total Decisions decided in those transactions.\n"
         "# TYPE streamy_committed_decisions_total counter\n"
         "streamy_committed_decisions_total %llu\n",
-        (unsigned long long)batches, (unsigned long long)ops);
+        (unsigned long long)commits, (unsigned long long)ops);
     if (t.failed) {
         free(t.buf);
         return NULL;
