@@ -165,13 +165,13 @@ static serve_route route_of(request *r, const char *url, const char *method)
 /* --- the bearer token ------------------------------------------------------------------ */
 
 /* Compare in time that depends only on the expected token's length. */
-static int token_matches(const serve_config *cfg, const char *given)
+static int token_matches(const serve_server *s, const char *given)
 {
     size_t glen = given ? strlen(given) : 0, i;
-    volatile unsigned char diff = (unsigned char)(glen != cfg->token_len);
+    volatile unsigned char diff = (unsigned char)(glen != s->token_len);
 
-    for (i = 0; i < cfg->token_len; i++)
-        diff |= (unsigned char)(cfg->token[i] ^ (i < glen ? given[i] : 0));
+    for (i = 0; i < s->token_len; i++)
+        diff |= (unsigned char)(s->token[i] ^ (i < glen ? given[i] : 0));
     return given != NULL && diff == 0;
 }
 
@@ -179,12 +179,12 @@ static int authorized(const serve_server *s, struct MHD_Connection *conn)
 {
     const char *auth;
 
-    if (s->cfg.token == NULL)
+    if (s->token == NULL)
         return 1;
     auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
-        return token_matches(&s->cfg, NULL);
-    return token_matches(&s->cfg, auth + 7);
+        return token_matches(s, NULL);
+    return token_matches(s, auth + 7);
 }
 
 /* --- request bodies ---------------------------------------------------------------------- */
@@ -654,8 +654,9 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
     serve_log_event(&s->log, "warn", "http", msg);
 }
 
-int serve_http_start(serve_server *s, const struct sockaddr *addr)
+int serve_http_start(serve_server *s)
 {
+    const struct sockaddr *addr = (const struct sockaddr *)&s->addr;
     /* poll(), not epoll: a request parked until its commit leaves and rejoins
      * the event loop, which costs two epoll_ctl calls in epoll mode and nothing
      * in poll mode (10-15% more requests a second, docs/PERFORMANCE.md); each

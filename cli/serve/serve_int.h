@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* serve_int.h: the parts of `streamyctl serve`: HTTP front, group commit, metrics, logs. */
+/* serve_int.h: the parts of the server behind serve.h: HTTP front, group commit, metrics,
+ * logs and the request deadline. */
 #ifndef STREAMY_SERVE_INT_H
 #define STREAMY_SERVE_INT_H
 
@@ -7,9 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include <microhttpd.h>
 
+#include "serve.h"
 #include "streamy.h"
 
 /* Routes, for dispatch and for the metrics' labels. */
@@ -123,20 +126,18 @@ int64_t serve_mono_us(void);
  * request; returns how many. */
 unsigned serve_deadline_sweep(serve_deadline *dl, int64_t timeout_us);
 
-/* --- the HTTP front (http.c) ------------------------------------------------- */
+/* --- the server (server.c) and its HTTP front (http.c) ------------------------------ */
 
-typedef struct serve_config {
-    const char *listen; /* ADDR:PORT or [ADDR]:PORT */
-    unsigned threads;
-    size_t max_body;
-    unsigned max_connections;
-    unsigned conn_timeout_s;
-    char *token; /* bearer token, or NULL */
+/* Decisions per commit at most, unless the configuration says otherwise. */
+#define SERVE_GROUP_MAX 1024
+
+struct serve_server {
+    serve_config cfg; /* a copy, without its pointers: they are the fields below */
+    struct sockaddr_storage addr;
+    char *token; /* the bearer token, or NULL */
     size_t token_len;
-} serve_config;
-
-typedef struct serve_server {
-    serve_config cfg;
+    char *log_file;
+    char url[128]; /* where it listens, once started */
     streamy *h;
     struct MHD_Daemon *daemon;
     serve_group_commit group_commit;
@@ -146,9 +147,10 @@ typedef struct serve_server {
     int64_t in_flight; /* requests begun and not yet completed */
     int64_t admitted;  /* connections let in and not yet closed */
     int draining;      /* shutting down: refuse new requests */
-} serve_server;
+};
 
-int serve_http_start(serve_server *s, const struct sockaddr *addr);
+/* Listen on `s->addr` (0), or fail with errno set (-1). */
+int serve_http_start(serve_server *s);
 /* Stop accepting, wait up to `grace_ms` for requests in flight, then stop. */
 void serve_http_stop(serve_server *s, int grace_ms);
 
