@@ -2,6 +2,7 @@
 /* cmd_serve.c: `streamyctl serve`: its flags, turned into the settings of the HTTP server. */
 #include "cli.h"
 #include "serve.h"
+#include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -81,7 +82,7 @@ static const cli_command_spec spec = {
 
 typedef struct serve_flags {
     const char *listen, *token_file, *log_file;
-    unsigned long threads, max_body, max_connections;
+    unsigned long long threads, max_body, max_connections;
     int64_t conn_timeout_ms, grace_ms;
     int json_log, access_log, insecure;
 } serve_flags;
@@ -102,15 +103,15 @@ static int on_option(int val, const char *arg, void *payload)
         f->listen = arg;
         break;
     case OPT_THREADS:
-        if (cli_parse_uint(&f->threads, arg, 64) != 0 || f->threads == 0)
+        if (streamy__parse_uint(&f->threads, arg, 64) != STREAMY_OK || f->threads == 0)
             return cli_invalid("invalid --threads \"%s\": expected 1 to 64", arg);
         break;
     case OPT_MAX_BODY:
-        if (cli_parse_uint(&f->max_body, arg, 1 << 20) != 0 || f->max_body == 0)
+        if (streamy__parse_uint(&f->max_body, arg, 1 << 20) != STREAMY_OK || f->max_body == 0)
             return cli_invalid("invalid --max-body \"%s\": expected 1 to 1048576 bytes", arg);
         break;
     case OPT_MAX_CONNECTIONS:
-        if (cli_parse_uint(&f->max_connections, arg, 100000) != 0 || f->max_connections == 0)
+        if (streamy__parse_uint(&f->max_connections, arg, 100000) != STREAMY_OK || f->max_connections == 0)
             return cli_invalid("invalid --max-connections \"%s\": expected 1 to 100000",
                                arg);
         break;
@@ -153,7 +154,7 @@ static int parse_listen(struct sockaddr_storage *ss, const char *text)
     char host[256];
     const char *colon, *port;
     struct addrinfo hints, *res = NULL;
-    unsigned long p;
+    unsigned long long p;
     size_t hlen;
     int rc;
 
@@ -174,7 +175,7 @@ static int parse_listen(struct sockaddr_storage *ss, const char *text)
         memcpy(host, text, hlen);
         port = colon + 1;
     }
-    if (hlen >= sizeof(host) || cli_parse_uint(&p, port, 65535) != 0)
+    if (hlen >= sizeof(host) || streamy__parse_uint(&p, port, 65535) != STREAMY_OK)
         return -1;
     host[hlen] = '\0';
     memset(&hints, 0, sizeof(hints));
@@ -246,7 +247,7 @@ int cmd_serve(int argc, char **argv)
     int rc;
 
     cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    f.threads = cpus > 0 && cpus <= 64 ? (unsigned long)cpus : 2;
+    f.threads = cpus > 0 && cpus <= 64 ? (unsigned long long)cpus : 2;
     if ((rc = cli_parse(&args, &spec, argc, argv, on_option, &f)) != CLI_CONTINUE)
         return rc;
     if (parse_listen(&ss, f.listen) != 0)

@@ -5,7 +5,6 @@
 
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <time.h>
 
 /* One open connection. `since_us` is when it began to wait for its next request; while
  * `receiving`, that request must be whole before the deadline. */
@@ -15,13 +14,6 @@ typedef struct serve_conn {
     int receiving; /* 1: waiting for or reading a request; 0: answering; 2: cut */
     int64_t since_us;
 } serve_conn;
-
-int64_t serve_mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static serve_conn *conn_of(struct MHD_Connection *conn)
 {
@@ -40,7 +32,7 @@ void *serve_deadline_open(serve_deadline *dl, struct MHD_Connection *conn)
         return NULL; /* no deadline: the idle timeout still applies */
     c->fd = ci->connect_fd;
     c->receiving = 1;
-    c->since_us = serve_mono_us();
+    c->since_us = streamy__monotonic_us();
     pthread_mutex_lock(&dl->lock);
     c->next = dl->head;
     if (dl->head != NULL)
@@ -80,7 +72,7 @@ void serve_deadline_idle(struct MHD_Connection *conn)
     serve_conn *c = conn_of(conn);
 
     if (c != NULL) {
-        __atomic_store_n(&c->since_us, serve_mono_us(), __ATOMIC_RELAXED);
+        __atomic_store_n(&c->since_us, streamy__monotonic_us(), __ATOMIC_RELAXED);
         __atomic_store_n(&c->receiving, 1, __ATOMIC_RELEASE);
     }
 }
@@ -91,7 +83,7 @@ void serve_deadline_idle(struct MHD_Connection *conn)
  * closed). */
 unsigned serve_deadline_sweep(serve_deadline *dl, int64_t timeout_us)
 {
-    int64_t now = serve_mono_us();
+    int64_t now = streamy__monotonic_us();
     unsigned cut = 0;
 
     pthread_mutex_lock(&dl->lock);

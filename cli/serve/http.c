@@ -20,8 +20,7 @@ typedef struct request {
     const char *method, *url; /* MHD's, valid until the request completes */
     const char *allow;        /* for a 405 */
     int64_t start_us;
-    char *body;
-    size_t len, cap;
+    streamy__buf body;
     int responded;       /* a response was queued */
     int too_large;       /* the body passed --max-body: the rest is read and dropped */
     int late;            /* began after shutdown started: refused */
@@ -197,14 +196,14 @@ static json_t *parse_body(request *r, struct MHD_Connection *conn, enum MHD_Resu
     json_t *doc;
     char msg[256];
 
-    if (r->len == 0)
+    if (r->body.len == 0)
         return json_object();
     /* JSON text holds no raw NUL byte (RFC 8259), yet jansson skips one after a number. */
-    if (memchr(r->body, '\0', r->len) != NULL) {
+    if (memchr(r->body.p, '\0', r->body.len) != NULL) {
         *ret = send_error(r, conn, MHD_HTTP_BAD_REQUEST, "malformed JSON: a NUL byte", NULL);
         return NULL;
     }
-    doc = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL,
+    doc = json_loadb(r->body.p, r->body.len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL,
                      &err);
     if (doc == NULL) {
         snprintf(msg, sizeof(msg), "malformed JSON: %s", err.text);
@@ -303,10 +302,7 @@ static enum MHD_Result finish_decision(serve_server *s, request *r,
         headers[n++] = active;
         if (rc == STREAMY_LIMIT_REACHED) {
             if (d->retry_ms > 0) {
-                struct timespec ts;
-                int64_t wait_ms;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                wait_ms = d->retry_ms - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+                int64_t wait_ms = d->retry_ms - streamy__now_ms();
                 snprintf(retry, sizeof(retry), "%lld",
                          (long long)(wait_ms <= 0 ? 1 : (wait_ms + 999) / 1000));
                 headers[n++] = MHD_HTTP_HEADER_RETRY_AFTER;
@@ -527,7 +523,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r = calloc(1, sizeof(*r));
         if (r == NULL)
             return MHD_NO;
-        r->start_us = serve_mono_us();
+        r->start_us = streamy__monotonic_us();
         r->method = method;
         r->url = url;
         r->route = route_of(r, url, method);
@@ -549,24 +545,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         /* MHD takes no answer in the middle of an upload (a chunked one has no
          * length to refuse up front): drop the rest and answer at its end, or
          * close a connection that goes on sending far past the limit. */
-        if (r->too_large || r->len + n > s->cfg.max_body) {
+        if (r->too_large || r->body.len + n > s->cfg.max_body) {
             r->too_large = 1;
             r->dropped += n;
             return r->dropped > 64 * s->cfg.max_body + (1 << 20) ? MHD_NO : MHD_YES;
         }
-        if (r->len + n > r->cap) {
-            size_t cap = r->cap ? r->cap : 256;
-            char *b;
-            while (cap < r->len + n)
-                cap *= 2;
-            if ((b = realloc(r->body, cap)) == NULL)
-                return MHD_NO;
-            r->body = b;
-            r->cap = cap;
-        }
-        memcpy(r->body + r->len, upload_data, n);
-        r->len += n;
-        return MHD_YES;
+        return streamy__buf_put(&r->body, upload_data, n) == 0 ? MHD_YES : MHD_NO;
     }
     if (r->responded)
         return MHD_YES;
@@ -592,7 +576,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
     if (r == NULL)
         return;
-    latency = serve_mono_us() - r->start_us;
+    latency = streamy__monotonic_us() - r->start_us;
     if (s->log.access) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -607,7 +591,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     serve_metrics_request(&s->metrics, r->route, r->status, latency);
     serve_deadline_idle(conn);
-    free(r->body);
+    streamy__buf_free(&r->body);
     free(r);
     *con_cls = NULL;
     __atomic_fetch_sub(&s->in_flight, 1, __ATOMIC_RELEASE);

@@ -14,6 +14,7 @@
 
 #include "serve.h"
 #include "streamy.h"
+#include "util.h"
 
 /* Routes, for dispatch and for the metrics' labels. */
 typedef enum serve_route {
@@ -120,8 +121,6 @@ void serve_deadline_close(serve_deadline *dl, void *context);
 /* Its request was received whole; its answer completed (it waits for the next). */
 void serve_deadline_received(struct MHD_Connection *conn);
 void serve_deadline_idle(struct MHD_Connection *conn);
-/* The monotonic clock, in microseconds. */
-int64_t serve_mono_us(void);
 /* Close the connections that spent longer than `timeout_us` waiting for or receiving a
  * request; returns how many. */
 unsigned serve_deadline_sweep(serve_deadline *dl, int64_t timeout_us);

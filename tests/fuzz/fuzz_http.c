@@ -15,7 +15,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -77,9 +76,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return streamy__monotonic_us() / 1000;
 }
 
 /* Send `data`, half-close, and read until the server closes; the answer's length.
