@@ -53,7 +53,8 @@ int cmd_limit(int argc, char **argv)
         goto out;
     }
     /* The library judges the range; we only need a number that fits its type. */
-    if (args.count == 2 && streamy__parse_uint(&n, args.operand[1], UINT_MAX) != STREAMY_OK) {
+    if (args.count == 2 &&
+        streamy__parse_uint(&n, args.operand[1], UINT_MAX) != STREAMY_OK) {
         rc = cli_invalid("invalid limit \"%s\": expected a whole number from 0 to %u",
                          args.operand[1], STREAMY_LIMIT_MAX);
         goto out;

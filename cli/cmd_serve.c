@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cmd_serve.c: `streamyctl serve`: its flags, turned into the settings of the HTTP server. */
+/* cmd_serve.c: `streamyctl serve`: its flags, as the settings of the HTTP server. */
 #include "cli.h"
 #include "serve.h"
 #include "util.h"
@@ -107,16 +107,20 @@ static int on_option(int val, const char *arg, void *payload)
             return cli_invalid("invalid --threads \"%s\": expected 1 to 64", arg);
         break;
     case OPT_MAX_BODY:
-        if (streamy__parse_uint(&f->max_body, arg, 1 << 20) != STREAMY_OK || f->max_body == 0)
-            return cli_invalid("invalid --max-body \"%s\": expected 1 to 1048576 bytes", arg);
+        if (streamy__parse_uint(&f->max_body, arg, 1 << 20) != STREAMY_OK ||
+            f->max_body == 0)
+            return cli_invalid("invalid --max-body \"%s\": expected 1 to 1048576 bytes",
+                               arg);
         break;
     case OPT_MAX_CONNECTIONS:
-        if (streamy__parse_uint(&f->max_connections, arg, 100000) != STREAMY_OK || f->max_connections == 0)
+        if (streamy__parse_uint(&f->max_connections, arg, 100000) != STREAMY_OK ||
+            f->max_connections == 0)
             return cli_invalid("invalid --max-connections \"%s\": expected 1 to 100000",
                                arg);
         break;
     case OPT_CONN_TIMEOUT:
-        if (parse_duration_flag(&f->conn_timeout_ms, "--conn-timeout", arg) != CLI_CONTINUE)
+        if (parse_duration_flag(&f->conn_timeout_ms, "--conn-timeout", arg) !=
+            CLI_CONTINUE)
             return CLI_EXIT_USAGE;
         if (f->conn_timeout_ms < 1000)
             return cli_invalid("invalid --conn-timeout \"%s\": at least 1s", arg);
@@ -198,7 +202,8 @@ static int is_loopback(const struct sockaddr_storage *ss)
     if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)ss;
         return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
-               (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
+               (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) &&
+                in6->sin6_addr.s6_addr[12] == 127);
     }
     return 0;
 }
@@ -218,8 +223,8 @@ static int read_token(char *token, size_t size, const char *path, int *shared)
     n = fread(token, 1, size, fp);
     fclose(fp);
     if (n == size)
-        return cli_invalid("--auth-token-file %s: the token is longer than %zu bytes", path,
-                           size - 1);
+        return cli_invalid("--auth-token-file %s: the token is longer than %zu bytes",
+                           path, size - 1);
     while (n > 0 && (token[n - 1] == '\n' || token[n - 1] == '\r'))
         n--;
     if (n == 0)

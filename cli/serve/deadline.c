@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* deadline.c: a deadline for receiving each whole request, which a client sending one byte
- * at a time (slowloris) cannot stretch as it stretches libmicrohttpd's idle timeout. */
+/* deadline.c: a deadline for receiving each whole request, which a client sending one
+ * byte at a time (slowloris) cannot stretch as it stretches the idle timeout. */
 #include "serve_int.h"
 
 #include <stdlib.h>

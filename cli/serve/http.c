@@ -21,12 +21,12 @@ typedef struct request {
     const char *allow;        /* for a 405 */
     int64_t start_us;
     streamy__buf body;
-    int responded;       /* a response was queued */
-    int too_large;       /* the body passed --max-body: the rest is read and dropped */
-    int late;            /* began after shutdown started: refused */
+    int responded; /* a response was queued */
+    int too_large; /* the body passed --max-body: the rest is read and dropped */
+    int late;      /* began after shutdown started: refused */
     size_t dropped;
-    int suspended;       /* waiting for the group commit */
-    unsigned int status; /* for the metrics and the log */
+    int suspended;                 /* waiting for the group commit */
+    unsigned int status;           /* for the metrics and the log */
     char user[STREAMY_ID_MAX + 2]; /* from the path; one byte more to tell "too long" */
     serve_pending pending;
     char error[SERVE_ERROR_SIZE]; /* the store's words, when it failed */
@@ -67,7 +67,8 @@ static enum MHD_Result send_json(request *r, struct MHD_Connection *conn,
     json_decref(doc);
     if (body == NULL)
         return MHD_NO;
-    return send_response(r, conn, status, body, strlen(body), "application/json", headers);
+    return send_response(r, conn, status, body, strlen(body), "application/json",
+                         headers);
 }
 
 static enum MHD_Result send_error(request *r, struct MHD_Connection *conn,
@@ -75,7 +76,8 @@ static enum MHD_Result send_error(request *r, struct MHD_Connection *conn,
                                   const char *const *headers)
 {
     return send_json(r, conn, status,
-                     json_pack("{s:i, s:s}", "status", (int)status, "error", msg), headers);
+                     json_pack("{s:i, s:s}", "status", (int)status, "error", msg),
+                     headers);
 }
 
 static enum MHD_Result send_empty(request *r, struct MHD_Connection *conn,
@@ -101,7 +103,8 @@ static enum MHD_Result send_store_error(serve_server *s, request *r,
                       retry);
 }
 
-/* --- routing -------------------------------------------------------------------------- */
+/* --- routing --------------------------------------------------------------------------
+ */
 
 static int is_get(const char *method)
 {
@@ -161,7 +164,8 @@ static serve_route route_of(request *r, const char *url, const char *method)
     return ROUTE_OTHER;
 }
 
-/* --- the bearer token ------------------------------------------------------------------ */
+/* --- the bearer token ------------------------------------------------------------------
+ */
 
 /* Compare in time that depends only on the expected token's length. */
 static int token_matches(const serve_server *s, const char *given)
@@ -180,13 +184,15 @@ static int authorized(const serve_server *s, struct MHD_Connection *conn)
 
     if (s->token == NULL)
         return 1;
-    auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    auth =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
         return token_matches(s, NULL);
     return token_matches(s, auth + 7);
 }
 
-/* --- request bodies ---------------------------------------------------------------------- */
+/* --- request bodies
+ * ---------------------------------------------------------------------- */
 
 /* Parse the body as a JSON object (an empty body is an empty object, as in the
  * original service). On failure, the 400 has been sent and NULL is returned. */
@@ -198,13 +204,15 @@ static json_t *parse_body(request *r, struct MHD_Connection *conn, enum MHD_Resu
 
     if (r->body.len == 0)
         return json_object();
-    /* JSON text holds no raw NUL byte (RFC 8259), yet jansson skips one after a number. */
+    /* JSON text holds no raw NUL byte (RFC 8259), yet jansson skips one after a number.
+     */
     if (memchr(r->body.p, '\0', r->body.len) != NULL) {
-        *ret = send_error(r, conn, MHD_HTTP_BAD_REQUEST, "malformed JSON: a NUL byte", NULL);
+        *ret =
+            send_error(r, conn, MHD_HTTP_BAD_REQUEST, "malformed JSON: a NUL byte", NULL);
         return NULL;
     }
-    doc = json_loadb(r->body.p, r->body.len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL,
-                     &err);
+    doc = json_loadb(r->body.p, r->body.len,
+                     JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
     if (doc == NULL) {
         snprintf(msg, sizeof(msg), "malformed JSON: %s", err.text);
         *ret = send_error(r, conn, MHD_HTTP_BAD_REQUEST, msg, NULL);
@@ -212,7 +220,8 @@ static json_t *parse_body(request *r, struct MHD_Connection *conn, enum MHD_Resu
     }
     if (!json_is_object(doc)) {
         json_decref(doc);
-        *ret = send_error(r, conn, MHD_HTTP_BAD_REQUEST, "the body must be a JSON object", NULL);
+        *ret = send_error(r, conn, MHD_HTTP_BAD_REQUEST, "the body must be a JSON object",
+                          NULL);
         return NULL;
     }
     return doc;
@@ -251,7 +260,8 @@ static int string_field(serve_server *s, request *r, struct MHD_Connection *conn
     return 1;
 }
 
-/* --- the decisions: queued for the group commit ------------------------------------------ */
+/* --- the decisions: queued for the group commit
+ * ------------------------------------------ */
 
 static enum MHD_Result start_decision(serve_server *s, request *r,
                                       struct MHD_Connection *conn, streamy_op_kind kind)
@@ -291,7 +301,8 @@ static enum MHD_Result finish_decision(serve_server *s, request *r,
     int n = 0, rc = p->op.result;
 
     if (rc < 0)
-        return send_store_error(s, r, conn, rc, r->error[0] ? r->error : streamy_strerror(rc));
+        return send_store_error(s, r, conn, rc,
+                                r->error[0] ? r->error : streamy_strerror(rc));
     switch (p->op.kind) {
     case STREAMY_OP_SUBSCRIBE:
         snprintf(limit, sizeof(limit), "%u", d->limit);
@@ -330,24 +341,25 @@ static enum MHD_Result finish_decision(serve_server *s, request *r,
         if (rc == STREAMY_NOT_FOUND)
             return send_error(r, conn, MHD_HTTP_NOT_FOUND,
                               "no active lease for this stream; subscribe again", NULL);
-        return send_json(r, conn, MHD_HTTP_OK,
-                         json_pack("{s:i, s:{s:s, s:s, s:o}}", "status", 200, "data",
-                                   "userId", p->user, "videoStreamId", p->stream,
-                                   "expiresAt",
-                                   d->expires_ms ? json_integer(d->expires_ms) : json_null()),
-                         NULL);
+        return send_json(
+            r, conn, MHD_HTTP_OK,
+            json_pack("{s:i, s:{s:s, s:s, s:o}}", "status", 200, "data", "userId",
+                      p->user, "videoStreamId", p->stream, "expiresAt",
+                      d->expires_ms ? json_integer(d->expires_ms) : json_null()),
+            NULL);
     }
     return send_error(r, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "unknown operation", NULL);
 }
 
-/* --- the other routes: answered on the spot --------------------------------------------- */
+/* --- the other routes: answered on the spot
+ * --------------------------------------------- */
 
 static int add_lease(const streamy_lease *lease, void *payload)
 {
-    json_t *o = json_pack("{s:s, s:I, s:I, s:o}", "videoStreamId", lease->stream, "since",
-                          (json_int_t)lease->since_ms, "renewedAt",
-                          (json_int_t)lease->renewed_ms, "expiresAt",
-                          lease->expires_ms ? json_integer(lease->expires_ms) : json_null());
+    json_t *o = json_pack(
+        "{s:s, s:I, s:I, s:o}", "videoStreamId", lease->stream, "since",
+        (json_int_t)lease->since_ms, "renewedAt", (json_int_t)lease->renewed_ms,
+        "expiresAt", lease->expires_ms ? json_integer(lease->expires_ms) : json_null());
     return o == NULL || json_array_append_new(payload, o) != 0;
 }
 
@@ -355,11 +367,12 @@ static enum MHD_Result path_user(serve_server *s, request *r, struct MHD_Connect
                                  char *canon, int *ok)
 {
     *ok = streamy_normalize_id(canon, STREAMY_ID_MAX + 1, s->h, "user", r->user) == 0;
-    return *ok ? MHD_YES : send_error(r, conn, MHD_HTTP_BAD_REQUEST, streamy_errmsg(s->h), NULL);
+    return *ok ? MHD_YES
+               : send_error(r, conn, MHD_HTTP_BAD_REQUEST, streamy_errmsg(s->h), NULL);
 }
 
-static enum MHD_Result send_limit(serve_server *s, request *r, struct MHD_Connection *conn,
-                                  const char *user)
+static enum MHD_Result send_limit(serve_server *s, request *r,
+                                  struct MHD_Connection *conn, const char *user)
 {
     unsigned int limit = 0;
     int over = 0, rc = streamy_get_limit(&limit, &over, s->h, user);
@@ -367,12 +380,13 @@ static enum MHD_Result send_limit(serve_server *s, request *r, struct MHD_Connec
     if (rc != STREAMY_OK)
         return send_store_error(s, r, conn, rc, streamy_errmsg(s->h));
     return send_json(r, conn, MHD_HTTP_OK,
-                     json_pack("{s:i, s:{s:s, s:i, s:b}}", "status", 200, "data", "userId",
-                               user, "limit", (int)limit, "override", over),
+                     json_pack("{s:i, s:{s:s, s:i, s:b}}", "status", 200, "data",
+                               "userId", user, "limit", (int)limit, "override", over),
                      NULL);
 }
 
-static enum MHD_Result user_route(serve_server *s, request *r, struct MHD_Connection *conn)
+static enum MHD_Result user_route(serve_server *s, request *r,
+                                  struct MHD_Connection *conn)
 {
     char user[STREAMY_ID_MAX + 1];
     enum MHD_Result ret;
@@ -438,12 +452,13 @@ static enum MHD_Result health(serve_server *s, request *r, struct MHD_Connection
         serve_log_event(&s->log, "error", "health check failed", streamy_errmsg(s->h));
         return send_json(r, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
                          json_pack("{s:i, s:s, s:s}", "status", 503, "error",
-                                   "store unavailable", "store", streamy_store_name(s->h)),
+                                   "store unavailable", "store",
+                                   streamy_store_name(s->h)),
                          retry);
     }
     return send_json(r, conn, MHD_HTTP_OK,
-                     json_pack("{s:i, s:{s:s, s:s}}", "status", 200, "data", "status", "ok",
-                               "store", streamy_store_name(s->h)),
+                     json_pack("{s:i, s:{s:s, s:s}}", "status", 200, "data", "status",
+                               "ok", "store", streamy_store_name(s->h)),
                      NULL);
 }
 
@@ -458,11 +473,13 @@ static enum MHD_Result metrics(serve_server *s, request *r, struct MHD_Connectio
                          "text/plain; version=0.0.4; charset=utf-8", NULL);
 }
 
-/* --- the access handler --------------------------------------------------------------------- */
+/* --- the access handler
+ * --------------------------------------------------------------------- */
 
 static enum MHD_Result dispatch(serve_server *s, request *r, struct MHD_Connection *conn)
 {
-    static const char *const bearer[] = {MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer", NULL};
+    static const char *const bearer[] = {MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer",
+                                         NULL};
     static const char *const retry[] = {MHD_HTTP_HEADER_RETRY_AFTER, "1", NULL};
     const char *allow[] = {MHD_HTTP_HEADER_ALLOW, r->allow, NULL};
 
@@ -475,8 +492,8 @@ static enum MHD_Result dispatch(serve_server *s, request *r, struct MHD_Connecti
     }
 
     if (r->route != ROUTE_HEALTH && r->route != ROUTE_METRICS && !authorized(s, conn))
-        return send_error(r, conn, MHD_HTTP_UNAUTHORIZED, "missing or invalid bearer token",
-                          bearer);
+        return send_error(r, conn, MHD_HTTP_UNAUTHORIZED,
+                          "missing or invalid bearer token", bearer);
     switch (r->route) {
     case ROUTE_SUBSCRIBE:
         return start_decision(s, r, conn, STREAMY_OP_SUBSCRIBE);
@@ -497,7 +514,8 @@ static enum MHD_Result dispatch(serve_server *s, request *r, struct MHD_Connecti
         break;
     }
     if (r->allow != NULL)
-        return send_error(r, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", allow);
+        return send_error(r, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed",
+                          allow);
     return send_error(r, conn, MHD_HTTP_NOT_FOUND, "not found", NULL);
 }
 
@@ -585,8 +603,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
                       remote, sizeof(remote));
         else if (sa != NULL && sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-                      remote, sizeof(remote));
+            inet_ntop(AF_INET6,
+                      &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, remote,
+                      sizeof(remote));
         serve_log_request(&s->log, r->method, r->url, r->status, latency, remote);
     }
     serve_metrics_request(&s->metrics, r->route, r->status, latency);
@@ -615,7 +634,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 /* --max-connections for the whole server: a connection past it is closed at
  * once rather than left waiting in the backlog. The slot is taken here and
  * given back when the connection closes. */
-static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr,
+                                 socklen_t addrlen)
 {
     serve_server *s = cls;
     (void)addr;
@@ -661,9 +681,8 @@ int serve_http_start(serve_server *s)
         (unsigned int)((s->cfg.max_connections + 1) * s->cfg.threads),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->cfg.conn_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
     return s->daemon != NULL ? 0 : -1;
 }
 

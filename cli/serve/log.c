@@ -175,8 +175,8 @@ void serve_log_event(serve_log *log, const char *level, const char *msg,
         if (detail != NULL)
             json_object_set_new(obj, "detail", json_string(detail));
     } else {
-        snprintf(text, sizeof(text), "%s %s %s%s%.700s\n", ts, level, msg, detail ? ": " : "",
-                 detail ? detail : "");
+        snprintf(text, sizeof(text), "%s %s %s%s%.700s\n", ts, level, msg,
+                 detail ? ": " : "", detail ? detail : "");
     }
     emit(log, obj, text);
     json_decref(obj);

@@ -18,16 +18,16 @@
 
 /* Routes, for dispatch and for the metrics' labels. */
 typedef enum serve_route {
-    ROUTE_SUBSCRIBE, /* POST /video-streams/subscription */
-    ROUTE_UNSUBSCRIBE, /* DELETE /video-streams/subscription */
-    ROUTE_RENEW,     /* POST /video-streams/subscription/renew */
-    ROUTE_LEASES,    /* GET /users/{userId}/video-streams */
-    ROUTE_LIMIT_GET, /* GET /users/{userId}/limit */
-    ROUTE_LIMIT_PUT, /* PUT /users/{userId}/limit */
+    ROUTE_SUBSCRIBE,    /* POST /video-streams/subscription */
+    ROUTE_UNSUBSCRIBE,  /* DELETE /video-streams/subscription */
+    ROUTE_RENEW,        /* POST /video-streams/subscription/renew */
+    ROUTE_LEASES,       /* GET /users/{userId}/video-streams */
+    ROUTE_LIMIT_GET,    /* GET /users/{userId}/limit */
+    ROUTE_LIMIT_PUT,    /* PUT /users/{userId}/limit */
     ROUTE_LIMIT_DELETE, /* DELETE /users/{userId}/limit */
-    ROUTE_HEALTH,    /* GET /health */
-    ROUTE_METRICS,   /* GET /metrics */
-    ROUTE_OTHER,     /* unknown path or method */
+    ROUTE_HEALTH,       /* GET /health */
+    ROUTE_METRICS,      /* GET /metrics */
+    ROUTE_OTHER,        /* unknown path or method */
     ROUTE_COUNT_
 } serve_route;
 
@@ -39,7 +39,7 @@ typedef struct serve_pending {
     streamy_op op; /* kind, user and stream in; result and decision out */
     char user[STREAMY_ID_MAX + 1], stream[STREAMY_ID_MAX + 1];
     struct MHD_Connection *conn; /* resumed once `op.result` is known */
-    char *error;                 /* SERVE_ERROR_SIZE bytes: the store's words on failure */
+    char *error; /* SERVE_ERROR_SIZE bytes: the store's words on failure */
     int done;
 } serve_pending;
 
@@ -65,7 +65,7 @@ void serve_group_commit_submit(serve_group_commit *gc, serve_pending *p);
 /* Decide what is queued, then stop the thread. */
 void serve_group_commit_stop(serve_group_commit *gc);
 
-/* --- metrics (metrics.c) ------------------------------------------------------- */
+/* --- metrics (metrics.c) ------------------------------------------------------------ */
 
 #define SERVE_LATENCY_BUCKETS 12
 
@@ -82,11 +82,11 @@ void serve_metrics_request(serve_metrics *m, serve_route route, unsigned status,
                            int64_t latency_us);
 void serve_metrics_store_error(serve_metrics *m, int rc);
 /* Render everything in the Prometheus text format; the caller frees it. */
-char *serve_metrics_render(const serve_metrics *m, streamy *h, const serve_group_commit *gc,
-                           size_t *len);
+char *serve_metrics_render(const serve_metrics *m, streamy *h,
+                           const serve_group_commit *gc, size_t *len);
 const char *serve_route_name(serve_route route);
 
-/* --- logs (log.c) -------------------------------------------------------------- */
+/* --- logs (log.c) ------------------------------------------------------------------- */
 
 typedef struct serve_log {
     pthread_mutex_t lock;
@@ -107,9 +107,9 @@ void serve_log_event(serve_log *log, const char *level, const char *msg,
 void serve_log_flush(serve_log *log);
 void serve_log_close(serve_log *log);
 
-/* --- the request deadline (deadline.c) ---------------------------------------- */
+/* --- the request deadline (deadline.c) ---------------------------------------------- */
 
-/* The open connections, swept by the main thread. A zeroed struct is ready to use. */
+/* The open connections, swept by serve_run(). A zeroed struct is ready to use. */
 typedef struct serve_deadline {
     pthread_mutex_t lock;
     struct serve_conn *head;

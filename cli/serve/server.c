@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* server.c: the life of the server: its settings, signals, and the order of start and stop. */
+/* server.c: the life of the server: settings, signals, the order of start and stop. */
 #include "serve_int.h"
 
 #include <arpa/inet.h>
@@ -59,7 +59,8 @@ int serve_open(serve_server **out, const serve_config *cfg)
         return SERVE_ELOG;
     }
     if (cfg->token_shared)
-        serve_log_event(&srv->log, "warn", "--auth-token-file is readable by group or others",
+        serve_log_event(&srv->log, "warn",
+                        "--auth-token-file is readable by group or others",
                         cfg->token_file);
     *out = srv;
     return SERVE_OK;
@@ -69,16 +70,17 @@ static void describe(serve_server *srv)
 {
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    const void *sa = &srv->addr;
     unsigned port = info ? info->port : 0;
     char addr[INET6_ADDRSTRLEN] = "?";
 
     if (srv->addr.ss_family == AF_INET6) {
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)&srv->addr)->sin6_addr,
-                  addr, sizeof(addr));
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr,
+                  sizeof(addr));
         snprintf(srv->url, sizeof(srv->url), "http://[%s]:%u", addr, port);
     } else {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)&srv->addr)->sin_addr,
-                  addr, sizeof(addr));
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr,
+                  sizeof(addr));
         snprintf(srv->url, sizeof(srv->url), "http://%s:%u", addr, port);
     }
 }
@@ -135,7 +137,8 @@ void serve_run(serve_server *srv)
     for (;;) {
         int sig = sigtimedwait(&set, NULL, &tick);
         if (sig == SIGINT || sig == SIGTERM) {
-            serve_log_event(&srv->log, "info", "stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            serve_log_event(&srv->log, "info", "stopping",
+                            sig == SIGINT ? "SIGINT" : "SIGTERM");
             return;
         }
         if (sig == SIGHUP && serve_log_reopen(&srv->log) != 0)
