@@ -69,9 +69,9 @@ char *serve_metrics_render(const serve_metrics *m, streamy *h,
     uint64_t cumulative = 0, commits, ops;
     int r, i;
 
-    streamy__buf_printf(
-        &t, "# HELP streamy_http_requests_total HTTP requests answered, by route and "
-            "status.\n# TYPE streamy_http_requests_total counter\n");
+    streamy__buf_puts(&t, "# HELP streamy_http_requests_total HTTP requests answered, by "
+                          "route and status.\n"
+                          "# TYPE streamy_http_requests_total counter\n");
     for (r = 0; r < ROUTE_COUNT_; r++) {
         for (i = 0; i < 16; i++) {
             uint64_t n = LOAD(&m->requests[r][i]);
@@ -89,9 +89,9 @@ char *serve_metrics_render(const serve_metrics *m, streamy *h,
         }
     }
     if (streamy_stats(&c, h) == STREAMY_OK) {
-        streamy__buf_printf(
-            &t, "# HELP streamy_decisions_total Decisions of the library, by outcome.\n"
-                "# TYPE streamy_decisions_total counter\n");
+        streamy__buf_puts(&t, "# HELP streamy_decisions_total Decisions of the library, "
+                              "by outcome.\n"
+                              "# TYPE streamy_decisions_total counter\n");
 #define DECISION(name)                                                                   \
     streamy__buf_printf(&t, "streamy_decisions_total{outcome=\"" #name "\"} %llu\n",     \
                         (unsigned long long)c.name)
@@ -114,10 +114,9 @@ char *serve_metrics_render(const serve_metrics *m, streamy *h,
         (unsigned long long)LOAD(&m->store_errors[0]),
         (unsigned long long)LOAD(&m->store_errors[1]),
         (unsigned long long)LOAD(&m->store_errors[2]));
-    streamy__buf_printf(
-        &t,
-        "# HELP streamy_http_request_duration_seconds Time from the request's first "
-        "byte to its answer.\n# TYPE streamy_http_request_duration_seconds histogram\n");
+    streamy__buf_puts(&t, "# HELP streamy_http_request_duration_seconds Time from the "
+                          "request's first byte to its answer.\n"
+                          "# TYPE streamy_http_request_duration_seconds histogram\n");
     for (i = 0; i < SERVE_LATENCY_BUCKETS; i++) {
         cumulative += LOAD(&m->latency_buckets[i]);
         streamy__buf_printf(
