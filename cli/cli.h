@@ -11,7 +11,8 @@
 
 #include "streamy.h"
 
-/* Exit codes: the contract of DESIGN.md, listed in --help and the man page. */
+/* Exit codes: a contract, stated in the man page (cli/streamyctl.1, EXIT STATUS) and the
+ * README, and listed in --help. */
 #define CLI_EXIT_OK 0        /* done */
 #define CLI_EXIT_FAILURE 1   /* store or internal error */
 #define CLI_EXIT_USAGE 2     /* usage or invalid input */

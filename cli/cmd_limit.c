@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cmd_limit.c: `streamyctl limit USER [N | --clear]`, a user's own limit. */
 #include "cli.h"
+#include "util.h"
 
 #include <limits.h>
 
@@ -39,7 +40,7 @@ static int on_option(int val, const char *arg, void *payload)
 int cmd_limit(int argc, char **argv)
 {
     char user[STREAMY_ID_MAX + 1];
-    unsigned long n = 0;
+    unsigned long long n = 0;
     unsigned int limit;
     int clear = 0, is_override, rc;
     streamy *h = NULL;
@@ -52,7 +53,8 @@ int cmd_limit(int argc, char **argv)
         goto out;
     }
     /* The library judges the range; we only need a number that fits its type. */
-    if (args.count == 2 && cli_parse_uint(&n, args.operand[1], UINT_MAX) != 0) {
+    if (args.count == 2 &&
+        streamy__parse_uint(&n, args.operand[1], UINT_MAX) != STREAMY_OK) {
         rc = cli_invalid("invalid limit \"%s\": expected a whole number from 0 to %u",
                          args.operand[1], STREAMY_LIMIT_MAX);
         goto out;

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cmd_list.c: `streamyctl list USER`, a user's active leases, oldest first. */
 #include "cli.h"
-
-#include <stdlib.h>
+#include "util.h"
 
 static const cli_command_spec spec = {
     .name = "list",
@@ -17,12 +16,35 @@ static const cli_command_spec spec = {
     .max_args = 1,
 };
 
+/* The leases as they come: the lines of the human output (printed after the count,
+ * once it is known), or the array of the --json object. */
 typedef struct lease_list {
-    json_t *leases;
+    streamy__buf text;
+    json_t *json;
+    size_t count;
     int failed;
 } lease_list;
 
-static int add_lease(const streamy_lease *lease, void *payload)
+/* Each stops the listing at the first failure: a short list must not pass for the
+ * whole one. */
+static int add_text_lease(const streamy_lease *lease, void *payload)
+{
+    lease_list *list = payload;
+    char since[40], renewed[40], expires[40];
+
+    cli_format_time(since, sizeof(since), lease->since_ms);
+    cli_format_time(renewed, sizeof(renewed), lease->renewed_ms);
+    cli_format_time(expires, sizeof(expires), lease->expires_ms);
+    if (streamy__buf_printf(&list->text, "  %s  since %s  renewed %s  expires %s\n",
+                            lease->stream, since, renewed, expires) != 0) {
+        list->failed = 1;
+        return 1;
+    }
+    list->count++;
+    return 0;
+}
+
+static int add_json_lease(const streamy_lease *lease, void *payload)
 {
     lease_list *list = payload;
     json_t *item =
@@ -32,38 +54,18 @@ static int add_lease(const streamy_lease *lease, void *payload)
                   lease->expires_ms != 0 ? json_integer((json_int_t)lease->expires_ms)
                                          : json_null());
 
-    /* Stop at the first failure: a short list must not pass for the whole one. */
-    if (item == NULL || json_array_append_new(list->leases, item) != 0) {
+    if (item == NULL || json_array_append_new(list->json, item) != 0) {
         list->failed = 1;
         return 1;
     }
+    list->count++;
     return 0;
-}
-
-static void print_human(const char *user, json_t *leases, unsigned int limit)
-{
-    char since[40], renewed[40], expires[40];
-    size_t i;
-    json_t *l;
-
-    printf("user %s: %zu of %u active\n", user, json_array_size(leases), limit);
-    json_array_foreach(leases, i, l)
-    {
-        cli_format_time(since, sizeof(since),
-                        json_integer_value(json_object_get(l, "since_ms")));
-        cli_format_time(renewed, sizeof(renewed),
-                        json_integer_value(json_object_get(l, "renewed_ms")));
-        cli_format_time(expires, sizeof(expires),
-                        json_integer_value(json_object_get(l, "expires_ms")));
-        printf("  %s  since %s  renewed %s  expires %s\n",
-               json_string_value(json_object_get(l, "stream")), since, renewed, expires);
-    }
 }
 
 int cmd_list(int argc, char **argv)
 {
     char user[STREAMY_ID_MAX + 1];
-    lease_list list = {NULL, 0};
+    lease_list list = {STREAMY__BUF_INIT, NULL, 0, 0};
     unsigned int limit;
     streamy *h = NULL;
     cli_args args;
@@ -78,11 +80,12 @@ int cmd_list(int argc, char **argv)
         rc = cli_lib_error(rc, h, "cannot list");
         goto out;
     }
-    if ((list.leases = json_array()) == NULL) {
+    if (cli_flag.json && (list.json = json_array()) == NULL) {
         rc = cli_error("cannot list: out of memory");
         goto out;
     }
-    if ((rc = streamy_list(h, user, add_lease, &list)) != STREAMY_OK ||
+    if ((rc = streamy_list(h, user, cli_flag.json ? add_json_lease : add_text_lease,
+                           &list)) != STREAMY_OK ||
         (rc = streamy_get_limit(&limit, NULL, h, user)) != STREAMY_OK) {
         rc = cli_lib_error(rc, h, "cannot list");
         goto out;
@@ -92,15 +95,18 @@ int cmd_list(int argc, char **argv)
         goto out;
     }
     if (cli_flag.json) {
-        rc = cli_emit_json(json_pack("{s:s, s:I, s:I, s:O}", "user", user, "count",
-                                     (json_int_t)json_array_size(list.leases), "limit",
-                                     (json_int_t)limit, "leases", list.leases));
+        rc = cli_emit_json(json_pack("{s:s, s:I, s:I, s:o}", "user", user, "count",
+                                     (json_int_t)list.count, "limit", (json_int_t)limit,
+                                     "leases", list.json));
+        list.json = NULL; /* taken by the object, even when packing it failed */
     } else {
-        print_human(user, list.leases, limit);
+        printf("user %s: %zu of %u active\n%s", user, list.count, limit,
+               list.text.p != NULL ? list.text.p : "");
         rc = CLI_EXIT_OK;
     }
 out:
-    json_decref(list.leases);
+    json_decref(list.json);
+    streamy__buf_free(&list.text);
     streamy_close(h);
     return rc;
 }

@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* cmd_serve.c: `streamyctl serve`: options, signals and the life of the HTTP server. */
+/* cmd_serve.c: `streamyctl serve`: its flags, as the settings of the HTTP server. */
 #include "cli.h"
 #include "serve.h"
+#include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -83,7 +81,7 @@ static const cli_command_spec spec = {
 
 typedef struct serve_flags {
     const char *listen, *token_file, *log_file;
-    unsigned long threads, max_body, max_connections;
+    unsigned long long threads, max_body, max_connections;
     int64_t conn_timeout_ms, grace_ms;
     int json_log, access_log, insecure;
 } serve_flags;
@@ -104,20 +102,24 @@ static int on_option(int val, const char *arg, void *payload)
         f->listen = arg;
         break;
     case OPT_THREADS:
-        if (cli_parse_uint(&f->threads, arg, 64) != 0 || f->threads == 0)
+        if (streamy__parse_uint(&f->threads, arg, 64) != STREAMY_OK || f->threads == 0)
             return cli_invalid("invalid --threads \"%s\": expected 1 to 64", arg);
         break;
     case OPT_MAX_BODY:
-        if (cli_parse_uint(&f->max_body, arg, 1 << 20) != 0 || f->max_body == 0)
-            return cli_invalid("invalid --max-body \"%s\": expected 1 to 1048576 bytes", arg);
+        if (streamy__parse_uint(&f->max_body, arg, 1 << 20) != STREAMY_OK ||
+            f->max_body == 0)
+            return cli_invalid("invalid --max-body \"%s\": expected 1 to 1048576 bytes",
+                               arg);
         break;
     case OPT_MAX_CONNECTIONS:
-        if (cli_parse_uint(&f->max_connections, arg, 100000) != 0 || f->max_connections == 0)
+        if (streamy__parse_uint(&f->max_connections, arg, 100000) != STREAMY_OK ||
+            f->max_connections == 0)
             return cli_invalid("invalid --max-connections \"%s\": expected 1 to 100000",
                                arg);
         break;
     case OPT_CONN_TIMEOUT:
-        if (parse_duration_flag(&f->conn_timeout_ms, "--conn-timeout", arg) != CLI_CONTINUE)
+        if (parse_duration_flag(&f->conn_timeout_ms, "--conn-timeout", arg) !=
+            CLI_CONTINUE)
             return CLI_EXIT_USAGE;
         if (f->conn_timeout_ms < 1000)
             return cli_invalid("invalid --conn-timeout \"%s\": at least 1s", arg);
@@ -155,7 +157,7 @@ static int parse_listen(struct sockaddr_storage *ss, const char *text)
     char host[256];
     const char *colon, *port;
     struct addrinfo hints, *res = NULL;
-    unsigned long p;
+    unsigned long long p;
     size_t hlen;
     int rc;
 
@@ -176,7 +178,7 @@ static int parse_listen(struct sockaddr_storage *ss, const char *text)
         memcpy(host, text, hlen);
         port = colon + 1;
     }
-    if (hlen >= sizeof(host) || cli_parse_uint(&p, port, 65535) != 0)
+    if (hlen >= sizeof(host) || streamy__parse_uint(&p, port, 65535) != STREAMY_OK)
         return -1;
     host[hlen] = '\0';
     memset(&hints, 0, sizeof(hints));
@@ -199,15 +201,15 @@ static int is_loopback(const struct sockaddr_storage *ss)
     if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)ss;
         return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
-               (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
+               (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) &&
+                in6->sin6_addr.s6_addr[12] == 127);
     }
     return 0;
 }
 
 /* The token: printable ASCII without spaces; a trailing newline is not part of it. */
-static int read_token(serve_config *cfg, const char *path, int *shared)
+static int read_token(char *token, size_t size, const char *path, int *shared)
 {
-    char buf[4097];
     struct stat st;
     size_t n;
     FILE *fp = fopen(path, "r");
@@ -217,147 +219,92 @@ static int read_token(serve_config *cfg, const char *path, int *shared)
     /* A secret others can read is worth a warning (it is not refused: the
      * operator may have reasons, e.g. a group of services sharing it). */
     *shared = fstat(fileno(fp), &st) == 0 && (st.st_mode & 0077) != 0;
-    n = fread(buf, 1, sizeof(buf), fp);
+    n = fread(token, 1, size, fp);
     fclose(fp);
-    if (n == sizeof(buf))
-        return cli_invalid("--auth-token-file %s: the token is longer than 4096 bytes", path);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+    if (n == size)
+        return cli_invalid("--auth-token-file %s: the token is longer than %zu bytes",
+                           path, size - 1);
+    while (n > 0 && (token[n - 1] == '\n' || token[n - 1] == '\r'))
         n--;
     if (n == 0)
         return cli_invalid("--auth-token-file %s: the file holds no token", path);
     for (size_t i = 0; i < n; i++) {
-        if (buf[i] < 0x21 || buf[i] > 0x7e)
+        if (token[i] < 0x21 || token[i] > 0x7e)
             return cli_invalid("--auth-token-file %s: the token must be printable ASCII "
                                "without spaces",
                                path);
     }
-    cfg->token = malloc(n + 1);
-    if (cfg->token == NULL)
-        return cli_error("out of memory");
-    memcpy(cfg->token, buf, n);
-    cfg->token[n] = '\0';
-    cfg->token_len = n;
+    token[n] = '\0';
     return CLI_CONTINUE;
-}
-
-static void describe(char *buf, size_t size, const struct sockaddr_storage *ss, unsigned port)
-{
-    char addr[INET6_ADDRSTRLEN] = "?";
-
-    if (ss->ss_family == AF_INET6) {
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr, addr,
-                  sizeof(addr));
-        snprintf(buf, size, "http://[%s]:%u", addr, port);
-    } else {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ss)->sin_addr, addr,
-                  sizeof(addr));
-        snprintf(buf, size, "http://%s:%u", addr, port);
-    }
-}
-
-/* Wait for a signal: stop on SIGINT/SIGTERM, reopen the log on SIGHUP, and flush
- * the log in between. */
-static void run_until_signal(serve_server *s, const sigset_t *set)
-{
-    struct timespec tick = {0, 250 * 1000 * 1000};
-
-    for (;;) {
-        int sig = sigtimedwait(set, NULL, &tick);
-        if (sig == SIGINT || sig == SIGTERM) {
-            serve_log_event(&s->log, "info", "stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-            return;
-        }
-        if (sig == SIGHUP && serve_log_reopen(&s->log) != 0)
-            serve_log_event(&s->log, "error", "cannot reopen the log", s->log.path);
-        serve_guard_sweep(&s->guard, (int64_t)s->cfg.conn_timeout_s * 1000000);
-        serve_log_flush(&s->log);
-    }
 }
 
 int cmd_serve(int argc, char **argv)
 {
     serve_flags f = {"127.0.0.1:3000", NULL, NULL, 0, 16384, 1024, 30000, 10000, 1, 1, 0};
-    serve_server *s = NULL;
+    serve_server *srv = NULL;
+    serve_config cfg;
     struct sockaddr_storage ss;
-    const union MHD_DaemonInfo *info;
-    int token_shared = 0;
-    char where[128];
-    sigset_t set;
+    char token[4097];
+    streamy *h = NULL;
     cli_args args;
     long cpus;
     int rc;
 
     cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    f.threads = cpus > 0 && cpus <= 64 ? (unsigned long)cpus : 2;
+    f.threads = cpus > 0 && cpus <= 64 ? (unsigned long long)cpus : 2;
     if ((rc = cli_parse(&args, &spec, argc, argv, on_option, &f)) != CLI_CONTINUE)
         return rc;
     if (parse_listen(&ss, f.listen) != 0)
         return cli_invalid("invalid --listen \"%s\": expected ADDR:PORT or [ADDR]:PORT",
                            f.listen);
-    s = calloc(1, sizeof(*s));
-    if (s == NULL)
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.addr = (const struct sockaddr *)&ss;
+    cfg.threads = (unsigned)f.threads;
+    cfg.max_body = f.max_body;
+    cfg.max_connections = (unsigned)f.max_connections;
+    cfg.conn_timeout_s = (unsigned)(f.conn_timeout_ms / 1000);
+    cfg.grace_ms = f.grace_ms;
+    cfg.log_file = f.log_file;
+    cfg.json_log = f.json_log;
+    cfg.access_log = f.access_log;
+    if (f.token_file != NULL) {
+        rc = read_token(token, sizeof(token), f.token_file, &cfg.token_shared);
+        if (rc != CLI_CONTINUE)
+            return rc;
+        cfg.token = token;
+        cfg.token_file = f.token_file;
+    }
+    if (!is_loopback(&ss) && cfg.token == NULL && !f.insecure)
+        return cli_invalid("refusing to listen on %s without --auth-token-file; add "
+                           "--insecure if that is really wanted",
+                           f.listen);
+    switch (serve_open(&srv, &cfg)) {
+    case SERVE_OK:
+        break;
+    case SERVE_ELOG:
+        return cli_invalid("cannot open --log-file %s: %s", f.log_file, strerror(errno));
+    default:
         return cli_error("out of memory");
-    s->cfg.listen = f.listen;
-    s->cfg.threads = (unsigned)f.threads;
-    s->cfg.max_body = f.max_body;
-    s->cfg.max_connections = (unsigned)f.max_connections;
-    s->cfg.conn_timeout_s = (unsigned)(f.conn_timeout_ms / 1000);
-    if (f.token_file != NULL &&
-        (rc = read_token(&s->cfg, f.token_file, &token_shared)) != CLI_CONTINUE)
-        goto out;
-    if (!is_loopback(&ss) && s->cfg.token == NULL && !f.insecure) {
-        rc = cli_invalid("refusing to listen on %s without --auth-token-file; add --insecure "
-                         "if that is really wanted",
-                         f.listen);
-        goto out;
     }
-    if (serve_log_open(&s->log, f.log_file, f.json_log, f.access_log) != 0) {
-        rc = cli_invalid("cannot open --log-file %s: %s", f.log_file, strerror(errno));
+    if ((rc = cli_open(&h)) != CLI_CONTINUE)
         goto out;
-    }
-    if (token_shared)
-        serve_log_event(&s->log, "warn", "--auth-token-file is readable by group or others",
-                        f.token_file);
-    if ((rc = cli_open(&s->h)) != CLI_CONTINUE)
-        goto out_log;
-
-    /* Signals are taken by the main thread only: block them before any thread starts. */
-    /* Requests allocate and free small blocks on several threads: without this,
-     * glibc keeps returning the freed top of each thread's heap to the kernel
-     * and faulting it back in, request after request. */
-    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    if (serve_batcher_start(&s->batcher, s->h, 1024) != 0) {
-        rc = cli_error("cannot start the commit thread");
-        goto out_store;
-    }
-    if (serve_http_start(s, (const struct sockaddr *)&ss) != 0) {
-        serve_batcher_stop(&s->batcher);
+    switch (serve_start(srv, h)) {
+    case SERVE_OK:
+        break;
+    case SERVE_ELISTEN:
         rc = cli_error("cannot listen on %s: %s", f.listen, strerror(errno));
-        goto out_store;
+        goto out;
+    default:
+        rc = cli_error("cannot start the commit thread");
+        goto out;
     }
-    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    describe(where, sizeof(where), &ss, info ? info->port : 0);
     /* One line on standard output says where to connect, for people and scripts. */
-    printf("streamyctl serve: listening on %s (store %s)\n", where, streamy_store_name(s->h));
+    printf("streamyctl serve: listening on %s (store %s)\n", serve_url(srv),
+           streamy_store_name(h));
     fflush(stdout);
-    serve_log_event(&s->log, "info", "listening", where);
-    run_until_signal(s, &set);
-    serve_http_stop(s, (int)f.grace_ms);
-    serve_log_event(&s->log, "info", "stopped", NULL);
+    serve_run(srv);
     rc = CLI_EXIT_OK;
-out_store:
-    streamy_close(s->h);
-out_log:
-    serve_log_close(&s->log);
 out:
-    free(s->cfg.token);
-    free(s);
+    serve_stop(srv); /* it owns the store from serve_start() on */
     return rc;
 }

@@ -1,155 +1,73 @@
 /* SPDX-License-Identifier: MIT */
-/* serve.h: the parts of `streamyctl serve`: HTTP front, group commit, metrics, logs. */
+/* serve.h: the HTTP server behind `streamyctl serve`, as the command sees it: open it,
+ * start it on a store, run it until a signal, stop it. */
 #ifndef STREAMY_SERVE_H
 #define STREAMY_SERVE_H
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-
-#include <microhttpd.h>
+#include <sys/socket.h>
 
 #include "streamy.h"
 
-/* Routes, for dispatch and for the metrics' labels. */
-typedef enum serve_route {
-    ROUTE_SUBSCRIBE, /* POST /video-streams/subscription */
-    ROUTE_UNSUBSCRIBE, /* DELETE /video-streams/subscription */
-    ROUTE_RENEW,     /* POST /video-streams/subscription/renew */
-    ROUTE_LEASES,    /* GET /users/{userId}/video-streams */
-    ROUTE_LIMIT_GET, /* GET /users/{userId}/limit */
-    ROUTE_LIMIT_PUT, /* PUT /users/{userId}/limit */
-    ROUTE_LIMIT_DELETE, /* DELETE /users/{userId}/limit */
-    ROUTE_HEALTH,    /* GET /health */
-    ROUTE_METRICS,   /* GET /metrics */
-    ROUTE_OTHER,     /* unknown path or method */
-    ROUTE_COUNT_
-} serve_route;
+/* One server; only the server's own files see its fields (serve_int.h). */
+typedef struct serve_server serve_server;
 
-/* --- group commit (serve_batch.c) --------------------------------------------------- */
+/* What serve_open() and serve_start() return. */
+typedef enum serve_result {
+    SERVE_OK = 0,
+    SERVE_ENOMEM = -1,  /* out of memory */
+    SERVE_ELOG = -2,    /* the log file cannot be opened; errno says why */
+    SERVE_ETHREAD = -3, /* the commit thread cannot start */
+    SERVE_ELISTEN = -4, /* the address cannot be listened on; errno says why */
+} serve_result;
 
-/* One decision waiting for its transaction. */
-typedef struct serve_pending {
-    struct serve_pending *next;
-    streamy_op op; /* kind, user and stream in; result and decision out */
-    char user[STREAMY_ID_MAX + 1], stream[STREAMY_ID_MAX + 1];
-    struct MHD_Connection *conn; /* resumed once `op.result` is known */
-    char *error;                 /* SERVE_ERROR_SIZE bytes: the store's words on failure */
-    int done;
-} serve_pending;
-
-#define SERVE_ERROR_SIZE 256
-
-typedef struct serve_batcher {
-    streamy *h;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    serve_pending *head, *tail;
-    int stop;
-    pthread_t thread;
-    size_t max_batch;
-    streamy_op *ops;        /* max_batch of each, owned by the commit thread */
-    serve_pending **taken;
-    /* Counted under `lock`, read by the metrics. */
-    uint64_t batches, batched_ops;
-} serve_batcher;
-
-int serve_batcher_start(serve_batcher *b, streamy *h, size_t max_batch);
-/* Queue a decision; its connection is resumed after the commit. */
-void serve_batcher_submit(serve_batcher *b, serve_pending *p);
-/* Decide what is queued, then stop the thread. */
-void serve_batcher_stop(serve_batcher *b);
-
-/* --- metrics (serve_metrics.c) -------------------------------------------------------- */
-
-#define SERVE_LATENCY_BUCKETS 12
-
-typedef struct serve_metrics {
-    uint64_t requests[ROUTE_COUNT_][16]; /* by route and status slot */
-    uint64_t store_errors[3];            /* busy, store, other */
-    uint64_t latency_buckets[SERVE_LATENCY_BUCKETS];
-    uint64_t latency_count;
-    uint64_t latency_sum_us;
-    int64_t connections;
-} serve_metrics;
-
-void serve_metrics_request(serve_metrics *m, serve_route route, unsigned status,
-                           int64_t latency_us);
-void serve_metrics_store_error(serve_metrics *m, int rc);
-/* Render everything in the Prometheus text format; the caller frees it. */
-char *serve_metrics_render(const serve_metrics *m, streamy *h, const serve_batcher *b,
-                           size_t *len);
-const char *serve_route_name(serve_route route);
-
-/* --- logs (serve_log.c) --------------------------------------------------------------- */
-
-typedef struct serve_log {
-    pthread_mutex_t lock;
-    FILE *fp;
-    const char *path; /* NULL: standard error */
-    int json;         /* JSON lines, else text */
-    int access;       /* one line per request */
-    char buf[64 * 1024];
-    size_t len;
-} serve_log;
-
-int serve_log_open(serve_log *log, const char *path, int json, int access);
-int serve_log_reopen(serve_log *log);
-void serve_log_request(serve_log *log, const char *method, const char *path,
-                       unsigned status, int64_t latency_us, const char *remote);
-void serve_log_event(serve_log *log, const char *level, const char *msg,
-                     const char *detail);
-void serve_log_flush(serve_log *log);
-void serve_log_close(serve_log *log);
-
-/* --- the request deadline (serve_guard.c) ---------------------------------------- */
-
-/* The open connections, swept by the main thread. A zeroed struct is ready to use. */
-typedef struct serve_guard {
-    pthread_mutex_t lock;
-    struct serve_conn *head;
-} serve_guard;
-
-/* A connection opened (returns its socket context, or NULL) and closed. */
-void *serve_guard_open(serve_guard *g, struct MHD_Connection *conn);
-void serve_guard_close(serve_guard *g, void *context);
-/* Its request was received whole; its answer completed (it waits for the next). */
-void serve_guard_received(struct MHD_Connection *conn);
-void serve_guard_idle(struct MHD_Connection *conn);
-/* The monotonic clock, in microseconds. */
-int64_t serve_mono_us(void);
-/* Close the connections that spent longer than `timeout_us` waiting for or receiving a
- * request; returns how many. */
-unsigned serve_guard_sweep(serve_guard *g, int64_t timeout_us);
-
-/* --- the HTTP front (serve_http.c) -------------------------------------------------- */
-
+/* The settings; serve_open() copies what it keeps, so nothing here need outlive it. */
 typedef struct serve_config {
-    const char *listen; /* ADDR:PORT or [ADDR]:PORT */
-    unsigned threads;
-    size_t max_body;
-    unsigned max_connections;
-    unsigned conn_timeout_s;
-    char *token; /* bearer token, or NULL */
-    size_t token_len;
+    const struct sockaddr *addr; /* IPv4 or IPv6; port 0 picks a free one */
+    unsigned threads;            /* HTTP threads */
+    size_t max_body;             /* largest request body, in bytes */
+    unsigned max_connections;    /* open connections at most */
+    unsigned conn_timeout_s;     /* idle timeout, and the deadline to send a request */
+    int64_t grace_ms;            /* how long serve_stop() waits for requests in flight */
+    size_t group_max;            /* decisions per commit at most; 0: 1024 */
+    const char *token;           /* bearer token for every route but /health and
+                                    /metrics, or NULL for none */
+    const char *token_file;      /* where the token came from, for the warning below */
+    int token_shared;            /* others can read that file: the log warns of it */
+    const char *log_file;        /* NULL: standard error */
+    int json_log;                /* JSON lines, else text */
+    int access_log;              /* one log line per request */
 } serve_config;
 
-typedef struct serve_server {
-    serve_config cfg;
-    streamy *h;
-    struct MHD_Daemon *daemon;
-    serve_batcher batcher;
-    serve_metrics metrics;
-    serve_log log;
-    serve_guard guard;
-    int64_t in_flight; /* requests begun and not yet completed */
-    int64_t admitted;  /* connections let in and not yet closed */
-    int draining;      /* shutting down: refuse new requests */
-} serve_server;
+/**
+ * Open the server's log; nothing listens yet.
+ * @return SERVE_OK, SERVE_ENOMEM or SERVE_ELOG; on failure `*out` is NULL. The caller
+ * ends a server it opened with serve_stop().
+ */
+int serve_open(serve_server **out, const serve_config *cfg);
 
-int serve_http_start(serve_server *s, const struct sockaddr *addr);
-/* Stop accepting, wait up to `grace_ms` for requests in flight, then stop. */
-void serve_http_stop(serve_server *s, int grace_ms);
+/**
+ * Serve the store `h` on the configured address. First blocks SIGINT, SIGTERM and
+ * SIGHUP in the calling thread, so that every thread of the server inherits the mask
+ * and serve_run() alone takes them, and ignores SIGPIPE.
+ * @return SERVE_OK, SERVE_ETHREAD or SERVE_ELISTEN. The server owns `h` from now on,
+ * also when this fails: serve_stop() closes it.
+ */
+int serve_start(serve_server *srv, streamy *h);
+
+/* Where a started server listens: "http://ADDR:PORT" or "http://[ADDR]:PORT". The
+ * string belongs to the server. */
+const char *serve_url(const serve_server *srv);
+
+/* Serve until SIGINT or SIGTERM; meanwhile reopen the log file on SIGHUP and, a few
+ * times a second, close the connections past their request deadline and write out the
+ * log. Called from the thread that called serve_start(). */
+void serve_run(serve_server *srv);
+
+/* Stop accepting, let the requests in flight finish (for up to grace_ms) and their
+ * decisions commit, then close the store and the log and free `srv`. Also ends a server
+ * that was never started or failed to start; NULL is a no-op. */
+void serve_stop(serve_server *srv);
 
 #endif /* STREAMY_SERVE_H */

@@ -1,20 +1,21 @@
 /* SPDX-License-Identifier: MIT */
-/* serve_metrics.c: counters of the HTTP server, rendered in the Prometheus text format. */
-#include "serve.h"
-
-#include <stdarg.h>
-#include <stdlib.h>
-#include <string.h>
+/* metrics.c: counters of the HTTP server, rendered in the Prometheus text format. */
+#include "serve_int.h"
 
 #define ADD(p, n) __atomic_fetch_add((p), (n), __ATOMIC_RELAXED)
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 
 static const char *const route_names[ROUTE_COUNT_] = {
-    [ROUTE_SUBSCRIBE] = "subscribe",       [ROUTE_UNSUBSCRIBE] = "unsubscribe",
-    [ROUTE_RENEW] = "renew",               [ROUTE_LEASES] = "leases",
-    [ROUTE_LIMIT_GET] = "limit_get",       [ROUTE_LIMIT_PUT] = "limit_put",
-    [ROUTE_LIMIT_DELETE] = "limit_delete", [ROUTE_HEALTH] = "health",
-    [ROUTE_METRICS] = "metrics",           [ROUTE_OTHER] = "other",
+    [ROUTE_SUBSCRIBE] = "subscribe",
+    [ROUTE_UNSUBSCRIBE] = "unsubscribe",
+    [ROUTE_RENEW] = "renew",
+    [ROUTE_LEASES] = "leases",
+    [ROUTE_LIMIT_GET] = "limit_get",
+    [ROUTE_LIMIT_PUT] = "limit_put",
+    [ROUTE_LIMIT_DELETE] = "limit_delete",
+    [ROUTE_HEALTH] = "health",
+    [ROUTE_METRICS] = "metrics",
+    [ROUTE_OTHER] = "other",
 };
 
 /* The statuses the server answers with; anything else lands in the last slot. */
@@ -60,72 +61,40 @@ void serve_metrics_store_error(serve_metrics *m, int rc)
     ADD(&m->store_errors[rc == STREAMY_EBUSY ? 0 : rc == STREAMY_ESTORE ? 1 : 2], 1);
 }
 
-typedef struct text {
-    char *buf;
-    size_t len, cap;
-    int failed;
-} text;
-
-static void put(text *t, const char *fmt, ...)
+char *serve_metrics_render(const serve_metrics *m, streamy *h,
+                           const serve_group_commit *gc, size_t *len)
 {
-    va_list ap;
-    int n;
-
-    if (t->failed)
-        return;
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->failed = 1;
-            return;
-        }
-        if ((size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        char *nb = realloc(t->buf, t->cap * 2 + (size_t)n);
-        if (nb == NULL) {
-            t->failed = 1;
-            return;
-        }
-        t->buf = nb;
-        t->cap = t->cap * 2 + (size_t)n;
-    }
-}
-
-char *serve_metrics_render(const serve_metrics *m, streamy *h, const serve_batcher *b,
-                           size_t *len)
-{
-    text t = {malloc(8192), 0, 8192, 0};
+    streamy__buf t = STREAMY__BUF_INIT;
     streamy_counters c;
-    uint64_t cumulative = 0, batches, ops;
+    uint64_t cumulative = 0, commits, ops;
     int r, i;
 
-    if (t.buf == NULL)
-        return NULL;
-    put(&t, "# HELP streamy_http_requests_total HTTP requests answered, by route and "
-            "status.\n# TYPE streamy_http_requests_total counter\n");
+    streamy__buf_puts(&t, "# HELP streamy_http_requests_total HTTP requests answered, by "
+                          "route and status.\n"
+                          "# TYPE streamy_http_requests_total counter\n");
     for (r = 0; r < ROUTE_COUNT_; r++) {
         for (i = 0; i < 16; i++) {
             uint64_t n = LOAD(&m->requests[r][i]);
             if (n == 0)
                 continue;
             if (i == STATUS_OTHER)
-                put(&t, "streamy_http_requests_total{route=\"%s\",status=\"other\"} %llu\n",
+                streamy__buf_printf(
+                    &t,
+                    "streamy_http_requests_total{route=\"%s\",status=\"other\"} %llu\n",
                     route_names[r], (unsigned long long)n);
             else
-                put(&t, "streamy_http_requests_total{route=\"%s\",status=\"%u\"} %llu\n",
+                streamy__buf_printf(
+                    &t, "streamy_http_requests_total{route=\"%s\",status=\"%u\"} %llu\n",
                     route_names[r], statuses[i], (unsigned long long)n);
         }
     }
     if (streamy_stats(&c, h) == STREAMY_OK) {
-        put(&t, "# HELP streamy_decisions_total Decisions of the library, by outcome.\n"
-                "# TYPE streamy_decisions_total counter\n");
+        streamy__buf_puts(&t, "# HELP streamy_decisions_total Decisions of the library, "
+                              "by outcome.\n"
+                              "# TYPE streamy_decisions_total counter\n");
 #define DECISION(name)                                                                   \
-    put(&t, "streamy_decisions_total{outcome=\"" #name "\"} %llu\n",                     \
-        (unsigned long long)c.name)
+    streamy__buf_printf(&t, "streamy_decisions_total{outcome=\"" #name "\"} %llu\n",     \
+                        (unsigned long long)c.name)
         DECISION(allowed);
         DECISION(refused);
         DECISION(evicted);
@@ -135,7 +104,8 @@ char *serve_metrics_render(const serve_metrics *m, streamy *h, const serve_batch
         DECISION(shadow_refused);
 #undef DECISION
     }
-    put(&t,
+    streamy__buf_printf(
+        &t,
         "# HELP streamy_store_errors_total Requests that failed in the store.\n"
         "# TYPE streamy_store_errors_total counter\n"
         "streamy_store_errors_total{kind=\"busy\"} %llu\n"
@@ -144,40 +114,45 @@ char *serve_metrics_render(const serve_metrics *m, streamy *h, const serve_batch
         (unsigned long long)LOAD(&m->store_errors[0]),
         (unsigned long long)LOAD(&m->store_errors[1]),
         (unsigned long long)LOAD(&m->store_errors[2]));
-    put(&t, "# HELP streamy_http_request_duration_seconds Time from the request's first "
-            "byte to its answer.\n# TYPE streamy_http_request_duration_seconds histogram\n");
+    streamy__buf_puts(&t, "# HELP streamy_http_request_duration_seconds Time from the "
+                          "request's first byte to its answer.\n"
+                          "# TYPE streamy_http_request_duration_seconds histogram\n");
     for (i = 0; i < SERVE_LATENCY_BUCKETS; i++) {
         cumulative += LOAD(&m->latency_buckets[i]);
-        put(&t, "streamy_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+        streamy__buf_printf(
+            &t, "streamy_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
             (double)bucket_us[i] / 1e6, (unsigned long long)cumulative);
     }
-    put(&t,
-        "streamy_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
-        "streamy_http_request_duration_seconds_sum %.6f\n"
-        "streamy_http_request_duration_seconds_count %llu\n",
-        (unsigned long long)LOAD(&m->latency_count), (double)LOAD(&m->latency_sum_us) / 1e6,
-        (unsigned long long)LOAD(&m->latency_count));
-    put(&t,
-        "# HELP streamy_http_connections Open HTTP connections.\n"
-        "# TYPE streamy_http_connections gauge\n"
-        "streamy_http_connections %lld\n",
-        (long long)LOAD(&m->connections));
-    pthread_mutex_lock((pthread_mutex_t *)&b->lock);
-    batches = b->batches;
-    ops = b->batched_ops;
-    pthread_mutex_unlock((pthread_mutex_t *)&b->lock);
-    put(&t,
+    streamy__buf_printf(&t,
+                        "streamy_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+                        "streamy_http_request_duration_seconds_sum %.6f\n"
+                        "streamy_http_request_duration_seconds_count %llu\n",
+                        (unsigned long long)LOAD(&m->latency_count),
+                        (double)LOAD(&m->latency_sum_us) / 1e6,
+                        (unsigned long long)LOAD(&m->latency_count));
+    streamy__buf_printf(&t,
+                        "# HELP streamy_http_connections Open HTTP connections.\n"
+                        "# TYPE streamy_http_connections gauge\n"
+                        "streamy_http_connections %lld\n",
+                        (long long)LOAD(&m->connections));
+    pthread_mutex_lock((pthread_mutex_t *)&gc->lock);
+    commits = gc->commits;
+    ops = gc->committed_ops;
+    pthread_mutex_unlock((pthread_mutex_t *)&gc->lock);
+    streamy__buf_printf(
+        &t,
         "# HELP streamy_commits_total Store transactions of grouped decisions.\n"
         "# TYPE streamy_commits_total counter\n"
         "streamy_commits_total %llu\n"
-        "# HELP streamy_committed_decisions_total Decisions decided in those transactions.\n"
+        "# HELP streamy_committed_decisions_total Decisions decided in those "
+        "transactions.\n"
         "# TYPE streamy_committed_decisions_total counter\n"
         "streamy_committed_decisions_total %llu\n",
-        (unsigned long long)batches, (unsigned long long)ops);
+        (unsigned long long)commits, (unsigned long long)ops);
     if (t.failed) {
-        free(t.buf);
+        streamy__buf_free(&t);
         return NULL;
     }
     *len = t.len;
-    return t.buf;
+    return t.p;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* serve_http.c: the HTTP API of the original service, over libmicrohttpd and jansson. */
-#include "serve.h"
+/* http.c: the HTTP API of the original service, over libmicrohttpd and jansson. */
+#include "serve_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,14 +20,13 @@ typedef struct request {
     const char *method, *url; /* MHD's, valid until the request completes */
     const char *allow;        /* for a 405 */
     int64_t start_us;
-    char *body;
-    size_t len, cap;
-    int responded;       /* a response was queued */
-    int too_large;       /* the body passed --max-body: the rest is read and dropped */
-    int late;            /* began after shutdown started: refused */
+    streamy__buf body;
+    int responded; /* a response was queued */
+    int too_large; /* the body passed --max-body: the rest is read and dropped */
+    int late;      /* began after shutdown started: refused */
     size_t dropped;
-    int suspended;       /* waiting for the group commit */
-    unsigned int status; /* for the metrics and the log */
+    int suspended;                 /* waiting for the group commit */
+    unsigned int status;           /* for the metrics and the log */
     char user[STREAMY_ID_MAX + 2]; /* from the path; one byte more to tell "too long" */
     serve_pending pending;
     char error[SERVE_ERROR_SIZE]; /* the store's words, when it failed */
@@ -68,7 +67,8 @@ static enum MHD_Result send_json(request *r, struct MHD_Connection *conn,
     json_decref(doc);
     if (body == NULL)
         return MHD_NO;
-    return send_response(r, conn, status, body, strlen(body), "application/json", headers);
+    return send_response(r, conn, status, body, strlen(body), "application/json",
+                         headers);
 }
 
 static enum MHD_Result send_error(request *r, struct MHD_Connection *conn,
@@ -76,7 +76,8 @@ static enum MHD_Result send_error(request *r, struct MHD_Connection *conn,
                                   const char *const *headers)
 {
     return send_json(r, conn, status,
-                     json_pack("{s:i, s:s}", "status", (int)status, "error", msg), headers);
+                     json_pack("{s:i, s:s}", "status", (int)status, "error", msg),
+                     headers);
 }
 
 static enum MHD_Result send_empty(request *r, struct MHD_Connection *conn,
@@ -102,7 +103,8 @@ static enum MHD_Result send_store_error(serve_server *s, request *r,
                       retry);
 }
 
-/* --- routing -------------------------------------------------------------------------- */
+/* --- routing --------------------------------------------------------------------------
+ */
 
 static int is_get(const char *method)
 {
@@ -162,16 +164,17 @@ static serve_route route_of(request *r, const char *url, const char *method)
     return ROUTE_OTHER;
 }
 
-/* --- the bearer token ------------------------------------------------------------------ */
+/* --- the bearer token ------------------------------------------------------------------
+ */
 
 /* Compare in time that depends only on the expected token's length. */
-static int token_matches(const serve_config *cfg, const char *given)
+static int token_matches(const serve_server *s, const char *given)
 {
     size_t glen = given ? strlen(given) : 0, i;
-    volatile unsigned char diff = (unsigned char)(glen != cfg->token_len);
+    volatile unsigned char diff = (unsigned char)(glen != s->token_len);
 
-    for (i = 0; i < cfg->token_len; i++)
-        diff |= (unsigned char)(cfg->token[i] ^ (i < glen ? given[i] : 0));
+    for (i = 0; i < s->token_len; i++)
+        diff |= (unsigned char)(s->token[i] ^ (i < glen ? given[i] : 0));
     return given != NULL && diff == 0;
 }
 
@@ -179,15 +182,17 @@ static int authorized(const serve_server *s, struct MHD_Connection *conn)
 {
     const char *auth;
 
-    if (s->cfg.token == NULL)
+    if (s->token == NULL)
         return 1;
-    auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    auth =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
-        return token_matches(&s->cfg, NULL);
-    return token_matches(&s->cfg, auth + 7);
+        return token_matches(s, NULL);
+    return token_matches(s, auth + 7);
 }
 
-/* --- request bodies ---------------------------------------------------------------------- */
+/* --- request bodies
+ * ---------------------------------------------------------------------- */
 
 /* Parse the body as a JSON object (an empty body is an empty object, as in the
  * original service). On failure, the 400 has been sent and NULL is returned. */
@@ -197,15 +202,17 @@ static json_t *parse_body(request *r, struct MHD_Connection *conn, enum MHD_Resu
     json_t *doc;
     char msg[256];
 
-    if (r->len == 0)
+    if (r->body.len == 0)
         return json_object();
-    /* JSON text holds no raw NUL byte (RFC 8259), yet jansson skips one after a number. */
-    if (memchr(r->body, '\0', r->len) != NULL) {
-        *ret = send_error(r, conn, MHD_HTTP_BAD_REQUEST, "malformed JSON: a NUL byte", NULL);
+    /* JSON text holds no raw NUL byte (RFC 8259), yet jansson skips one after a number.
+     */
+    if (memchr(r->body.p, '\0', r->body.len) != NULL) {
+        *ret =
+            send_error(r, conn, MHD_HTTP_BAD_REQUEST, "malformed JSON: a NUL byte", NULL);
         return NULL;
     }
-    doc = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL,
-                     &err);
+    doc = json_loadb(r->body.p, r->body.len,
+                     JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
     if (doc == NULL) {
         snprintf(msg, sizeof(msg), "malformed JSON: %s", err.text);
         *ret = send_error(r, conn, MHD_HTTP_BAD_REQUEST, msg, NULL);
@@ -213,7 +220,8 @@ static json_t *parse_body(request *r, struct MHD_Connection *conn, enum MHD_Resu
     }
     if (!json_is_object(doc)) {
         json_decref(doc);
-        *ret = send_error(r, conn, MHD_HTTP_BAD_REQUEST, "the body must be a JSON object", NULL);
+        *ret = send_error(r, conn, MHD_HTTP_BAD_REQUEST, "the body must be a JSON object",
+                          NULL);
         return NULL;
     }
     return doc;
@@ -252,7 +260,8 @@ static int string_field(serve_server *s, request *r, struct MHD_Connection *conn
     return 1;
 }
 
-/* --- the decisions: queued for the group commit ------------------------------------------ */
+/* --- the decisions: queued for the group commit
+ * ------------------------------------------ */
 
 static enum MHD_Result start_decision(serve_server *s, request *r,
                                       struct MHD_Connection *conn, streamy_op_kind kind)
@@ -278,7 +287,7 @@ static enum MHD_Result start_decision(serve_server *s, request *r,
     r->suspended = 1;
     /* Suspend before queueing, so the resume can never come first. */
     MHD_suspend_connection(conn);
-    serve_batcher_submit(&s->batcher, p);
+    serve_group_commit_submit(&s->group_commit, p);
     return MHD_YES;
 }
 
@@ -292,7 +301,8 @@ static enum MHD_Result finish_decision(serve_server *s, request *r,
     int n = 0, rc = p->op.result;
 
     if (rc < 0)
-        return send_store_error(s, r, conn, rc, r->error[0] ? r->error : streamy_strerror(rc));
+        return send_store_error(s, r, conn, rc,
+                                r->error[0] ? r->error : streamy_strerror(rc));
     switch (p->op.kind) {
     case STREAMY_OP_SUBSCRIBE:
         snprintf(limit, sizeof(limit), "%u", d->limit);
@@ -303,10 +313,7 @@ static enum MHD_Result finish_decision(serve_server *s, request *r,
         headers[n++] = active;
         if (rc == STREAMY_LIMIT_REACHED) {
             if (d->retry_ms > 0) {
-                struct timespec ts;
-                int64_t wait_ms;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                wait_ms = d->retry_ms - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+                int64_t wait_ms = d->retry_ms - streamy__now_ms();
                 snprintf(retry, sizeof(retry), "%lld",
                          (long long)(wait_ms <= 0 ? 1 : (wait_ms + 999) / 1000));
                 headers[n++] = MHD_HTTP_HEADER_RETRY_AFTER;
@@ -334,24 +341,25 @@ static enum MHD_Result finish_decision(serve_server *s, request *r,
         if (rc == STREAMY_NOT_FOUND)
             return send_error(r, conn, MHD_HTTP_NOT_FOUND,
                               "no active lease for this stream; subscribe again", NULL);
-        return send_json(r, conn, MHD_HTTP_OK,
-                         json_pack("{s:i, s:{s:s, s:s, s:o}}", "status", 200, "data",
-                                   "userId", p->user, "videoStreamId", p->stream,
-                                   "expiresAt",
-                                   d->expires_ms ? json_integer(d->expires_ms) : json_null()),
-                         NULL);
+        return send_json(
+            r, conn, MHD_HTTP_OK,
+            json_pack("{s:i, s:{s:s, s:s, s:o}}", "status", 200, "data", "userId",
+                      p->user, "videoStreamId", p->stream, "expiresAt",
+                      d->expires_ms ? json_integer(d->expires_ms) : json_null()),
+            NULL);
     }
     return send_error(r, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "unknown operation", NULL);
 }
 
-/* --- the other routes: answered on the spot --------------------------------------------- */
+/* --- the other routes: answered on the spot
+ * --------------------------------------------- */
 
 static int add_lease(const streamy_lease *lease, void *payload)
 {
-    json_t *o = json_pack("{s:s, s:I, s:I, s:o}", "videoStreamId", lease->stream, "since",
-                          (json_int_t)lease->since_ms, "renewedAt",
-                          (json_int_t)lease->renewed_ms, "expiresAt",
-                          lease->expires_ms ? json_integer(lease->expires_ms) : json_null());
+    json_t *o = json_pack(
+        "{s:s, s:I, s:I, s:o}", "videoStreamId", lease->stream, "since",
+        (json_int_t)lease->since_ms, "renewedAt", (json_int_t)lease->renewed_ms,
+        "expiresAt", lease->expires_ms ? json_integer(lease->expires_ms) : json_null());
     return o == NULL || json_array_append_new(payload, o) != 0;
 }
 
@@ -359,11 +367,12 @@ static enum MHD_Result path_user(serve_server *s, request *r, struct MHD_Connect
                                  char *canon, int *ok)
 {
     *ok = streamy_normalize_id(canon, STREAMY_ID_MAX + 1, s->h, "user", r->user) == 0;
-    return *ok ? MHD_YES : send_error(r, conn, MHD_HTTP_BAD_REQUEST, streamy_errmsg(s->h), NULL);
+    return *ok ? MHD_YES
+               : send_error(r, conn, MHD_HTTP_BAD_REQUEST, streamy_errmsg(s->h), NULL);
 }
 
-static enum MHD_Result send_limit(serve_server *s, request *r, struct MHD_Connection *conn,
-                                  const char *user)
+static enum MHD_Result send_limit(serve_server *s, request *r,
+                                  struct MHD_Connection *conn, const char *user)
 {
     unsigned int limit = 0;
     int over = 0, rc = streamy_get_limit(&limit, &over, s->h, user);
@@ -371,12 +380,13 @@ static enum MHD_Result send_limit(serve_server *s, request *r, struct MHD_Connec
     if (rc != STREAMY_OK)
         return send_store_error(s, r, conn, rc, streamy_errmsg(s->h));
     return send_json(r, conn, MHD_HTTP_OK,
-                     json_pack("{s:i, s:{s:s, s:i, s:b}}", "status", 200, "data", "userId",
-                               user, "limit", (int)limit, "override", over),
+                     json_pack("{s:i, s:{s:s, s:i, s:b}}", "status", 200, "data",
+                               "userId", user, "limit", (int)limit, "override", over),
                      NULL);
 }
 
-static enum MHD_Result user_route(serve_server *s, request *r, struct MHD_Connection *conn)
+static enum MHD_Result user_route(serve_server *s, request *r,
+                                  struct MHD_Connection *conn)
 {
     char user[STREAMY_ID_MAX + 1];
     enum MHD_Result ret;
@@ -442,19 +452,20 @@ static enum MHD_Result health(serve_server *s, request *r, struct MHD_Connection
         serve_log_event(&s->log, "error", "health check failed", streamy_errmsg(s->h));
         return send_json(r, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
                          json_pack("{s:i, s:s, s:s}", "status", 503, "error",
-                                   "store unavailable", "store", streamy_store_name(s->h)),
+                                   "store unavailable", "store",
+                                   streamy_store_name(s->h)),
                          retry);
     }
     return send_json(r, conn, MHD_HTTP_OK,
-                     json_pack("{s:i, s:{s:s, s:s}}", "status", 200, "data", "status", "ok",
-                               "store", streamy_store_name(s->h)),
+                     json_pack("{s:i, s:{s:s, s:s}}", "status", 200, "data", "status",
+                               "ok", "store", streamy_store_name(s->h)),
                      NULL);
 }
 
 static enum MHD_Result metrics(serve_server *s, request *r, struct MHD_Connection *conn)
 {
     size_t len = 0;
-    char *text = serve_metrics_render(&s->metrics, s->h, &s->batcher, &len);
+    char *text = serve_metrics_render(&s->metrics, s->h, &s->group_commit, &len);
 
     if (text == NULL)
         return send_error(r, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", NULL);
@@ -462,11 +473,13 @@ static enum MHD_Result metrics(serve_server *s, request *r, struct MHD_Connectio
                          "text/plain; version=0.0.4; charset=utf-8", NULL);
 }
 
-/* --- the access handler --------------------------------------------------------------------- */
+/* --- the access handler
+ * --------------------------------------------------------------------- */
 
 static enum MHD_Result dispatch(serve_server *s, request *r, struct MHD_Connection *conn)
 {
-    static const char *const bearer[] = {MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer", NULL};
+    static const char *const bearer[] = {MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer",
+                                         NULL};
     static const char *const retry[] = {MHD_HTTP_HEADER_RETRY_AFTER, "1", NULL};
     const char *allow[] = {MHD_HTTP_HEADER_ALLOW, r->allow, NULL};
 
@@ -479,8 +492,8 @@ static enum MHD_Result dispatch(serve_server *s, request *r, struct MHD_Connecti
     }
 
     if (r->route != ROUTE_HEALTH && r->route != ROUTE_METRICS && !authorized(s, conn))
-        return send_error(r, conn, MHD_HTTP_UNAUTHORIZED, "missing or invalid bearer token",
-                          bearer);
+        return send_error(r, conn, MHD_HTTP_UNAUTHORIZED,
+                          "missing or invalid bearer token", bearer);
     switch (r->route) {
     case ROUTE_SUBSCRIBE:
         return start_decision(s, r, conn, STREAMY_OP_SUBSCRIBE);
@@ -501,7 +514,8 @@ static enum MHD_Result dispatch(serve_server *s, request *r, struct MHD_Connecti
         break;
     }
     if (r->allow != NULL)
-        return send_error(r, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", allow);
+        return send_error(r, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed",
+                          allow);
     return send_error(r, conn, MHD_HTTP_NOT_FOUND, "not found", NULL);
 }
 
@@ -527,7 +541,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r = calloc(1, sizeof(*r));
         if (r == NULL)
             return MHD_NO;
-        r->start_us = serve_mono_us();
+        r->start_us = streamy__monotonic_us();
         r->method = method;
         r->url = url;
         r->route = route_of(r, url, method);
@@ -549,28 +563,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         /* MHD takes no answer in the middle of an upload (a chunked one has no
          * length to refuse up front): drop the rest and answer at its end, or
          * close a connection that goes on sending far past the limit. */
-        if (r->too_large || r->len + n > s->cfg.max_body) {
+        if (r->too_large || r->body.len + n > s->cfg.max_body) {
             r->too_large = 1;
             r->dropped += n;
             return r->dropped > 64 * s->cfg.max_body + (1 << 20) ? MHD_NO : MHD_YES;
         }
-        if (r->len + n > r->cap) {
-            size_t cap = r->cap ? r->cap : 256;
-            char *b;
-            while (cap < r->len + n)
-                cap *= 2;
-            if ((b = realloc(r->body, cap)) == NULL)
-                return MHD_NO;
-            r->body = b;
-            r->cap = cap;
-        }
-        memcpy(r->body + r->len, upload_data, n);
-        r->len += n;
-        return MHD_YES;
+        return streamy__buf_put(&r->body, upload_data, n) == 0 ? MHD_YES : MHD_NO;
     }
     if (r->responded)
         return MHD_YES;
-    serve_guard_received(conn); /* whole: the deadline no longer applies */
+    serve_deadline_received(conn); /* whole: the deadline no longer applies */
     if (r->too_large)
         return too_large(s, r, conn);
     if (r->suspended) {
@@ -592,7 +594,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
     if (r == NULL)
         return;
-    latency = serve_mono_us() - r->start_us;
+    latency = streamy__monotonic_us() - r->start_us;
     if (s->log.access) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -601,13 +603,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
                       remote, sizeof(remote));
         else if (sa != NULL && sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-                      remote, sizeof(remote));
+            inet_ntop(AF_INET6,
+                      &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, remote,
+                      sizeof(remote));
         serve_log_request(&s->log, r->method, r->url, r->status, latency, remote);
     }
     serve_metrics_request(&s->metrics, r->route, r->status, latency);
-    serve_guard_idle(conn);
-    free(r->body);
+    serve_deadline_idle(conn);
+    streamy__buf_free(&r->body);
     free(r);
     *con_cls = NULL;
     __atomic_fetch_sub(&s->in_flight, 1, __ATOMIC_RELEASE);
@@ -620,9 +623,9 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         __atomic_fetch_add(&s->metrics.connections, 1, __ATOMIC_RELAXED);
-        *socket_context = serve_guard_open(&s->guard, conn);
+        *socket_context = serve_deadline_open(&s->deadline, conn);
     } else {
-        serve_guard_close(&s->guard, *socket_context);
+        serve_deadline_close(&s->deadline, *socket_context);
         __atomic_fetch_sub(&s->metrics.connections, 1, __ATOMIC_RELAXED);
         __atomic_sub_fetch(&s->admitted, 1, __ATOMIC_ACQ_REL);
     }
@@ -631,7 +634,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 /* --max-connections for the whole server: a connection past it is closed at
  * once rather than left waiting in the backlog. The slot is taken here and
  * given back when the connection closes. */
-static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr,
+                                 socklen_t addrlen)
 {
     serve_server *s = cls;
     (void)addr;
@@ -654,8 +658,9 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
     serve_log_event(&s->log, "warn", "http", msg);
 }
 
-int serve_http_start(serve_server *s, const struct sockaddr *addr)
+int serve_http_start(serve_server *s)
 {
+    const struct sockaddr *addr = (const struct sockaddr *)&s->addr;
     /* poll(), not epoll: a request parked until its commit leaves and rejoins
      * the event loop, which costs two epoll_ctl calls in epoll mode and nothing
      * in poll mode (10-15% more requests a second, docs/PERFORMANCE.md); each
@@ -676,9 +681,8 @@ int serve_http_start(serve_server *s, const struct sockaddr *addr)
         (unsigned int)((s->cfg.max_connections + 1) * s->cfg.threads),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->cfg.conn_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
     return s->daemon != NULL ? 0 : -1;
 }
 
@@ -697,7 +701,7 @@ void serve_http_stop(serve_server *s, int grace_ms)
         nanosleep(&tick, NULL);
         waited += 10;
     }
-    serve_batcher_stop(&s->batcher);
+    serve_group_commit_stop(&s->group_commit);
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
 }

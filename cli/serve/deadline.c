@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* serve_guard.c: a deadline for receiving each request, which a client sending one byte
- * at a time (slowloris) cannot stretch as it stretches libmicrohttpd's idle timeout. */
-#include "serve.h"
+/* deadline.c: a deadline for receiving each whole request, which a client sending one
+ * byte at a time (slowloris) cannot stretch as it stretches the idle timeout. */
+#include "serve_int.h"
 
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <time.h>
 
 /* One open connection. `since_us` is when it began to wait for its next request; while
  * `receiving`, that request must be whole before the deadline. */
@@ -16,13 +15,6 @@ typedef struct serve_conn {
     int64_t since_us;
 } serve_conn;
 
-int64_t serve_mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static serve_conn *conn_of(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci =
@@ -30,44 +22,44 @@ static serve_conn *conn_of(struct MHD_Connection *conn)
     return ci != NULL ? ci->socket_context : NULL;
 }
 
-void *serve_guard_open(serve_guard *g, struct MHD_Connection *conn)
+void *serve_deadline_open(serve_deadline *dl, struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     serve_conn *c;
 
     if (ci == NULL || (c = calloc(1, sizeof(*c))) == NULL)
-        return NULL; /* unguarded: the idle timeout still applies */
+        return NULL; /* no deadline: the idle timeout still applies */
     c->fd = ci->connect_fd;
     c->receiving = 1;
-    c->since_us = serve_mono_us();
-    pthread_mutex_lock(&g->lock);
-    c->next = g->head;
-    if (g->head != NULL)
-        g->head->prev = c;
-    g->head = c;
-    pthread_mutex_unlock(&g->lock);
+    c->since_us = streamy__monotonic_us();
+    pthread_mutex_lock(&dl->lock);
+    c->next = dl->head;
+    if (dl->head != NULL)
+        dl->head->prev = c;
+    dl->head = c;
+    pthread_mutex_unlock(&dl->lock);
     return c;
 }
 
-void serve_guard_close(serve_guard *g, void *context)
+void serve_deadline_close(serve_deadline *dl, void *context)
 {
     serve_conn *c = context;
 
     if (c == NULL)
         return;
-    pthread_mutex_lock(&g->lock);
+    pthread_mutex_lock(&dl->lock);
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
-        g->head = c->next;
+        dl->head = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    pthread_mutex_unlock(&g->lock);
+    pthread_mutex_unlock(&dl->lock);
     free(c);
 }
 
-void serve_guard_received(struct MHD_Connection *conn)
+void serve_deadline_received(struct MHD_Connection *conn)
 {
     serve_conn *c = conn_of(conn);
 
@@ -75,12 +67,12 @@ void serve_guard_received(struct MHD_Connection *conn)
         __atomic_store_n(&c->receiving, 0, __ATOMIC_RELEASE);
 }
 
-void serve_guard_idle(struct MHD_Connection *conn)
+void serve_deadline_idle(struct MHD_Connection *conn)
 {
     serve_conn *c = conn_of(conn);
 
     if (c != NULL) {
-        __atomic_store_n(&c->since_us, serve_mono_us(), __ATOMIC_RELAXED);
+        __atomic_store_n(&c->since_us, streamy__monotonic_us(), __ATOMIC_RELAXED);
         __atomic_store_n(&c->receiving, 1, __ATOMIC_RELEASE);
     }
 }
@@ -89,13 +81,13 @@ void serve_guard_idle(struct MHD_Connection *conn)
  * the end of the stream and closes them on its own thread. The list lock keeps each
  * socket open while it is shut down (a connection leaves the list before its socket is
  * closed). */
-unsigned serve_guard_sweep(serve_guard *g, int64_t timeout_us)
+unsigned serve_deadline_sweep(serve_deadline *dl, int64_t timeout_us)
 {
-    int64_t now = serve_mono_us();
+    int64_t now = streamy__monotonic_us();
     unsigned cut = 0;
 
-    pthread_mutex_lock(&g->lock);
-    for (serve_conn *c = g->head; c != NULL; c = c->next) {
+    pthread_mutex_lock(&dl->lock);
+    for (serve_conn *c = dl->head; c != NULL; c = c->next) {
         if (__atomic_load_n(&c->receiving, __ATOMIC_ACQUIRE) == 1 &&
             now - __atomic_load_n(&c->since_us, __ATOMIC_RELAXED) > timeout_us) {
             shutdown(c->fd, SHUT_RDWR);
@@ -103,6 +95,6 @@ unsigned serve_guard_sweep(serve_guard *g, int64_t timeout_us)
             cut++;
         }
     }
-    pthread_mutex_unlock(&g->lock);
+    pthread_mutex_unlock(&dl->lock);
     return cut;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* serve_log.c: the server's log: JSON lines (or text) to standard error or a file. */
-#include "serve.h"
+/* log.c: the server's log: JSON lines (or text) to standard error or a file. */
+#include "serve_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,26 +55,18 @@ static void timestamp(char *buf, size_t size) /* size: 64 */
 static void safe_text(char *out, size_t size, const char *in)
 {
     const unsigned char *p = (const unsigned char *)in;
-    size_t o = 0;
+    size_t left = strlen(in), o = 0;
 
     while (*p && o + 5 < size) {
-        size_t n = 0;
-        if (*p >= 0x20 && *p < 0x7f)
-            n = 1;
-        else if (*p >= 0xc2 && *p <= 0xdf)
-            n = 2;
-        else if (*p >= 0xe0 && *p <= 0xef)
-            n = 3;
-        else if (*p >= 0xf0 && *p <= 0xf4)
-            n = 4;
-        for (size_t i = 1; i < n; i++)
-            if ((p[i] & 0xc0) != 0x80)
-                n = 0;
-        if (n > 1 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
-                      (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f)))
-            n = 0; /* overlong, surrogate or past U+10FFFF */
+        size_t n;
+
+        if (*p < 0x80)
+            n = *p >= 0x20 && *p < 0x7f; /* ASCII controls and DEL are escaped too */
+        else
+            n = streamy__utf8_seq(p, left);
         if (n == 0) {
             o += (size_t)snprintf(out + o, size - o, "\\x%02x", *p++);
+            left--;
             continue;
         }
         if (o + n >= size)
@@ -82,6 +74,7 @@ static void safe_text(char *out, size_t size, const char *in)
         memcpy(out + o, p, n);
         o += n;
         p += n;
+        left -= n;
     }
     out[o] = '\0';
 }
@@ -182,8 +175,8 @@ void serve_log_event(serve_log *log, const char *level, const char *msg,
         if (detail != NULL)
             json_object_set_new(obj, "detail", json_string(detail));
     } else {
-        snprintf(text, sizeof(text), "%s %s %s%s%.700s\n", ts, level, msg, detail ? ": " : "",
-                 detail ? detail : "");
+        snprintf(text, sizeof(text), "%s %s %s%s%.700s\n", ts, level, msg,
+                 detail ? ": " : "", detail ? detail : "");
     }
     emit(log, obj, text);
     json_decref(obj);
