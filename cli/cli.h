@@ -84,7 +84,6 @@ extern const struct option cli_common_options[];
 int cli_parse_global(int *command_index, int argc, char **argv);
 int cli_parse(cli_args *args, const cli_command_spec *spec, int argc, char **argv,
               cli_option_cb cb, void *payload);
-int cli_parse_uint(unsigned long *out, const char *text, unsigned long max);
 int cli_config_resolve(cli_config *cfg);
 int cli_open(streamy **out);
 int cli_open_error(int rc, const cli_config *cfg);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* settings.c: option parsing, and settings from flag, then environment, then default. */
 #include "cli.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -239,28 +240,6 @@ static const char *pick(const char *flag, const char *flag_name, const char *env
     return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
-/* A whole decimal number from 0 to `max`: no sign, no spaces, no unit. */
-int cli_parse_uint(unsigned long *out, const char *text, unsigned long max)
-{
-    unsigned long v = 0;
-    const char *p = text;
-
-    if (*p == '\0')
-        return -1;
-    for (; *p; p++) {
-        unsigned long d = (unsigned long)(*p - '0');
-
-        if (*p < '0' || *p > '9')
-            return -1;
-        /* v * 10 + d <= max, without wrapping: also when the digit alone passes max. */
-        if (d > max || v > (max - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
 static int parse_bool(int *out, const char *text)
 {
     static const char *const yes[] = {"1", "true", "yes", "on"};
@@ -289,7 +268,7 @@ static int duration(int64_t *out, const char *text, const char *source)
 int cli_config_resolve(cli_config *cfg)
 {
     const char *v, *src;
-    unsigned long n;
+    unsigned long long n;
     int64_t ms;
     int rc, b;
 
@@ -301,7 +280,7 @@ int cli_config_resolve(cli_config *cfg)
     }
 
     if ((v = pick(cli_flag.limit, "--limit", "STREAMY_MAX_STREAMS", &src)) != NULL) {
-        if (cli_parse_uint(&n, v, STREAMY_LIMIT_MAX) != 0)
+        if (streamy__parse_uint(&n, v, STREAMY_LIMIT_MAX) != STREAMY_OK)
             return cli_invalid("invalid %s \"%s\": expected a whole number from 0 to %u",
                                src, v, STREAMY_LIMIT_MAX);
         cfg->opts.limit = (unsigned int)n;

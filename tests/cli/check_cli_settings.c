@@ -6,6 +6,7 @@
 
 #include "check_cli.h"
 #include "cli.h"
+#include "util.h"
 #include "streamy.h"
 
 /* ---- settings: options, environment, precedence ----------------------- */
@@ -14,19 +15,19 @@
  * (found by tests/fuzz/fuzz_parse). */
 START_TEST(parse_uint_limits)
 {
-    unsigned long v = 42;
+    unsigned long long v = 42;
 
-    ck_assert_int_ne(cli_parse_uint(&v, "7", 5), 0);
-    ck_assert_int_ne(cli_parse_uint(&v, "11", 0), 0);
-    ck_assert_int_ne(cli_parse_uint(&v, "9", 8), 0);
+    ck_assert_int_ne(streamy__parse_uint(&v, "7", 5), 0);
+    ck_assert_int_ne(streamy__parse_uint(&v, "11", 0), 0);
+    ck_assert_int_ne(streamy__parse_uint(&v, "9", 8), 0);
     ck_assert_uint_eq(v, 42);
-    ck_assert_int_eq(cli_parse_uint(&v, "5", 5), 0);
+    ck_assert_int_eq(streamy__parse_uint(&v, "5", 5), 0);
     ck_assert_uint_eq(v, 5);
-    ck_assert_int_eq(cli_parse_uint(&v, "0", 0), 0);
+    ck_assert_int_eq(streamy__parse_uint(&v, "0", 0), 0);
     ck_assert_uint_eq(v, 0);
-    ck_assert_int_ne(cli_parse_uint(&v, "65", 64), 0);
-    ck_assert_int_eq(cli_parse_uint(&v, "64", 64), 0);
-    ck_assert_int_ne(cli_parse_uint(&v, "", 64), 0);
+    ck_assert_int_ne(streamy__parse_uint(&v, "65", 64), 0);
+    ck_assert_int_eq(streamy__parse_uint(&v, "64", 64), 0);
+    ck_assert_int_ne(streamy__parse_uint(&v, "", 64), 0);
 }
 END_TEST
 
