@@ -7,8 +7,8 @@
 # Usage: tests/packages.sh DIST
 # It must run as root: it installs, upgrades and purges packages with apt-get and dpkg.
 # It refuses to start when Streamy is already installed or /var/lib/streamy exists, and
-# at the end, passed or failed, purges what it installed (and any package apt-get
-# pulled in for it), so the machine is left as it was found.
+# at the end, passed or failed, purges what it installed (and the packages apt-get
+# installed as new for it), so the machine is left as it was found.
 set -eu
 dist=${1:?usage: packages.sh DIST}
 dist=$(cd "$dist" && pwd)
@@ -37,7 +37,7 @@ for p in $pkgs; do [ -f "$(deb "$p")" ] || fail "missing $(deb "$p") (./bootstra
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/streamy-debs.XXXXXX")
 chmod 0755 "$tmp" # apt-get reads the .deb files as the user _apt
-installed=""
+installed="" pulled=""
 cleanup() {
   rc=$?
   if [ -n "$installed" ]; then
@@ -47,13 +47,10 @@ cleanup() {
       apt-get purge -y -q -o DPkg::Lock::Timeout=300 $left >"$tmp/purge.log" 2>&1 ||
         { cat "$tmp/purge.log" >&2; rc=1; }
     fi
-    dpkg-query -W -f='${db:Status-Abbrev} ${binary:Package}\n' | awk '$1 == "ii" {print $2}' |
-      sort >"$tmp/after"
-    extra=$(comm -13 "$tmp/before" "$tmp/after" | tr '\n' ' ')
-    if [ -n "$extra" ]; then
-      echo "packages: purging what apt-get pulled in: $extra"
+    if [ -n "$pulled" ]; then
+      echo "packages: purging what apt-get installed for the packages:$pulled"
       # shellcheck disable=SC2086
-      apt-get purge -y -q -o DPkg::Lock::Timeout=300 $extra >/dev/null 2>&1 || rc=1
+      apt-get purge -y -q -o DPkg::Lock::Timeout=300 $pulled >/dev/null 2>&1 || rc=1
     fi
   fi
   rm -rf "$tmp"
@@ -70,7 +67,8 @@ expect_files() {
   dpkg-deb -c "$(deb "$p")" | awk '$1 !~ /^d/ {print $6}' | sed 's|^\./||' | sort \
     >"$tmp/$p.files"
   printf '%s\n' "$@" | sort >"$tmp/$p.want"
-  diff -u "$tmp/$p.want" "$tmp/$p.files" >&2 || fail "$p: files differ from the expected (-want +got)"
+  diff -u "$tmp/$p.want" "$tmp/$p.files" >&2 ||
+    fail "$p: files differ from the expected (-want +got)"
 }
 doc() { echo "usr/share/doc/$1/changelog.gz usr/share/doc/$1/copyright"; }
 # shellcheck disable=SC2046
@@ -98,7 +96,7 @@ say "files: ok"
 # dpkg-shlibdeps computes them: every library the binaries are linked with, with a version.
 depends() { dpkg-deb -f "$(deb "$1")" Depends; }
 has_dep() {
-  echo "$(depends "$1")" | tr ',' '\n' | sed 's/^ *//' | grep -qx "$2" ||
+  depends "$1" | tr ',' '\n' | sed 's/^ *//' | grep -qx "$2" ||
     fail "$1: Depends has no '$2': $(depends "$1")"
 }
 has_dep "$lib" 'libc6 (>= [0-9.~]*)'
@@ -141,6 +139,7 @@ systemd-analyze security --offline=true --threshold=20 "$unit" >"$tmp/security" 
   fail "streamy.service: exposure over 2.0 (systemd-analyze security)"
 }
 say "unit: $(grep -o 'Overall exposure level.*' "$tmp/security")"
+# shellcheck disable=SC2016
 for key in 'User=streamy' 'StateDirectory=streamy' 'EnvironmentFile=-/etc/default/streamy' \
            'Restart=on-failure' 'KillSignal=SIGTERM' 'ExecReload=/bin/kill -HUP $MAINPID' \
            'NoNewPrivileges=yes' 'ProtectSystem=strict' 'PrivateTmp=yes'; do
@@ -149,9 +148,11 @@ done
 
 # --- Install the older build, make state, change the settings -------------------------
 # Nothing of an operator's may be touched: the purge below removes /var/lib/streamy.
+# dpkg's status of a package, e.g. "ii" installed, "rc" configuration files left; the
+# second letter "n" (or nothing) is not installed at all.
+known() { dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null | cut -c2 | grep -qv n; }
 for p in $pkgs; do
-  ! dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^[ihU]' ||
-    fail "$p is installed here: this test installs and purges it, so it will not run"
+  ! known "$p" || fail "$p is installed here: this test installs and purges it, so it will not run"
 done
 [ ! -e /var/lib/streamy ] || fail "/var/lib/streamy exists: this test would purge it"
 ! getent passwd streamy >/dev/null || fail "a user streamy exists: this test would delete it"
@@ -162,12 +163,21 @@ STREAMY_DEB_VERSION=$old "$src/packaging/build-debs.sh" "$tmp/old" >"$tmp/old.lo
   cat "$tmp/old.log" >&2
   fail "building the older packages failed"
 }
-dpkg-query -W -f='${db:Status-Abbrev} ${binary:Package}\n' | awk '$1 == "ii" {print $2}' |
-  sort >"$tmp/before"
+# Installs, and remembers what apt-get installed as new beside the packages (as
+# their dependencies), to purge it at the end. Unattended, as an operator's automated
+# upgrade would: a changed conffile is kept even when the package's changed too.
 apt_install() {
   installed=yes
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 "$@" \
-    >"$tmp/apt.log" 2>&1 || { cat "$tmp/apt.log" >&2; fail "apt-get install $* failed"; }
+  arc=0
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" \
+    >"$tmp/apt.log" 2>&1 || arc=$?
+  # shellcheck disable=SC2013
+  for n in $(awk '/^The following NEW packages will be installed:/ {f = 1; next}
+                  f && /^  / {print; next} {f = 0}' "$tmp/apt.log"); do
+    case " $pkgs $pulled " in *" $n "*) ;; *) pulled="$pulled $n" ;; esac
+  done
+  [ "$arc" -eq 0 ] || { cat "$tmp/apt.log" >&2; fail "apt-get install $* failed"; }
 }
 is_version() {
   got=$(dpkg-query -W -f='${Version}' "$1")
@@ -237,7 +247,11 @@ for _ in $(seq 100); do
   kill -0 "$spid" 2>/dev/null || break
   sleep 0.1
 done
-[ -n "$url" ] || { cat "$tmp/serve.err" >&2; kill "$spid" 2>/dev/null; fail "the unit's ExecStart did not start: $exec_start"; }
+if [ -z "$url" ]; then
+  cat "$tmp/serve.err" >&2
+  kill "$spid" 2>/dev/null
+  fail "the unit's ExecStart did not start: $exec_start"
+fi
 post() {
   curl -s -o /dev/null -w '%{http_code}' -d "{\"userId\":\"alice\",\"videoStreamId\":\"$1\"}" \
     "$url/video-streams/subscription"
@@ -255,7 +269,10 @@ for _ in $(seq 50); do [ -f "$log" ] && break; sleep 0.1; done
 kill -TERM "$spid"
 serve_rc=0
 wait "$spid" || serve_rc=$?
-[ "$serve_rc" -eq 0 ] || { cat "$tmp/serve.err" "$log" >&2; fail "serve: SIGTERM ended it with $serve_rc, want 0"; }
+if [ "$serve_rc" -ne 0 ]; then
+  cat "$tmp/serve.err" "$log" >&2
+  fail "serve: SIGTERM ended it with $serve_rc, want 0"
+fi
 grep -q '"/health"' "$log" || fail "serve: the reopened log has no request line"
 grep -q SIGTERM "$log" || fail "serve: no log line about stopping on SIGTERM"
 say "unit: ExecStart as the user streamy served, reloaded on SIGHUP, drained on SIGTERM"
@@ -276,14 +293,15 @@ ln -s "/usr/lib/$ma/libstreamy.a" "$tmp/static-only/"
 static_libs=$(pkg-config --static --libs streamy)
 # shellcheck disable=SC2046,SC2086
 cc "$src/examples/embed.c" $(pkg-config --cflags streamy) -L"$tmp/static-only" $static_libs \
-  -o "$tmp/embed-static" || fail "static consumer: pkg-config --static --libs streamy = $static_libs"
+  -o "$tmp/embed-static" ||
+  fail "static consumer: pkg-config --static --libs streamy = $static_libs"
 run_embed "$tmp/embed-static" static
 ! ldd "$tmp/embed-static" | grep -q libstreamy || fail "the static consumer links libstreamy.so"
-cmake -S "$src/examples/consumer" -B "$tmp/consumer" >"$tmp/cmake.log" 2>&1 &&
-  cmake --build "$tmp/consumer" >>"$tmp/cmake.log" 2>&1 || {
+if ! { cmake -S "$src/examples/consumer" -B "$tmp/consumer" &&
+       cmake --build "$tmp/consumer"; } >"$tmp/cmake.log" 2>&1; then
   cat "$tmp/cmake.log" >&2
   fail "find_package(streamy) against the installed libstreamy-dev failed"
-}
+fi
 run_embed "$tmp/consumer/consumer_embed" cmake-shared
 run_embed "$tmp/consumer/consumer_embed_static" cmake-static
 say "libstreamy-dev: pkg-config (shared, static: $static_libs) and find_package: ok"
@@ -298,8 +316,7 @@ getent passwd streamy >/dev/null || fail "remove (not purge) deleted the user st
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -q -o DPkg::Lock::Timeout=300 $pkgs \
   >"$tmp/apt.log" 2>&1 || { cat "$tmp/apt.log" >&2; fail "apt-get purge failed"; }
 for p in $pkgs; do
-  ! dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^[ihUrc]' ||
-    fail "$p is still known to dpkg after purge"
+  ! known "$p" || fail "$p is still known to dpkg after purge"
 done
 ! getent passwd streamy >/dev/null || fail "purge left the user streamy"
 ! getent group streamy >/dev/null || fail "purge left the group streamy"
