@@ -4,10 +4,14 @@
 # Streamy, then run it (run) or its whole test suite (test).
 #   ./bootstrap.sh run    build, then serve the HTTP API on http://localhost:3000
 #                         with the embedded default store (SQLite, streamy.db)
+#   ./bootstrap.sh package  build the Debian packages (libstreamy<SOVERSION>,
+#                         libstreamy-dev, streamyctl) into dist/, debug symbols in
+#                         dist/dbgsym/; install them with: apt-get install ./dist/*.deb
 #   ./bootstrap.sh test   check the formatting, build, then run every test, plainly, under
-#                         ASan+UBSan and under valgrind, then each libFuzzer target for
-#                         STREAMY_FUZZ_SECONDS (default 60); every stage runs, and the end
-#                         names those that failed
+#                         ASan+UBSan and under valgrind, build and check the Debian
+#                         packages and install, upgrade and purge them (as root), then
+#                         each libFuzzer target for STREAMY_FUZZ_SECONDS (default 60);
+#                         every stage runs, and the end names those that failed
 set -eu
 cd "$(dirname "$0")"
 mode=${1:-run}
@@ -16,7 +20,12 @@ jobs=$(nproc 2>/dev/null || echo 2)
 build_pkgs="build-essential cmake pkg-config libsqlite3-dev libjansson-dev libmicrohttpd-dev
   libhiredis-dev libpq-dev"
 test_pkgs="check uuid-dev sqlite3 binutils curl libcurl4-openssl-dev valgrind redis-server
-  redis-tools postgresql postgresql-contrib clang libclang-rt-14-dev clang-format"
+  redis-tools postgresql postgresql-contrib clang libclang-rt-14-dev clang-format
+  lintian systemd man-db"
+# The Debian packages (./bootstrap.sh package, and the packages stage of the tests).
+deb_pkgs="debhelper dpkg-dev"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
 
 install_missing() {
   missing=""
@@ -25,8 +34,6 @@ install_missing() {
       || missing="$missing $p"
   done
   [ -z "$missing" ] && return 0
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
   echo "bootstrap: installing$missing"
   $sudo apt-get update
   # shellcheck disable=SC2086
@@ -73,9 +80,14 @@ run)
   build build -DSTREAMY_BUILD_TESTS=OFF
   exec ./build/cli/streamyctl serve --listen 127.0.0.1:3000
   ;;
+package)
+  # shellcheck disable=SC2086
+  install_missing $build_pkgs $deb_pkgs
+  exec packaging/build-debs.sh dist
+  ;;
 test)
   # shellcheck disable=SC2086
-  install_missing $build_pkgs $test_pkgs
+  install_missing $build_pkgs $test_pkgs $deb_pkgs
   # Every stage runs, whatever the one before it did, and the end says which failed; a
   # stage whose build failed fails too.
   set +e
@@ -88,6 +100,9 @@ test)
     ctest --test-dir build-sanitize --output-on-failure -j "$jobs"'
   # Every test under valgrind memcheck, with the programs it starts (4 to 9 minutes).
   stage valgrind tests/valgrind.sh build-valgrind -j "$jobs"
+  # The Debian packages: built into dist/, checked (files, dependencies, lintian, the
+  # unit), then installed, upgraded from an older build and purged, as root (1 minute).
+  stage packages eval 'packaging/build-debs.sh dist && $sudo sh tests/packages.sh dist'
   # The libFuzzer targets (tests/fuzz), STREAMY_FUZZ_SECONDS each on their seeds.
   stage fuzz eval 'cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTREAMY_WITH_HTTP=ON -DSTREAMY_BUILD_FUZZ=ON \
@@ -100,7 +115,7 @@ test)
   exit
   ;;
 *)
-  echo "usage: $0 run|test" >&2
+  echo "usage: $0 run|package|test" >&2
   exit 2
   ;;
 esac

@@ -58,13 +58,22 @@ run_embed() {
 # shellcheck disable=SC2046
 $cc $extra "$src/examples/embed.c" $(pkg-config --cflags --libs streamy) -o "$tmp/embed_pc"
 run_embed "$tmp/embed_pc"
-# shellcheck disable=SC2046
-# libstreamy.a with its dependencies shared: the modules streamy.pc requires
-# privately. (pkg-config --static would also ask for static libraries of them,
-# and Debian's libpq.pc names ones Debian does not ship.)
-$cc $extra "$src/examples/embed.c" $(pkg-config --cflags streamy) "$libdir/libstreamy.a" \
-  $(pkg-config --libs $(pkg-config --print-requires-private streamy)) -lpthread \
-  -o "$tmp/embed_static"
+# libstreamy.a through the exact line a static consumer is told to use,
+# `pkg-config --static --libs streamy`, from a copy of the prefix without the shared
+# library, so that -lstreamy can only be the archive. Its dependencies may be shared
+# libraries: the line must link with the -dev packages the README installs (Debian's
+# libpq.pc asks for static libraries that Debian does not ship, so streamy.pc must
+# not send the linker there).
+sprefix=$tmp/static-prefix
+cp -a "$prefix" "$sprefix"
+slibdir=$sprefix/${libdir#"$prefix"/}
+rm -f "$slibdir"/libstreamy.so*
+static_libs=$(PKG_CONFIG_PATH="$slibdir/pkgconfig" pkg-config --static --libs streamy) \
+  || fail "pkg-config --static --libs streamy failed"
+# shellcheck disable=SC2046,SC2086
+$cc $extra "$src/examples/embed.c" $(PKG_CONFIG_PATH="$slibdir/pkgconfig" pkg-config --cflags streamy) \
+  $static_libs -o "$tmp/embed_static" \
+  || fail "a static consumer does not link with: pkg-config --static --libs streamy = $static_libs"
 run_embed "$tmp/embed_static"
 if ldd "$tmp/embed_static" | grep -q libstreamy; then fail "static build links libstreamy.so"; fi
 # shellcheck disable=SC2046
