@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* store_pg.c: the PostgreSQL store: one prepared server-side function call a decision. */
+/* pg.c: the PostgreSQL store: one prepared server-side function call a decision. */
 #include "stores.h"
+
+#include "answer.h"
 
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Bump when the schema changes, and teach ensure_schema() to migrate. */
-#define SCHEMA_VERSION 1
+/* Bump when the schema changes, and teach pg_schema.sql's MIGRATE the way from every
+ * older version. 1: the first; 2: the decision functions answer in answer.h's order. */
+#define SCHEMA_VERSION 2
 #define DEFAULT_SCHEMA "streamy"
 #define SCHEMA_MAX 63 /* PostgreSQL's NAMEDATALEN - 1 */
 /* After a reconnection failed, calls fail at once for this long instead of each
@@ -23,208 +27,9 @@
 #define DEFAULT_KEEPALIVES_IDLE_S "10"
 #define DEFAULT_KEEPALIVES_INTERVAL_S "5"
 
-/*
- * The schema. "@S@" is the quoted schema name; "@DECIDE_ONE@", "@LOCK@", "@SCAN@",
- * "@ACQUIRE@", "@RENEW@" and "@RELEASE@" are the fragments below, spliced into the
- * single and the batch functions so that both decide with the very same code.
- *
- * Every decision on a user first locks the user's row in `users` (creating it if
- * needed): decisions on the same user are serialised, other users never wait. The
- * lock is a row lock, not an advisory lock, so that it holds wherever the function
- * runs (on Citus, the row lives in the user's shard).
- */
-static const char ddl_v1[] =
-    "CREATE SCHEMA IF NOT EXISTS @S@;\n"
-    "COMMENT ON SCHEMA @S@ IS 'Streamy: per-user stream leases (libstreamy)';\n"
-    "CREATE TABLE @S@.schema_version (version integer NOT NULL);\n"
-    "CREATE TABLE @S@.users (\n"
-    "  user_id text COLLATE \"C\" PRIMARY KEY,\n"
-    "  max_streams integer CHECK (max_streams >= 0)\n"
-    ");\n"
-    "CREATE TABLE @S@.leases (\n"
-    "  user_id text COLLATE \"C\" NOT NULL,\n"
-    "  stream_id text COLLATE \"C\" NOT NULL,\n"
-    "  since_ms bigint NOT NULL,\n"
-    "  renewed_ms bigint NOT NULL,\n"
-    "  expires_ms bigint NOT NULL,\n" /* 0: never */
-    "  PRIMARY KEY (user_id, stream_id)\n"
-    ");\n"
-    "CREATE INDEX leases_expiry ON @S@.leases (expires_ms) WHERE expires_ms > 0;\n"
-    "CREATE FUNCTION @S@.now_ms() RETURNS bigint LANGUAGE sql VOLATILE AS\n"
-    "$$ SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint $$;\n"
-    "CREATE FUNCTION @S@.acquire(p_user text, p_stream text, p_now bigint, p_ttl "
-    "bigint,\n"
-    "    p_limit integer, p_policy integer, p_shadow boolean,\n"
-    "@DECIDE_ONE@"
-    "  @ACQUIRE@\n"
-    "END $$;\n"
-    "CREATE FUNCTION @S@.renew(p_user text, p_stream text, p_now bigint, p_ttl bigint,\n"
-    "    p_limit integer,\n"
-    "@DECIDE_ONE@"
-    "  @RENEW@\n"
-    "END $$;\n"
-    /* A batch: lock the batch's users one by one in sorted order (so that two batches
-     * never wait on each other in a cycle; one user a statement, so that on Citus each
-     * lock is a query of one shard), read the clock once, then decide each operation
-     * in the given order. One statement: one transaction. */
-    "CREATE FUNCTION @S@.apply(p_kinds integer[], p_users text[], p_streams text[],\n"
-    "    p_now bigint, p_ttl bigint, p_limit integer, p_policy integer, p_shadow "
-    "boolean)\n"
-    "RETURNS TABLE (rc integer, created boolean, removed boolean, active integer,\n"
-    "    lim integer, since bigint, expires bigint, retry bigint, expired integer,\n"
-    "    evicted text, shadow_refused boolean)\n"
-    "LANGUAGE plpgsql AS $$\n"
-    "DECLARE\n"
-    "  v_users text[]; v_now bigint; v_exp bigint; v_since bigint;\n"
-    "  v_max integer; v_e bigint; i integer; p_user text; p_stream text;\n"
-    "BEGIN\n"
-    "  SELECT array_agg(d.u ORDER BY d.u) INTO v_users\n"
-    "    FROM (SELECT DISTINCT x COLLATE \"C\" AS u FROM unnest(p_users) x) d;\n"
-    "  FOREACH p_user IN ARRAY coalesce(v_users, '{}') LOOP\n"
-    "    @LOCK@\n"
-    "  END LOOP;\n"
-    "  v_now := coalesce(p_now, @S@.now_ms());\n"
-    "  FOR i IN 1 .. coalesce(cardinality(p_kinds), 0) LOOP\n"
-    "    p_user := p_users[i]; p_stream := p_streams[i];\n"
-    "    rc := 0; created := false; removed := false; active := 0; lim := 0; since := "
-    "0;\n"
-    "    expires := 0; retry := 0; expired := 0; evicted := NULL; shadow_refused := "
-    "false;\n"
-    "    IF p_kinds[i] = 1 THEN\n"
-    "      @ACQUIRE@\n"
-    "    ELSIF p_kinds[i] = 2 THEN\n"
-    "      @RELEASE@\n"
-    "    ELSE\n"
-    "      @RENEW@\n"
-    "    END IF;\n"
-    "    RETURN NEXT;\n"
-    "  END LOOP;\n"
-    "END $$;\n"
-    /* Purge in one statement-transaction; the users rows of users left with nothing
-     * go too, one user a statement, and only rows no decision holds right now (SKIP
-     * LOCKED: purge never waits for a decision while holding deleted leases that the
-     * decision might wait for). */
-    "CREATE FUNCTION @S@.purge(p_now bigint) RETURNS bigint LANGUAGE plpgsql AS $$\n"
-    "DECLARE\n"
-    "  v_now bigint := coalesce(p_now, @S@.now_ms()); v_n bigint; v_users text[];\n"
-    "  v_user text;\n"
-    "BEGIN\n"
-    "  WITH gone AS (DELETE FROM @S@.leases l\n"
-    "      WHERE l.expires_ms > 0 AND l.expires_ms <= v_now RETURNING l.user_id)\n"
-    "  SELECT count(*), array_agg(DISTINCT g.user_id) INTO v_n, v_users FROM gone g;\n"
-    "  FOREACH v_user IN ARRAY coalesce(v_users, '{}') LOOP\n"
-    "    DELETE FROM @S@.users u WHERE u.user_id = v_user AND u.max_streams IS NULL\n"
-    "       AND NOT EXISTS (SELECT 1 FROM @S@.leases l WHERE l.user_id = v_user)\n"
-    "       AND u.user_id IN (SELECT x.user_id FROM @S@.users x\n"
-    "                          WHERE x.user_id = v_user FOR UPDATE SKIP LOCKED);\n"
-    "  END LOOP;\n"
-    "  RETURN v_n;\n"
-    "END $$;\n"
-    "INSERT INTO @S@.schema_version (version) VALUES (1);\n";
-
-/* Lock the user's row, creating it first if there is none. */
-static const char frag_lock[] =
-    "LOOP\n"
-    "    PERFORM FROM @S@.users u WHERE u.user_id = p_user FOR UPDATE;\n"
-    "    EXIT WHEN FOUND;\n"
-    "    INSERT INTO @S@.users (user_id) VALUES (p_user) ON CONFLICT (user_id) DO "
-    "NOTHING;\n"
-    "  END LOOP;";
-
-/* The OUT parameters, the user's lock, the clock and the zeroed answer of a function
- * deciding one operation (acquire, renew). */
-static const char frag_decide_one[] =
-    "    OUT rc integer, OUT created boolean, OUT removed boolean, OUT active integer,\n"
-    "    OUT lim integer, OUT since bigint, OUT expires bigint, OUT retry bigint,\n"
-    "    OUT expired integer, OUT evicted text, OUT shadow_refused boolean)\n"
-    "LANGUAGE plpgsql AS $$\n"
-    "DECLARE\n"
-    "  v_now bigint; v_exp bigint; v_since bigint; v_max integer;\n"
-    "BEGIN\n"
-    "  @LOCK@\n"
-    "  v_now := coalesce(p_now, @S@.now_ms());\n"
-    "  rc := 0; created := false; removed := false; active := 0; lim := 0; since := 0;\n"
-    "  expires := 0; retry := 0; expired := 0; shadow_refused := false;\n";
-
-/* One read of the user: the limit override, active and expired leases, and the
- * start of the lease (p_user, p_stream) if it is active; then drop the expired ones,
- * counting what was really deleted (a purge may have been first). */
-static const char frag_scan[] =
-    "v_exp := CASE WHEN p_ttl > 0 THEN v_now + p_ttl ELSE 0 END;\n"
-    "    SELECT (SELECT u.max_streams FROM @S@.users u WHERE u.user_id = p_user),\n"
-    "           count(*) FILTER (WHERE l.expires_ms = 0 OR l.expires_ms > v_now),\n"
-    "           count(*) FILTER (WHERE l.expires_ms > 0 AND l.expires_ms <= v_now),\n"
-    "           max(l.since_ms) FILTER (WHERE l.stream_id = p_stream\n"
-    "                                     AND (l.expires_ms = 0 OR l.expires_ms > "
-    "v_now))\n"
-    "      INTO v_max, active, expired, v_since\n"
-    "      FROM @S@.leases l WHERE l.user_id = p_user;\n"
-    "    lim := coalesce(v_max, p_limit);\n"
-    "    IF expired > 0 THEN\n"
-    "      DELETE FROM @S@.leases l\n"
-    "       WHERE l.user_id = p_user AND l.expires_ms > 0 AND l.expires_ms <= v_now;\n"
-    "      GET DIAGNOSTICS expired = ROW_COUNT;\n"
-    "    END IF;";
-
-/* Subscribe, as include/streamy/store.h describes acquire. Policy 1 is evict-oldest,
- * 2 evict-idle; ties go to the smallest stream id. */
-static const char frag_acquire[] =
-    "<<acq>>\n"
-    "  BEGIN\n"
-    "    @SCAN@\n"
-    "    IF v_since IS NOT NULL THEN\n"
-    "      UPDATE @S@.leases l SET renewed_ms = v_now, expires_ms = v_exp\n"
-    "       WHERE l.user_id = p_user AND l.stream_id = p_stream;\n"
-    "      since := v_since; expires := v_exp;\n"
-    "      EXIT acq;\n"
-    "    END IF;\n"
-    "    IF active >= lim THEN\n"
-    "      IF p_policy <> 0 AND lim > 0 AND active = lim THEN\n"
-    "        DELETE FROM @S@.leases l WHERE l.user_id = p_user AND l.stream_id = (\n"
-    "            SELECT v.stream_id FROM @S@.leases v WHERE v.user_id = p_user\n"
-    "             ORDER BY CASE WHEN p_policy = 1 THEN v.since_ms ELSE v.renewed_ms "
-    "END,\n"
-    "                      v.stream_id\n"
-    "             LIMIT 1)\n"
-    "        RETURNING l.stream_id INTO evicted;\n"
-    "        active := active - 1;\n"
-    "      ELSIF p_shadow THEN\n"
-    "        shadow_refused := true;\n"
-    "      ELSE\n"
-    "        IF lim > 0 THEN\n"
-    /* The (active - lim + 1)-th earliest expiry: when one more fits by itself. */
-    "          SELECT l.expires_ms INTO retry FROM @S@.leases l\n"
-    "           WHERE l.user_id = p_user AND l.expires_ms > v_now\n"
-    "           ORDER BY l.expires_ms OFFSET active - lim LIMIT 1;\n"
-    "        END IF;\n"
-    "        rc := 1; retry := coalesce(retry, 0);\n"
-    "        EXIT acq;\n"
-    "      END IF;\n"
-    "    END IF;\n"
-    "    INSERT INTO @S@.leases (user_id, stream_id, since_ms, renewed_ms, expires_ms)\n"
-    "    VALUES (p_user, p_stream, v_now, v_now, v_exp);\n"
-    "    created := true; active := active + 1; since := v_now; expires := v_exp;\n"
-    "  END acq;";
-
-static const char frag_renew[] =
-    "<<ren>>\n"
-    "  BEGIN\n"
-    "    @SCAN@\n"
-    "    IF v_since IS NULL THEN\n"
-    "      rc := 2;\n"
-    "      EXIT ren;\n"
-    "    END IF;\n"
-    "    UPDATE @S@.leases l SET renewed_ms = v_now, expires_ms = v_exp\n"
-    "     WHERE l.user_id = p_user AND l.stream_id = p_stream;\n"
-    "    since := v_since; expires := v_exp;\n"
-    "  END ren;";
-
-static const char frag_release[] =
-    "DELETE FROM @S@.leases l WHERE l.user_id = p_user AND l.stream_id = p_stream\n"
-    "        RETURNING l.expires_ms INTO v_e;\n"
-    "      IF FOUND THEN\n"
-    "        IF v_e = 0 OR v_e > v_now THEN removed := true; ELSE expired := 1; END IF;\n"
-    "      END IF;";
+/* The schema and its functions: pg_schema.sql, embedded at build time. Its sections
+ * (CREATE, MIGRATE, ...) are expanded by expand() below. */
+extern const char *const streamy__pg_schema_sql;
 
 /* The prepared statements. A NULL clock parameter means the server's clock. */
 enum {
@@ -285,22 +90,6 @@ static const struct {
     [Q_HEALTH] = {"streamy_health", 0, "SELECT 1"},
 };
 
-/* The columns of a decision row, as the functions return them. */
-enum {
-    C_RC,
-    C_CREATED,
-    C_REMOVED,
-    C_ACTIVE,
-    C_LIMIT,
-    C_SINCE,
-    C_EXPIRES,
-    C_RETRY,
-    C_EXPIRED,
-    C_EVICTED,
-    C_SHADOW,
-    C_COUNT_
-};
-
 typedef struct pg_store {
     streamy_store base;
     /* One connection, used by one thread at a time. */
@@ -311,6 +100,8 @@ typedef struct pg_store {
     int lock_timeout_ms;
     int64_t backoff_until_us; /* after a failed reconnection */
     char backoff_msg[256];
+    char errmsg[STREAMY_ERRMSG_SIZE]; /* the last failure of the connection (keep_error())
+                                       */
     char schema[SCHEMA_MAX + 1];
     char quoted[SCHEMA_MAX + 3];
     char where[200]; /* "host:port/db", for messages */
@@ -319,77 +110,69 @@ typedef struct pg_store {
 
 /* --- text -------------------------------------------------------------------------- */
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int failed;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
+/* Section `name` of pg_schema.sql: its text from the line after "--@ NAME" to the next
+ * such line, without the blank lines that end it; NULL if there is none. */
+static const char *section(const char *name, size_t nlen, size_t *len)
 {
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *p;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        if ((p = realloc(b->p, cap)) == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
+    const char *p = streamy__pg_schema_sql, *end;
+
+    while ((p = strstr(p, "\n--@ ")) != NULL) {
+        p += 5;
+        if (strncmp(p, name, nlen) != 0 || p[nlen] != '\n')
+            continue;
+        p += nlen + 1;
+        if ((end = strstr(p, "\n--@ ")) == NULL)
+            end = p + strlen(p);
+        while (end > p && (end[-1] == '\n' || end[-1] == ' '))
+            end--;
+        *len = (size_t)(end - p);
+        return p;
     }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
+    return NULL;
 }
 
-static void sb_puts(sbuf *b, const char *s)
+/* Append `len` bytes of SQL text, expanding its tokens: @S@ (the quoted schema name),
+ * @VERSION@ and @NAME@ (section NAME of pg_schema.sql, each of its lines indented as
+ * the token is). `indent` spaces start every line after the first. */
+static void expand(streamy__buf *b, const char *t, size_t len, size_t indent,
+                   const pg_store *s)
 {
-    sb_put(b, s, strlen(s));
-}
+    size_t col = indent; /* where the line's text starts, while it is only spaces */
+    int spaces = 1;
 
-/* Expand the "@NAME@" tokens of a template (see the schema above). */
-static void expand(sbuf *b, const char *tmpl, const char *quoted)
-{
-    static const struct {
-        const char *token;
-        const char *text;
-    } frags[] = {{"@DECIDE_ONE@", frag_decide_one},
-                 {"@LOCK@", frag_lock},
-                 {"@SCAN@", frag_scan},
-                 {"@ACQUIRE@", frag_acquire},
-                 {"@RENEW@", frag_renew},
-                 {"@RELEASE@", frag_release}};
-    const char *p = tmpl;
+    for (size_t i = 0; i < len;) {
+        const char *name = t + i + 1, *sec;
+        size_t n = 0, slen;
 
-    while (*p) {
-        const char *at = strchr(p, '@');
-        size_t i;
-
-        if (at == NULL) {
-            sb_puts(b, p);
-            return;
-        }
-        sb_put(b, p, (size_t)(at - p));
-        p = at;
-        if (strncmp(p, "@S@", 3) == 0) {
-            sb_puts(b, quoted);
-            p += 3;
+        if (t[i] == '@')
+            while (i + 1 + n < len &&
+                   ((name[n] >= 'A' && name[n] <= 'Z') || name[n] == '_'))
+                n++;
+        if (n == 0 || i + 1 + n == len || name[n] != '@') {
+            streamy__buf_put(b, t + i, 1);
+            if (t[i] == '\n') {
+                if (i + 1 < len && t[i + 1] != '\n')
+                    streamy__buf_printf(b, "%*s", (int)indent, "");
+                col = indent;
+                spaces = 1;
+            } else if (spaces && t[i] == ' ') {
+                col++;
+            } else {
+                spaces = 0;
+            }
+            i++;
             continue;
         }
-        for (i = 0; i < sizeof(frags) / sizeof(frags[0]); i++)
-            if (strncmp(p, frags[i].token, strlen(frags[i].token)) == 0)
-                break;
-        if (i < sizeof(frags) / sizeof(frags[0])) {
-            expand(b, frags[i].text, quoted);
-            p += strlen(frags[i].token);
-        } else {
-            sb_put(b, p, 1);
-            p++;
-        }
+        if (n == 1 && name[0] == 'S')
+            streamy__buf_puts(b, s->quoted);
+        else if (n == 7 && strncmp(name, "VERSION", 7) == 0)
+            streamy__buf_printf(b, "%d", SCHEMA_VERSION);
+        else if ((sec = section(name, n, &slen)) != NULL)
+            expand(b, sec, slen, spaces ? col : indent, s);
+        else
+            streamy__buf_put(b, t + i, n + 2);
+        spaces = 0;
+        i += n + 2;
     }
 }
 
@@ -412,14 +195,33 @@ static void one_line(char *dst, size_t size, const char *src)
 
 /* --- errors ------------------------------------------------------------------------ */
 
+/* A failure of the connection or of a statement, on the connection's thread (under the
+ * lock, or while opening): kept in the store too, where a failed reconnection finds it
+ * to repeat while it backs off. */
+static int keep_error(pg_store *s, int rc, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static int keep_error(pg_store *s, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
+    va_end(ap);
+    streamy_store_set_error(&s->base, "%s", s->errmsg);
+    return rc;
+}
+
 static int conn_error(pg_store *s, const char *what)
 {
     char msg[300];
 
     one_line(msg, sizeof(msg), s->conn ? PQerrorMessage(s->conn) : "out of memory");
-    streamy_store_set_error(&s->base, "postgresql %s: %s: %s", s->where, what,
-                            msg[0] ? msg : "the connection is broken");
-    return STREAMY_ESTORE;
+    return keep_error(s, STREAMY_ESTORE, "postgresql %s: %s: %s", s->where, what,
+                      msg[0] ? msg : "the connection is broken");
 }
 
 /* Map a failed result to a code, keeping PostgreSQL's own words and SQLSTATE:
@@ -429,16 +231,15 @@ static int result_error(pg_store *s, const PGresult *r, const char *what)
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     char msg[300];
+    int busy;
 
     if (r == NULL || primary == NULL || state == NULL)
         return conn_error(s, what);
     one_line(msg, sizeof(msg), primary);
-    streamy_store_set_error(&s->base, "postgresql %s: %s: %s (SQLSTATE %s)", s->where,
-                            what, msg, state);
-    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
-        strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0)
-        return STREAMY_EBUSY;
-    return STREAMY_ESTORE;
+    busy = strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+           strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0;
+    return keep_error(s, busy ? STREAMY_EBUSY : STREAMY_ESTORE,
+                      "postgresql %s: %s: %s (SQLSTATE %s)", s->where, what, msg, state);
 }
 
 /* --- the connection ---------------------------------------------------------------- */
@@ -467,21 +268,17 @@ static int setup_session(pg_store *s)
 
     PQsetNoticeProcessor(s->conn, quiet_notices, NULL);
     set_where(s);
-    if (PQserverVersion(s->conn) < 110000) {
-        streamy_store_set_error(&s->base,
-                                "postgresql %s: server version %d is too old (11 or "
-                                "later is needed)",
-                                s->where, PQserverVersion(s->conn));
-        return STREAMY_ESTORE;
-    }
+    if (PQserverVersion(s->conn) < 110000)
+        return keep_error(
+            s, STREAMY_ESTORE,
+            "postgresql %s: server version %d is too old (11 or later is needed)",
+            s->where, PQserverVersion(s->conn));
     /* Identifiers are UTF-8: a database that cannot hold every one is refused. */
-    if (enc == NULL || (strcmp(enc, "UTF8") != 0 && strcmp(enc, "SQL_ASCII") != 0)) {
-        streamy_store_set_error(&s->base,
-                                "postgresql %s: the database encoding is %s; Streamy "
-                                "needs UTF8",
-                                s->where, enc ? enc : "unknown");
-        return STREAMY_ESTORE;
-    }
+    if (enc == NULL || (strcmp(enc, "UTF8") != 0 && strcmp(enc, "SQL_ASCII") != 0))
+        return keep_error(
+            s, STREAMY_ESTORE,
+            "postgresql %s: the database encoding is %s; Streamy needs UTF8", s->where,
+            enc ? enc : "unknown");
     snprintf(
         sql, sizeof(sql),
         "SET lock_timeout = %d; SET default_transaction_isolation = 'read committed'",
@@ -531,7 +328,8 @@ static int reconnect(pg_store *s)
     else
         rc = setup_session(s);
     if (rc != STREAMY_OK) {
-        snprintf(s->backoff_msg, sizeof(s->backoff_msg), "%s", streamy_errmsg(NULL));
+        snprintf(s->backoff_msg, sizeof(s->backoff_msg), "%.*s",
+                 (int)sizeof(s->backoff_msg) - 1, s->errmsg);
         s->backoff_until_us = streamy__monotonic_us() + RECONNECT_BACKOFF_US;
         return rc;
     }
@@ -613,22 +411,23 @@ static int bad_answer(pg_store *s, const PGresult *r, const char *what)
     return STREAMY_ESTORE;
 }
 
-/* One decision row into `out`; returns its result code. */
+/* One decision row (answer.h) into `out`; returns its result code. */
 static int decode(const PGresult *r, int row, streamy_decision *out)
 {
-    int rc = (int)col_int(r, row, C_RC);
+    int rc = (int)col_int(r, row, ANSWER_RC);
 
-    out->created = col_bool(r, row, C_CREATED);
-    out->removed = col_bool(r, row, C_REMOVED);
-    out->active = (unsigned int)col_int(r, row, C_ACTIVE);
-    out->limit = (unsigned int)col_int(r, row, C_LIMIT);
-    out->since_ms = col_int(r, row, C_SINCE);
-    out->expires_ms = col_int(r, row, C_EXPIRES);
-    out->retry_ms = col_int(r, row, C_RETRY);
-    out->expired = (unsigned int)col_int(r, row, C_EXPIRED);
-    snprintf(out->evicted, sizeof(out->evicted), "%s", PQgetvalue(r, row, C_EVICTED));
-    out->shadow_refused = col_bool(r, row, C_SHADOW);
-    return rc == 1 ? STREAMY_LIMIT_REACHED : rc == 2 ? STREAMY_NOT_FOUND : STREAMY_OK;
+    out->created = col_bool(r, row, ANSWER_CREATED);
+    out->removed = col_bool(r, row, ANSWER_REMOVED);
+    out->shadow_refused = col_bool(r, row, ANSWER_SHADOW_REFUSED);
+    out->active = (unsigned int)col_int(r, row, ANSWER_ACTIVE);
+    out->limit = (unsigned int)col_int(r, row, ANSWER_LIMIT);
+    out->expired = (unsigned int)col_int(r, row, ANSWER_EXPIRED);
+    out->since_ms = col_int(r, row, ANSWER_SINCE);
+    out->expires_ms = col_int(r, row, ANSWER_EXPIRES);
+    out->retry_ms = col_int(r, row, ANSWER_RETRY);
+    snprintf(out->evicted, sizeof(out->evicted), "%s",
+             PQgetvalue(r, row, ANSWER_EVICTED));
+    return rc == STREAMY_LIMIT_REACHED || rc == STREAMY_NOT_FOUND ? rc : STREAMY_OK;
 }
 
 /* --- the methods ------------------------------------------------------------------- */
@@ -685,7 +484,7 @@ static int decide_locked(pg_store *s, streamy_op_kind kind, const streamy_store_
     }
     if (rc != STREAMY_OK)
         return rc;
-    if (PQntuples(r) != 1 || PQnfields(r) != C_COUNT_)
+    if (PQntuples(r) != 1 || PQnfields(r) != ANSWER_FIELDS)
         rc = bad_answer(s, r, what[kind]);
     else
         rc = decode(r, 0, out);
@@ -726,19 +525,19 @@ static int pg_renew(streamy_store *st, const streamy_store_req *req,
 }
 
 /* An element of a text[] literal: always quoted, with " and \ escaped. */
-static void array_elem(sbuf *b, const char *s, int first)
+static void array_elem(streamy__buf *b, const char *s, int first)
 {
-    sb_puts(b, first ? "{\"" : ",\"");
+    streamy__buf_puts(b, first ? "{\"" : ",\"");
     for (const char *p = s; *p;) {
         size_t n = strcspn(p, "\"\\");
-        sb_put(b, p, n);
+        streamy__buf_put(b, p, n);
         p += n;
         if (*p) {
             char esc[2] = {'\\', *p++};
-            sb_put(b, esc, 2);
+            streamy__buf_put(b, esc, 2);
         }
     }
-    sb_puts(b, "\"");
+    streamy__buf_puts(b, "\"");
 }
 
 static int same_instant(const streamy_store_req *a, const streamy_store_req *b)
@@ -751,7 +550,8 @@ static int same_instant(const streamy_store_req *a, const streamy_store_req *b)
 static int pg_apply(streamy_store *st, streamy_store_op *ops, size_t n)
 {
     pg_store *s = (pg_store *)st;
-    sbuf kinds = {0}, users = {0}, streams = {0};
+    streamy__buf kinds = STREAMY__BUF_INIT, users = STREAMY__BUF_INIT,
+                 streams = STREAMY__BUF_INIT;
     PGresult *r = NULL;
     params p;
     const char *now;
@@ -774,15 +574,13 @@ static int pg_apply(streamy_store *st, streamy_store_op *ops, size_t n)
         return rc < 0 ? rc : STREAMY_OK;
     }
     for (i = 0; i < n; i++) {
-        char k[16];
-        snprintf(k, sizeof(k), "%s%d", i ? "," : "{", (int)ops[i].kind);
-        sb_puts(&kinds, k);
+        streamy__buf_printf(&kinds, "%s%d", i ? "," : "{", (int)ops[i].kind);
         array_elem(&users, ops[i].req.user, i == 0);
         array_elem(&streams, ops[i].req.stream, i == 0);
     }
-    sb_puts(&kinds, "}");
-    sb_puts(&users, "}");
-    sb_puts(&streams, "}");
+    streamy__buf_puts(&kinds, "}");
+    streamy__buf_puts(&users, "}");
+    streamy__buf_puts(&streams, "}");
     if (kinds.failed || users.failed || streams.failed) {
         streamy_store_set_error(
             st, "postgresql: cannot allocate a batch of %zu operations", n);
@@ -799,7 +597,7 @@ static int pg_apply(streamy_store *st, streamy_store_op *ops, size_t n)
     }
     if (rc != STREAMY_OK)
         goto out;
-    if ((size_t)PQntuples(r) != n || PQnfields(r) != C_COUNT_) {
+    if ((size_t)PQntuples(r) != n || PQnfields(r) != ANSWER_FIELDS) {
         rc = bad_answer(s, r, "batch");
         goto out;
     }
@@ -807,9 +605,9 @@ static int pg_apply(streamy_store *st, streamy_store_op *ops, size_t n)
         ops[i].result = decode(r, (int)i, ops[i].out);
 out:
     PQclear(r);
-    free(kinds.p);
-    free(users.p);
-    free(streams.p);
+    streamy__buf_free(&kinds);
+    streamy__buf_free(&users);
+    streamy__buf_free(&streams);
     return rc;
 }
 
@@ -1028,12 +826,13 @@ static int schema_version(pg_store *s)
     return (int)version;
 }
 
-/* Create (or later migrate) the schema, under a transaction-wide advisory lock so that
- * processes opening at the same time create it once. */
+/* Create the schema, or migrate one of an older version, in one transaction under a
+ * transaction-wide advisory lock, so that processes opening at the same time do it once.
+ */
 static int ensure_schema(pg_store *s)
 {
     char key[SCHEMA_MAX + 32];
-    sbuf ddl = {0};
+    streamy__buf ddl = STREAMY__BUF_INIT;
     int rc = schema_version(s);
 
     if (rc == SCHEMA_VERSION || rc < 0)
@@ -1045,17 +844,18 @@ static int ensure_schema(pg_store *s)
                    NULL, "lock the schema");
     if (rc == STREAMY_OK)
         rc = schema_version(s);
-    if (rc == 0) {
-        expand(&ddl, ddl_v1, s->quoted);
+    if (rc >= 0 && rc < SCHEMA_VERSION) {
+        const char *what = rc == 0 ? "create the schema" : "migrate the schema";
+
+        expand(&ddl, rc == 0 ? "@CREATE@" : "@MIGRATE@", rc == 0 ? 8 : 9, 0, s);
         if (ddl.failed) {
             streamy_store_set_error(&s->base, "postgresql: cannot allocate the schema");
             rc = STREAMY_ENOMEM;
         } else {
-            rc = exec_text(s, ddl.p, NULL, NULL, NULL, "create the schema");
+            rc = exec_text(s, ddl.p, NULL, NULL, NULL, what);
         }
-        free(ddl.p);
+        streamy__buf_free(&ddl);
     }
-    /* Version 1 is the only schema so far; later versions migrate here. */
     if (rc >= 0)
         return exec_text(s, "COMMIT", NULL, NULL, NULL, "create the schema");
     PQclear(PQexec(s->conn, "ROLLBACK"));
@@ -1064,20 +864,13 @@ static int ensure_schema(pg_store *s)
 
 /* --- opening ----------------------------------------------------------------------- */
 
-static int hexval(int c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /* Our own parameter: decode, check and keep it. */
 static int own_param(pg_store *s, const char *key, size_t klen, const char *val,
                      size_t vlen)
 {
-    char v[SCHEMA_MAX + 1];
+    char *v;
     size_t n = 0;
+    int bad, ok;
 
     if (!(klen == 14 && strncmp(key, "streamy_schema", 14) == 0))
         return streamy__error(
@@ -1085,29 +878,29 @@ static int own_param(pg_store *s, const char *key, size_t klen, const char *val,
             "postgresql URI parameter \"%.*s\" is unknown (Streamy's own: "
             "streamy_schema)",
             (int)(klen > 64 ? 64 : klen), key);
-    for (size_t i = 0; i < vlen; i++) {
-        int c = (unsigned char)val[i];
-        if (c == '%' && i + 2 < vlen && hexval(val[i + 1]) >= 0 &&
-            hexval(val[i + 2]) >= 0) {
-            c = hexval(val[i + 1]) * 16 + hexval(val[i + 2]);
-            i += 2;
-        }
-        if (n == SCHEMA_MAX || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                                 c == '_' || (n > 0 && c >= '0' && c <= '9')))
-            return streamy__error(
-                STREAMY_EINVAL,
-                "postgresql URI parameter streamy_schema: \"%.*s\" is not a "
-                "schema name Streamy accepts (1 to %d letters, digits and "
-                "underscores, not starting with a digit)",
-                (int)(vlen > 80 ? 80 : vlen), val, SCHEMA_MAX);
-        v[n++] = (char)c;
+    /* A bad %-escape or an escaped NUL is no name either. */
+    if ((v = streamy__percent_decode(val, vlen, &bad)) == NULL && !bad)
+        return streamy__error(STREAMY_ENOMEM, "cannot allocate the postgresql URI");
+    ok = v != NULL && (n = strlen(v)) <= SCHEMA_MAX;
+    for (size_t i = 0; ok && i < n; i++) {
+        int c = (unsigned char)v[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+             (i > 0 && c >= '0' && c <= '9');
     }
+    if (ok && n > 0)
+        memcpy(s->schema, v, n + 1);
+    free(v);
+    if (!ok)
+        return streamy__error(
+            STREAMY_EINVAL,
+            "postgresql URI parameter streamy_schema: \"%.*s\" is not a "
+            "schema name Streamy accepts (1 to %d letters, digits and "
+            "underscores, not starting with a digit)",
+            (int)(vlen > 80 ? 80 : vlen), val, SCHEMA_MAX);
     if (n == 0)
         return streamy__error(STREAMY_EINVAL,
                               "postgresql URI parameter streamy_schema is "
                               "empty");
-    v[n] = '\0';
-    memcpy(s->schema, v, n + 1);
     return STREAMY_OK;
 }
 
@@ -1186,7 +979,6 @@ int streamy__store_pg_open(streamy_store **out, const char *uri, const streamy_o
     PQconninfoOption *parsed;
     char msg[400];
     pg_store *s;
-    sbuf b;
     int rc, i;
 
     if (out == NULL || uri == NULL)
@@ -1221,8 +1013,9 @@ int streamy__store_pg_open(streamy_store **out, const char *uri, const streamy_o
     }
     PQconninfoFree(parsed);
     for (i = 0; i < Q_COUNT_; i++) {
-        memset(&b, 0, sizeof(b));
-        expand(&b, queries[i].text, s->quoted);
+        streamy__buf b = STREAMY__BUF_INIT;
+
+        expand(&b, queries[i].text, strlen(queries[i].text), 0, s);
         if ((s->sql[i] = b.p) == NULL || b.failed) {
             rc = streamy__error(STREAMY_ENOMEM,
                                 "cannot allocate the postgresql statements");

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* store_redis.c: the Redis store: one Lua script a decision, keys hash-tagged by user. */
+/* redis.c: the Redis store: one Lua script a decision, keys hash-tagged by user. */
 #include "stores.h"
+
+#include "answer.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -13,184 +15,33 @@
 
 /*
  * Keys, for a user U and the URI's prefix P (empty by default):
- *   P streamy:{U}:leases  a hash: stream -> "since:renewed:expires" (ms; expires 0 =
- * never) P streamy:{U}:limit   a string: the user's own limit, when one is set The braces
- * are a Redis Cluster hash tag: both keys of a user share one slot, so one script may
- * touch both.
+ *   P streamy:{U}:leases  a hash: stream -> "since:renewed:expires" (ms; 0: never)
+ *   P streamy:{U}:limit   a string: the user's own limit, when one is set
+ * The braces are a Redis Cluster hash tag: both keys of a user share one slot, so one
+ * script may touch both.
  *
- * Every decision is one EVALSHA of the script below: read the user's leases and limit,
- * decide, write, all inside Redis, which runs a script alone. The script's first
- * argument says which operation; the second is the time in milliseconds, or -1 for
- * the Redis server's own clock (TIME), which is what every client uses unless the
- * handle has an injected clock (tests).
- *
- * When every lease of a user has an expiry, the leases key gets a Redis expiry at the
- * latest of them (PEXPIRE relative to now), so an idle user's keys disappear by
- * themselves; a lease without one makes the key persistent. Invariant kept by the
- * script: the key has a Redis expiry only if none of its leases lacks one.
+ * Every decision is one EVALSHA of the script, redis.lua, embedded at build time: it
+ * reads the user's leases and limit, decides and writes inside Redis, which runs a script
+ * alone. Its first argument is the operation (OP_* below, the same characters as the
+ * script's); a decision answers with an array in the order of answer.h.
  */
-static const char script[] =
-    "local key, op, now = KEYS[1], ARGV[1], tonumber(ARGV[2])\n"
-    "if now < 0 then\n"
-    "  local t = redis.call('TIME')\n"
-    "  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "end\n"
-    "local function parse(v)\n"
-    "  local s, r, e = string.match(v, '^(%d+):(%d+):(%d+)$')\n"
-    "  if not s then return redis.error_reply('streamy: malformed lease in ' .. key) "
-    "end\n"
-    "  return tonumber(s), tonumber(r), tonumber(e)\n"
-    "end\n"
-    "local function pack(s, r, e) return string.format('%d:%d:%d', s, r, e) end\n"
-    "local function hdel(list)\n"
-    "  for i = 1, #list, 1000 do\n"
-    "    redis.call('HDEL', key, unpack(list, i, math.min(i + 999, #list)))\n"
-    "  end\n"
-    "end\n"
-    /* The user's leases: active ones in arrays, expired ones deleted and counted. */
-    "local function scan(stream)\n"
-    "  local all = redis.call('HGETALL', key)\n"
-    "  local sc = {n = {}, s = {}, r = {}, e = {}, expired = {}, zero = false}\n"
-    "  for i = 1, #all, 2 do\n"
-    "    local s, r, e = parse(all[i + 1])\n"
-    "    if type(s) == 'table' then return s end\n"
-    "    if e == 0 then sc.zero = true end\n"
-    "    if e ~= 0 and e <= now then\n"
-    "      sc.expired[#sc.expired + 1] = all[i]\n"
-    "    else\n"
-    "      local k = #sc.n + 1\n"
-    "      sc.n[k], sc.s[k], sc.r[k], sc.e[k] = all[i], s, r, e\n"
-    "      if all[i] == stream then sc.cur = k end\n"
-    "    end\n"
-    "  end\n"
-    "  hdel(sc.expired)\n"
-    "  return sc\n"
-    "end\n"
-    /* The Redis expiry of the key once lease `skip` is gone and `extra` is written. */
-    "local function set_ttl(sc, skip, extra)\n"
-    "  local zero, max = extra == 0, extra\n"
-    "  for i = 1, #sc.n do\n"
-    "    if i ~= skip and i ~= sc.cur then\n"
-    "      if sc.e[i] == 0 then zero = true elseif sc.e[i] > max then max = sc.e[i] end\n"
-    "    end\n"
-    "  end\n"
-    "  if zero then\n"
-    "    if not sc.zero then redis.call('PERSIST', key) end\n"
-    "  else\n"
-    "    redis.call('PEXPIRE', key, max - now)\n"
-    "  end\n"
-    "end\n"
-    "local function limit_of()\n"
-    "  local l = redis.call('GET', KEYS[2])\n"
-    "  if l then return tonumber(l) end\n"
-    "  return tonumber(ARGV[4])\n"
-    "end\n"
-    /* Replies: {rc, created, removed, active, limit, since, expires, retry, expired,
-     * shadow_refused, evicted}; rc 0 OK, 1 LIMIT_REACHED, 2 NOT_FOUND. */
-    "if op == 'a' then\n"
-    "  local ttl, policy, stream = tonumber(ARGV[3]), ARGV[5], ARGV[7]\n"
-    "  local limit, sc = limit_of(), scan(stream)\n"
-    "  if sc.err then return sc end\n"
-    "  local active, exp = #sc.n, 0\n"
-    "  if ttl > 0 then exp = now + ttl end\n"
-    "  if sc.cur then\n"
-    "    redis.call('HSET', key, stream, pack(sc.s[sc.cur], now, exp))\n"
-    "    set_ttl(sc, 0, exp)\n"
-    "    return {0, 0, 0, active, limit, sc.s[sc.cur], exp, 0, #sc.expired, 0, ''}\n"
-    "  end\n"
-    "  local victim, shadow = nil, 0\n"
-    "  if active >= limit then\n"
-    "    if policy ~= '0' and limit > 0 and active == limit then\n"
-    "      local by = sc.s\n"
-    "      if policy == '2' then by = sc.r end\n"
-    "      victim = 1\n"
-    "      for i = 2, active do\n"
-    "        if by[i] < by[victim] or (by[i] == by[victim] and sc.n[i] < sc.n[victim]) "
-    "then\n"
-    "          victim = i\n"
-    "        end\n"
-    "      end\n"
-    "    elseif ARGV[6] == '1' then\n"
-    "      shadow = 1\n"
-    "    else\n"
-    "      local retry, v = 0, {}\n"
-    "      if limit > 0 then\n"
-    "        for i = 1, active do if sc.e[i] ~= 0 then v[#v + 1] = sc.e[i] end end\n"
-    "        local k = active - limit + 1\n"
-    "        if k <= #v then table.sort(v) retry = v[k] end\n"
-    "      end\n"
-    "      return {1, 0, 0, active, limit, 0, 0, retry, #sc.expired, 0, ''}\n"
-    "    end\n"
-    "  end\n"
-    "  local evicted = ''\n"
-    "  if victim then\n"
-    "    evicted = sc.n[victim]\n"
-    "    redis.call('HDEL', key, evicted)\n"
-    "    active = active - 1\n"
-    "  end\n"
-    "  redis.call('HSET', key, stream, pack(now, now, exp))\n"
-    "  set_ttl(sc, victim or 0, exp)\n"
-    "  return {0, 1, 0, active + 1, limit, now, exp, 0, #sc.expired, shadow, evicted}\n"
-    "elseif op == 'n' then\n"
-    "  local ttl, stream = tonumber(ARGV[3]), ARGV[7]\n"
-    "  local limit, sc = limit_of(), scan(stream)\n"
-    "  if sc.err then return sc end\n"
-    "  if not sc.cur then return {2, 0, 0, #sc.n, limit, 0, 0, 0, #sc.expired, 0, ''} "
-    "end\n"
-    "  local exp = 0\n"
-    "  if ttl > 0 then exp = now + ttl end\n"
-    "  redis.call('HSET', key, stream, pack(sc.s[sc.cur], now, exp))\n"
-    "  set_ttl(sc, 0, exp)\n"
-    "  return {0, 0, 0, #sc.n, limit, sc.s[sc.cur], exp, 0, #sc.expired, 0, ''}\n"
-    "elseif op == 'u' then\n"
-    "  local v = redis.call('HGET', key, ARGV[3])\n"
-    "  if not v then return {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ''} end\n"
-    "  local s, r, e = parse(v)\n"
-    "  if type(s) == 'table' then return s end\n"
-    "  redis.call('HDEL', key, ARGV[3])\n"
-    /* The lease without expiry kept the key persistent: maybe it may expire now. */
-    "  if e == 0 then\n"
-    "    local max = 0\n"
-    "    for _, w in ipairs(redis.call('HVALS', key)) do\n"
-    "      local s2, r2, e2 = parse(w)\n"
-    "      if type(s2) == 'table' then return s2 end\n"
-    "      if e2 == 0 then max = -1 break end\n"
-    "      if e2 > max then max = e2 end\n"
-    "    end\n"
-    "    if max > now then redis.call('PEXPIRE', key, max - now) end\n"
-    "  end\n"
-    "  if e ~= 0 and e <= now then return {0, 0, 0, 0, 0, 0, 0, 0, 1, 0, ''} end\n"
-    "  return {0, 0, 1, 0, 0, 0, 0, 0, 0, 0, ''}\n"
-    "elseif op == 'l' or op == 'c' then\n"
-    "  local all, out, n = redis.call('HGETALL', key), {}, 0\n"
-    "  for i = 1, #all, 2 do\n"
-    "    local s, r, e = parse(all[i + 1])\n"
-    "    if type(s) == 'table' then return s end\n"
-    "    if e == 0 or e > now then\n"
-    "      n = n + 1\n"
-    "      if op == 'l' then\n"
-    "        out[#out + 1] = all[i]\n"
-    "        out[#out + 1] = s\n"
-    "        out[#out + 1] = r\n"
-    "        out[#out + 1] = e\n"
-    "      end\n"
-    "    end\n"
-    "  end\n"
-    "  if op == 'c' then return n end\n"
-    "  return out\n"
-    "elseif op == 'p' then\n"
-    "  local sc = scan(nil)\n"
-    "  if sc.err then return sc end\n"
-    "  return #sc.expired\n"
-    "end\n"
-    "return redis.error_reply('streamy: unknown operation ' .. tostring(op))\n";
+extern const char *const streamy__redis_lua;
+extern const size_t streamy__redis_lua_len;
+
+/* The script's operations. */
+#define OP_ACQUIRE 'a'
+#define OP_RENEW 'n'
+#define OP_RELEASE 'u'
+#define OP_LIST 'l'
+#define OP_COUNT 'c'
+#define OP_PURGE 'p'
 
 /* The script's text, for the benchmark that runs it beside the library. */
 const char *streamy__redis_script(void);
 
 const char *streamy__redis_script(void)
 {
-    return script;
+    return streamy__redis_lua;
 }
 
 /* Longest key prefix from the URI, in bytes. */
@@ -343,7 +194,7 @@ static int connect_store(redis_store *r)
         freeReplyObject(rep);
     }
     {
-        const char *argv[3] = {"SCRIPT", "LOAD", script};
+        const char *argv[3] = {"SCRIPT", "LOAD", streamy__redis_lua};
         if ((rep = setup_command(r, "SCRIPT LOAD", 3, argv)) == NULL)
             return STREAMY_ESTORE;
         if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
@@ -422,7 +273,7 @@ static void build(rcmd *c, const redis_store *r, char op, const streamy_store_re
     for (int i = 0; i < c->argc; i++)
         c->len[i] = strlen(c->argv[i]);
     /* The release script reads the stream as its third argument. */
-    if (op == 'u') {
+    if (op == OP_RELEASE) {
         c->argv[7] = c->argv[11];
         c->len[7] = c->len[11];
         c->argc = 8;
@@ -439,9 +290,9 @@ static int is_noscript(const redisReply *rep)
 static redisReply *eval_fallback(redis_store *r, rcmd *c)
 {
     c->argv[0] = "EVAL";
-    c->argv[1] = script;
+    c->argv[1] = streamy__redis_lua;
     c->len[0] = 4;
-    c->len[1] = sizeof(script) - 1;
+    c->len[1] = streamy__redis_lua_len;
     return redisCommandArgv(r->c, c->argc, c->argv, c->len);
 }
 
@@ -484,34 +335,35 @@ static int int_at(const redisReply *rep, size_t i, long long *v)
     return 0;
 }
 
-/* A decision reply into `out`; returns the answer or an error. */
+/* A decision reply (answer.h) into `out`; returns the answer or an error. */
 static int read_decision(redis_store *r, const redisReply *rep, streamy_decision *out,
                          const char *what)
 {
-    long long v[10];
+    long long v[ANSWER_EVICTED];
     const redisReply *ev;
 
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 11)
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != ANSWER_FIELDS)
         return bad_reply(r, what);
-    for (size_t i = 0; i < 10; i++)
+    for (size_t i = 0; i < ANSWER_EVICTED; i++)
         if (int_at(rep, i, &v[i]) != 0)
             return bad_reply(r, what);
-    ev = rep->element[10];
-    if (ev->type != REDIS_REPLY_STRING || ev->len > STREAMY_ID_MAX || v[0] < 0 ||
-        v[0] > 2)
+    ev = rep->element[ANSWER_EVICTED];
+    if (ev->type != REDIS_REPLY_STRING || ev->len > STREAMY_ID_MAX ||
+        (v[ANSWER_RC] != STREAMY_OK && v[ANSWER_RC] != STREAMY_LIMIT_REACHED &&
+         v[ANSWER_RC] != STREAMY_NOT_FOUND))
         return bad_reply(r, what);
-    out->created = (int)v[1];
-    out->removed = (int)v[2];
-    out->active = (unsigned int)v[3];
-    out->limit = (unsigned int)v[4];
-    out->since_ms = v[5];
-    out->expires_ms = v[6];
-    out->retry_ms = v[7];
-    out->expired = (unsigned int)v[8];
-    out->shadow_refused = (int)v[9];
+    out->created = (int)v[ANSWER_CREATED];
+    out->removed = (int)v[ANSWER_REMOVED];
+    out->shadow_refused = (int)v[ANSWER_SHADOW_REFUSED];
+    out->active = (unsigned int)v[ANSWER_ACTIVE];
+    out->limit = (unsigned int)v[ANSWER_LIMIT];
+    out->expired = (unsigned int)v[ANSWER_EXPIRED];
+    out->since_ms = v[ANSWER_SINCE];
+    out->expires_ms = v[ANSWER_EXPIRES];
+    out->retry_ms = v[ANSWER_RETRY];
     memcpy(out->evicted, ev->str, ev->len);
     out->evicted[ev->len] = '\0';
-    return v[0] == 0 ? STREAMY_OK : v[0] == 1 ? STREAMY_LIMIT_REACHED : STREAMY_NOT_FOUND;
+    return (int)v[ANSWER_RC];
 }
 
 static int decide(streamy_store *st, char op, const streamy_store_req *req,
@@ -536,26 +388,26 @@ static int decide(streamy_store *st, char op, const streamy_store_req *req,
 static int redis_acquire(streamy_store *st, const streamy_store_req *req,
                          streamy_decision *out)
 {
-    return decide(st, 'a', req, out, "subscribe");
+    return decide(st, OP_ACQUIRE, req, out, "subscribe");
 }
 
 static int redis_release(streamy_store *st, const streamy_store_req *req,
                          streamy_decision *out)
 {
-    return decide(st, 'u', req, out, "unsubscribe");
+    return decide(st, OP_RELEASE, req, out, "unsubscribe");
 }
 
 static int redis_renew(streamy_store *st, const streamy_store_req *req,
                        streamy_decision *out)
 {
-    return decide(st, 'n', req, out, "renew");
+    return decide(st, OP_RENEW, req, out, "renew");
 }
 
 static char op_of(streamy_op_kind kind)
 {
-    return kind == STREAMY_OP_SUBSCRIBE     ? 'a'
-           : kind == STREAMY_OP_UNSUBSCRIBE ? 'u'
-                                            : 'n';
+    return kind == STREAMY_OP_SUBSCRIBE     ? OP_ACQUIRE
+           : kind == STREAMY_OP_UNSUBSCRIBE ? OP_RELEASE
+                                            : OP_RENEW;
 }
 
 /*
@@ -673,7 +525,7 @@ static int redis_list(streamy_store *st, const streamy_store_req *req,
     rcmd c;
     int rc;
 
-    build(&c, r, 'l', req);
+    build(&c, r, OP_LIST, req);
     pthread_mutex_lock(&r->lock);
     rc = call(r, &c, &rep, 1, "list");
     pthread_mutex_unlock(&r->lock);
@@ -721,7 +573,7 @@ static int redis_count(streamy_store *st, const streamy_store_req *req, unsigned
     rcmd c;
     int rc;
 
-    build(&c, r, 'c', req);
+    build(&c, r, OP_COUNT, req);
     pthread_mutex_lock(&r->lock);
     rc = call(r, &c, &rep, 1, "count");
     pthread_mutex_unlock(&r->lock);
@@ -842,12 +694,13 @@ static int purge_count(redis_store *r, const redisReply *rep, uint64_t *total)
 static int purge_page(redis_store *r, const redisReply *keys, const char *now,
                       uint64_t *total)
 {
+    static const char op[] = {OP_PURGE, '\0'};
     size_t i, nlen = strlen(now);
     unsigned char *again = NULL;
     int rc = STREAMY_OK;
 
     for (i = 0; i < keys->elements; i++) {
-        const char *a[6] = {"EVALSHA", r->sha, "1", keys->element[i]->str, "p", now};
+        const char *a[6] = {"EVALSHA", r->sha, "1", keys->element[i]->str, op, now};
         size_t l[6] = {7, 40, 1, keys->element[i]->len, 1, nlen};
         if (keys->element[i]->type != REDIS_REPLY_STRING)
             return bad_reply(r, "purge");
@@ -871,8 +724,9 @@ static int purge_page(redis_store *r, const redisReply *keys, const char *now,
         freeReplyObject(rep);
     }
     for (i = 0; again != NULL && i < keys->elements && rc == STREAMY_OK; i++) {
-        const char *a[6] = {"EVAL", script, "1", keys->element[i]->str, "p", now};
-        size_t l[6] = {4, sizeof(script) - 1, 1, keys->element[i]->len, 1, nlen};
+        const char *a[6] = {"EVAL", streamy__redis_lua, "1", keys->element[i]->str, op,
+                            now};
+        size_t l[6] = {4, streamy__redis_lua_len, 1, keys->element[i]->len, 1, nlen};
         redisReply *rep;
         if (!again[i])
             continue;
@@ -965,44 +819,7 @@ static void redis_free(streamy_store *st)
     free(r);
 }
 
-/* --- the URI
- * ---------------------------------------------------------------------------- */
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decode `len` bytes of `s` into a new string; NULL on a bad escape or a NUL. */
-static char *decode(const char *s, size_t len)
-{
-    char *out = malloc(len + 1), *o = out;
-
-    if (out == NULL)
-        return NULL;
-    for (size_t i = 0; i < len; i++) {
-        int hi, lo;
-        if (s[i] != '%') {
-            *o++ = s[i];
-            continue;
-        }
-        if (i + 2 >= len || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0 ||
-            hi * 16 + lo == 0) {
-            free(out);
-            return NULL;
-        }
-        *o++ = (char)(hi * 16 + lo);
-        i += 2;
-    }
-    *o = '\0';
-    return out;
-}
+/* --- the URI ------------------------------------------------------------------------ */
 
 static int parse_ms(int *out, const char *name, const char *text)
 {
@@ -1035,7 +852,7 @@ static int parse_query(redis_store *r, const char *q, int is_unix)
                 STREAMY_EINVAL,
                 "redis URI parameter \"%.*s\" has no value (use name=value)",
                 (int)(len > 64 ? 64 : len), q);
-        if ((val = decode(eq + 1, len - klen - 1)) == NULL)
+        if ((val = streamy__percent_decode(eq + 1, len - klen - 1, NULL)) == NULL)
             return streamy__error(STREAMY_EINVAL,
                                   "redis URI parameter \"%.*s\" has a bad %%-escape",
                                   (int)(klen > 64 ? 64 : klen), q);
@@ -1118,10 +935,12 @@ static int parse_tcp(redis_store *r, const char *uri)
                     STREAMY_EINVAL,
                     "redis URI gives a user without a password (use "
                     "redis://user:password@host or redis://:password@host)");
-            if (colon > p && (r->user = decode(p, (size_t)(colon - p))) == NULL)
+            if (colon > p &&
+                (r->user = streamy__percent_decode(p, (size_t)(colon - p), NULL)) == NULL)
                 return streamy__error(STREAMY_EINVAL,
                                       "redis URI user has a bad %%-escape");
-            if ((r->pass = decode(colon + 1, (size_t)(at - colon - 1))) == NULL)
+            if ((r->pass = streamy__percent_decode(colon + 1, (size_t)(at - colon - 1),
+                                                   NULL)) == NULL)
                 return streamy__error(STREAMY_EINVAL,
                                       "redis URI password has a bad %%-escape");
             p = at + 1;
@@ -1196,7 +1015,7 @@ static int parse_unix(redis_store *r, const char *uri)
         return streamy__error(STREAMY_EINVAL,
                               "unix URI wants an absolute socket path (unix:///path/to/"
                               "redis.sock)");
-    if ((r->path = decode(p, len)) == NULL)
+    if ((r->path = streamy__percent_decode(p, len, NULL)) == NULL)
         return streamy__error(STREAMY_EINVAL, "unix URI path has a bad %%-escape");
     if (q != NULL)
         return parse_query(r, q + 1, 1);

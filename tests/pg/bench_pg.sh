@@ -108,7 +108,7 @@ populate() {
         -c "INSERT INTO $s.leases SELECT '00000000-0000-4000-8000-' || lpad(k::text, 12, '0'), '$first', 0, 0, 0 FROM generate_series(0, $u - 1) k ORDER BY md5(k::text)"
 }
 
-# The calls, exactly as lib/store_pg.c prepares them (clock NULL: the server's).
+# The calls, exactly as lib/stores/pg.c prepares them (clock NULL: the server's).
 # printf, not echo: dash's echo reads backslashes.
 line() { printf '%s\n' "$@"; }
 acquire() {

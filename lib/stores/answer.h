@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* answer.h: the order of a decision's answer as the Redis and PostgreSQL stores' server
+ * code returns it (redis.lua's array, the OUT parameters of pg_schema.sql's functions):
+ * the result, then streamy_decision's fields in their order. */
+#ifndef STREAMY_ANSWER_H
+#define STREAMY_ANSWER_H
+
+enum {
+    ANSWER_RC, /* STREAMY_OK, STREAMY_LIMIT_REACHED or STREAMY_NOT_FOUND, by value */
+    ANSWER_CREATED,
+    ANSWER_REMOVED,
+    ANSWER_SHADOW_REFUSED,
+    ANSWER_ACTIVE,
+    ANSWER_LIMIT,
+    ANSWER_EXPIRED,
+    ANSWER_SINCE,
+    ANSWER_EXPIRES,
+    ANSWER_RETRY,
+    ANSWER_EVICTED, /* text: the stream evicted, or empty (NULL in PostgreSQL) */
+    ANSWER_FIELDS
+};
+
+#endif /* STREAMY_ANSWER_H */

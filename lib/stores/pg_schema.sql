@@ -1,0 +1,261 @@
+-- SPDX-License-Identifier: MIT
+-- pg_schema.sql: the PostgreSQL store's schema and functions (lib/stores/pg.c), built
+-- into libstreamy by cmake/Embed.cmake.
+--
+-- The file is made of sections: a line "--@ NAME" starts the section NAME, which runs to
+-- the next such line. pg.c runs CREATE on a database without the schema, and MIGRATE on
+-- a schema of an older version, each in one transaction. In a section, @S@ is the quoted
+-- schema name, @VERSION@ the schema version pg.c knows (SCHEMA_VERSION), and @NAME@ the
+-- text of section NAME, indented as the token is: the single and the batch functions
+-- splice the same sections, so that both decide with the very same code.
+--
+-- Every decision on a user first locks the user's row in users (creating it if needed):
+-- decisions on the same user are serialised, other users never wait. The lock is a row
+-- lock, not an advisory lock, so that it holds wherever the function runs (on Citus, the
+-- row lives in the user's shard).
+
+--@ CREATE
+-- A new schema.
+@TABLES@
+@FUNCTIONS@
+@SET_VERSION@
+
+--@ MIGRATE
+-- A schema of an older version: its tables and rows stay as they are. Version 2 changed
+-- the order of the decision functions' answer, which CREATE OR REPLACE cannot do: every
+-- function a released schema has had is dropped and made again.
+@DROP_FUNCTIONS@
+@FUNCTIONS@
+@SET_VERSION@
+
+--@ TABLES
+CREATE SCHEMA IF NOT EXISTS @S@;
+COMMENT ON SCHEMA @S@ IS 'Streamy: per-user stream leases (libstreamy)';
+CREATE TABLE @S@.schema_version (version integer NOT NULL);
+CREATE TABLE @S@.users (
+  user_id text COLLATE "C" PRIMARY KEY,
+  max_streams integer CHECK (max_streams >= 0)
+);
+CREATE TABLE @S@.leases (
+  user_id text COLLATE "C" NOT NULL,
+  stream_id text COLLATE "C" NOT NULL,
+  since_ms bigint NOT NULL,
+  renewed_ms bigint NOT NULL,
+  expires_ms bigint NOT NULL, -- 0: never
+  PRIMARY KEY (user_id, stream_id)
+);
+CREATE INDEX leases_expiry ON @S@.leases (expires_ms) WHERE expires_ms > 0;
+
+--@ SET_VERSION
+DELETE FROM @S@.schema_version;
+INSERT INTO @S@.schema_version (version) VALUES (@VERSION@);
+
+--@ DROP_FUNCTIONS
+DROP FUNCTION IF EXISTS @S@.now_ms();
+DROP FUNCTION IF EXISTS @S@.acquire(text, text, bigint, bigint, integer, integer, boolean);
+DROP FUNCTION IF EXISTS @S@.renew(text, text, bigint, bigint, integer);
+DROP FUNCTION IF EXISTS @S@.apply(integer[], text[], text[], bigint, bigint, integer,
+                                  integer, boolean);
+DROP FUNCTION IF EXISTS @S@.purge(bigint);
+
+--@ FUNCTIONS
+CREATE FUNCTION @S@.now_ms() RETURNS bigint LANGUAGE sql VOLATILE AS
+$$ SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint $$;
+
+CREATE FUNCTION @S@.acquire(p_user text, p_stream text, p_now bigint, p_ttl bigint,
+    p_limit integer, p_policy integer, p_shadow boolean,
+    @ANSWER@)
+LANGUAGE plpgsql AS $$
+DECLARE
+  @CONSTANTS@
+  v_now bigint; v_exp bigint; v_since bigint; v_max integer;
+BEGIN
+  @LOCK@
+  v_now := coalesce(p_now, @S@.now_ms());
+  @NO_ANSWER@
+  @ACQUIRE@
+END $$;
+
+CREATE FUNCTION @S@.renew(p_user text, p_stream text, p_now bigint, p_ttl bigint,
+    p_limit integer,
+    @ANSWER@)
+LANGUAGE plpgsql AS $$
+DECLARE
+  @CONSTANTS@
+  v_now bigint; v_exp bigint; v_since bigint; v_max integer;
+BEGIN
+  @LOCK@
+  v_now := coalesce(p_now, @S@.now_ms());
+  @NO_ANSWER@
+  @RENEW@
+END $$;
+
+-- A batch: lock the batch's users one by one in sorted order (so that two batches never
+-- wait on each other in a cycle; one user a statement, so that on Citus each lock is a
+-- query of one shard), read the clock once, then decide each operation in the given
+-- order. One statement: one transaction.
+CREATE FUNCTION @S@.apply(p_kinds integer[], p_users text[], p_streams text[],
+    p_now bigint, p_ttl bigint, p_limit integer, p_policy integer, p_shadow boolean,
+    @ANSWER@)
+RETURNS SETOF record
+LANGUAGE plpgsql AS $$
+DECLARE
+  @CONSTANTS@
+  v_users text[]; v_now bigint; v_exp bigint; v_since bigint;
+  v_max integer; v_e bigint; i integer; p_user text; p_stream text;
+BEGIN
+  SELECT array_agg(d.u ORDER BY d.u) INTO v_users
+    FROM (SELECT DISTINCT x COLLATE "C" AS u FROM unnest(p_users) x) d;
+  FOREACH p_user IN ARRAY coalesce(v_users, '{}') LOOP
+    @LOCK@
+  END LOOP;
+  v_now := coalesce(p_now, @S@.now_ms());
+  FOR i IN 1 .. coalesce(cardinality(p_kinds), 0) LOOP
+    p_user := p_users[i]; p_stream := p_streams[i];
+    @NO_ANSWER@
+    IF p_kinds[i] = OP_SUBSCRIBE THEN
+      @ACQUIRE@
+    ELSIF p_kinds[i] = OP_UNSUBSCRIBE THEN
+      @RELEASE@
+    ELSE -- OP_RENEW
+      @RENEW@
+    END IF;
+    RETURN NEXT;
+  END LOOP;
+END $$;
+
+-- Purge in one statement-transaction; the users rows of users left with nothing go too,
+-- one user a statement, and only rows no decision holds right now (SKIP LOCKED: purge
+-- never waits for a decision while holding deleted leases that the decision might wait
+-- for).
+CREATE FUNCTION @S@.purge(p_now bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  v_now bigint := coalesce(p_now, @S@.now_ms()); v_n bigint; v_users text[];
+  v_user text;
+BEGIN
+  WITH gone AS (DELETE FROM @S@.leases l
+      WHERE l.expires_ms > 0 AND l.expires_ms <= v_now RETURNING l.user_id)
+  SELECT count(*), array_agg(DISTINCT g.user_id) INTO v_n, v_users FROM gone g;
+  FOREACH v_user IN ARRAY coalesce(v_users, '{}') LOOP
+    DELETE FROM @S@.users u WHERE u.user_id = v_user AND u.max_streams IS NULL
+       AND NOT EXISTS (SELECT 1 FROM @S@.leases l WHERE l.user_id = v_user)
+       AND u.user_id IN (SELECT x.user_id FROM @S@.users x
+                          WHERE x.user_id = v_user FOR UPDATE SKIP LOCKED);
+  END LOOP;
+  RETURN v_n;
+END $$;
+
+--@ ANSWER
+-- A decision's answer, in the order of lib/stores/answer.h: the result (RC_*), then
+-- streamy_decision's fields.
+OUT rc integer, OUT created boolean, OUT removed boolean, OUT shadow_refused boolean,
+OUT active integer, OUT lim integer, OUT expired integer,
+OUT since bigint, OUT expires bigint, OUT retry bigint, OUT evicted text
+
+--@ CONSTANTS
+-- The values of include/streamy.h: results (rc), policies (p_policy) and the operations
+-- of a batch (p_kinds).
+RC_OK CONSTANT integer := 0;               -- STREAMY_OK
+RC_LIMIT_REACHED CONSTANT integer := 1;    -- STREAMY_LIMIT_REACHED
+RC_NOT_FOUND CONSTANT integer := 2;        -- STREAMY_NOT_FOUND
+POLICY_REJECT CONSTANT integer := 0;       -- STREAMY_POLICY_REJECT
+POLICY_EVICT_OLDEST CONSTANT integer := 1; -- STREAMY_POLICY_EVICT_OLDEST
+POLICY_EVICT_IDLE CONSTANT integer := 2;   -- STREAMY_POLICY_EVICT_IDLE
+OP_SUBSCRIBE CONSTANT integer := 1;        -- STREAMY_OP_SUBSCRIBE
+OP_UNSUBSCRIBE CONSTANT integer := 2;      -- STREAMY_OP_UNSUBSCRIBE
+OP_RENEW CONSTANT integer := 3;            -- STREAMY_OP_RENEW
+
+--@ NO_ANSWER
+rc := RC_OK; created := false; removed := false; shadow_refused := false;
+active := 0; lim := 0; expired := 0; since := 0; expires := 0; retry := 0;
+evicted := NULL;
+
+--@ LOCK
+-- Lock the user's row, creating it first if there is none.
+LOOP
+  PERFORM FROM @S@.users u WHERE u.user_id = p_user FOR UPDATE;
+  EXIT WHEN FOUND;
+  INSERT INTO @S@.users (user_id) VALUES (p_user) ON CONFLICT (user_id) DO NOTHING;
+END LOOP;
+
+--@ SCAN
+-- One read of the user: the limit override, active and expired leases, and the start
+-- of the lease (p_user, p_stream) if it is active; then drop the expired ones, counting
+-- what was really deleted (a purge may have been first).
+v_exp := CASE WHEN p_ttl > 0 THEN v_now + p_ttl ELSE 0 END;
+SELECT (SELECT u.max_streams FROM @S@.users u WHERE u.user_id = p_user),
+       count(*) FILTER (WHERE l.expires_ms = 0 OR l.expires_ms > v_now),
+       count(*) FILTER (WHERE l.expires_ms > 0 AND l.expires_ms <= v_now),
+       max(l.since_ms) FILTER (WHERE l.stream_id = p_stream
+                                 AND (l.expires_ms = 0 OR l.expires_ms > v_now))
+  INTO v_max, active, expired, v_since
+  FROM @S@.leases l WHERE l.user_id = p_user;
+lim := coalesce(v_max, p_limit);
+IF expired > 0 THEN
+  DELETE FROM @S@.leases l
+   WHERE l.user_id = p_user AND l.expires_ms > 0 AND l.expires_ms <= v_now;
+  GET DIAGNOSTICS expired = ROW_COUNT;
+END IF;
+
+--@ ACQUIRE
+-- Subscribe, as include/streamy/store.h describes acquire. An evict policy removes the
+-- lease started first (oldest) or renewed least recently (idle); ties go to the
+-- smallest stream id.
+<<acq>>
+BEGIN
+  @SCAN@
+  IF v_since IS NOT NULL THEN
+    UPDATE @S@.leases l SET renewed_ms = v_now, expires_ms = v_exp
+     WHERE l.user_id = p_user AND l.stream_id = p_stream;
+    since := v_since; expires := v_exp;
+    EXIT acq;
+  END IF;
+  IF active >= lim THEN
+    IF p_policy <> POLICY_REJECT AND lim > 0 AND active = lim THEN
+      DELETE FROM @S@.leases l WHERE l.user_id = p_user AND l.stream_id = (
+          SELECT v.stream_id FROM @S@.leases v WHERE v.user_id = p_user
+           ORDER BY CASE WHEN p_policy = POLICY_EVICT_OLDEST THEN v.since_ms
+                         ELSE v.renewed_ms END,
+                    v.stream_id
+           LIMIT 1)
+      RETURNING l.stream_id INTO evicted;
+      active := active - 1;
+    ELSIF p_shadow THEN
+      shadow_refused := true;
+    ELSE
+      IF lim > 0 THEN
+        -- The (active - lim + 1)-th earliest expiry: when one more fits by itself.
+        SELECT l.expires_ms INTO retry FROM @S@.leases l
+         WHERE l.user_id = p_user AND l.expires_ms > v_now
+         ORDER BY l.expires_ms OFFSET active - lim LIMIT 1;
+      END IF;
+      rc := RC_LIMIT_REACHED; retry := coalesce(retry, 0);
+      EXIT acq;
+    END IF;
+  END IF;
+  INSERT INTO @S@.leases (user_id, stream_id, since_ms, renewed_ms, expires_ms)
+  VALUES (p_user, p_stream, v_now, v_now, v_exp);
+  created := true; active := active + 1; since := v_now; expires := v_exp;
+END acq;
+
+--@ RENEW
+-- Renew: extend an unexpired lease, or answer not found.
+<<ren>>
+BEGIN
+  @SCAN@
+  IF v_since IS NULL THEN
+    rc := RC_NOT_FOUND;
+    EXIT ren;
+  END IF;
+  UPDATE @S@.leases l SET renewed_ms = v_now, expires_ms = v_exp
+   WHERE l.user_id = p_user AND l.stream_id = p_stream;
+  since := v_since; expires := v_exp;
+END ren;
+
+--@ RELEASE
+-- Unsubscribe within a batch (alone, it is a plain DELETE: Q_RELEASE in pg.c).
+DELETE FROM @S@.leases l WHERE l.user_id = p_user AND l.stream_id = p_stream
+  RETURNING l.expires_ms INTO v_e;
+IF FOUND THEN
+  IF v_e = 0 OR v_e > v_now THEN removed := true; ELSE expired := 1; END IF;
+END IF;

@@ -1,0 +1,213 @@
+-- SPDX-License-Identifier: MIT
+-- redis.lua: the Redis store's script (lib/stores/redis.c), built into libstreamy by
+-- cmake/Embed.cmake. Every decision is one EVALSHA of it: read the user's leases and
+-- limit, decide, write, all inside Redis, which runs a script alone.
+--
+-- KEYS[1] the user's leases, a hash: stream -> "since:renewed:expires" (milliseconds;
+--         expires 0 = never); KEYS[2] the user's own limit, when one is set.
+-- ARGV[1] the operation (OP_*); ARGV[2] the time in milliseconds, or -1 for the Redis
+--         server's own clock (TIME), which every client uses unless the handle has an
+--         injected clock (tests).
+-- Then, for acquire and renew: ARGV[3] the TTL (0: none), ARGV[4] the default limit,
+-- ARGV[5] the policy (POLICY_*), ARGV[6] '1' for shadow mode, ARGV[7] the stream;
+-- for release: ARGV[3] the stream. Purge takes KEYS[1] alone.
+--
+-- When every lease of a user has an expiry, the leases key gets a Redis expiry at the
+-- latest of them (PEXPIRE relative to now), so an idle user's keys disappear by
+-- themselves; a lease without one makes the key persistent. Invariant: the key has a
+-- Redis expiry only if none of its leases lacks one.
+
+-- The operations; redis.c sends the same characters.
+local OP_ACQUIRE, OP_RENEW, OP_RELEASE = 'a', 'n', 'u'
+local OP_LIST, OP_COUNT, OP_PURGE = 'l', 'c', 'p'
+-- The policies: streamy_policy's values (include/streamy.h), as redis.c formats them.
+local POLICY_REJECT, POLICY_EVICT_OLDEST, POLICY_EVICT_IDLE = '0', '1', '2'
+-- The result of a decision: STREAMY_OK, STREAMY_LIMIT_REACHED, STREAMY_NOT_FOUND.
+local RC_OK, RC_LIMIT_REACHED, RC_NOT_FOUND = 0, 1, 2
+
+local key, op, now = KEYS[1], ARGV[1], tonumber(ARGV[2])
+if now < 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- A decision's answer: an array in the order of lib/stores/answer.h, the result then
+-- streamy_decision's fields, indexed by answer.h's names (from 1 here); a field not set
+-- is 0, evicted ''.
+local ANSWER_RC, ANSWER_CREATED, ANSWER_REMOVED, ANSWER_SHADOW_REFUSED = 1, 2, 3, 4
+local ANSWER_ACTIVE, ANSWER_LIMIT, ANSWER_EXPIRED, ANSWER_SINCE = 5, 6, 7, 8
+local ANSWER_EXPIRES, ANSWER_RETRY, ANSWER_EVICTED = 9, 10, 11
+local function answer(rc)
+  local a = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ''}
+  a[ANSWER_RC] = rc
+  return a
+end
+
+local function parse(v)
+  local s, r, e = string.match(v, '^(%d+):(%d+):(%d+)$')
+  if not s then return redis.error_reply('streamy: malformed lease in ' .. key) end
+  return tonumber(s), tonumber(r), tonumber(e)
+end
+
+local function pack(s, r, e) return string.format('%d:%d:%d', s, r, e) end
+
+local function hdel(list)
+  for i = 1, #list, 1000 do
+    redis.call('HDEL', key, unpack(list, i, math.min(i + 999, #list)))
+  end
+end
+
+-- The user's leases: the active ones in arrays (sc.cur: the index of `stream`), the
+-- expired ones deleted and counted.
+local function scan(stream)
+  local all = redis.call('HGETALL', key)
+  local sc = {n = {}, s = {}, r = {}, e = {}, expired = {}, zero = false}
+  for i = 1, #all, 2 do
+    local s, r, e = parse(all[i + 1])
+    if type(s) == 'table' then return s end
+    if e == 0 then sc.zero = true end
+    if e ~= 0 and e <= now then
+      sc.expired[#sc.expired + 1] = all[i]
+    else
+      local k = #sc.n + 1
+      sc.n[k], sc.s[k], sc.r[k], sc.e[k] = all[i], s, r, e
+      if all[i] == stream then sc.cur = k end
+    end
+  end
+  hdel(sc.expired)
+  return sc
+end
+
+-- The Redis expiry of the key once lease `skip` is gone and `extra` is written.
+local function set_ttl(sc, skip, extra)
+  local zero, max = extra == 0, extra
+  for i = 1, #sc.n do
+    if i ~= skip and i ~= sc.cur then
+      if sc.e[i] == 0 then zero = true elseif sc.e[i] > max then max = sc.e[i] end
+    end
+  end
+  if zero then
+    if not sc.zero then redis.call('PERSIST', key) end
+  else
+    redis.call('PEXPIRE', key, max - now)
+  end
+end
+
+local function limit_of()
+  local l = redis.call('GET', KEYS[2])
+  if l then return tonumber(l) end
+  return tonumber(ARGV[4])
+end
+
+if op == OP_ACQUIRE then
+  local ttl, policy, stream = tonumber(ARGV[3]), ARGV[5], ARGV[7]
+  local limit, sc = limit_of(), scan(stream)
+  if sc.err then return sc end
+  local active, expires = #sc.n, 0
+  if ttl > 0 then expires = now + ttl end
+  if sc.cur then
+    redis.call('HSET', key, stream, pack(sc.s[sc.cur], now, expires))
+    set_ttl(sc, 0, expires)
+    local a = answer(RC_OK)
+    a[ANSWER_ACTIVE], a[ANSWER_LIMIT], a[ANSWER_EXPIRED] = active, limit, #sc.expired
+    a[ANSWER_SINCE], a[ANSWER_EXPIRES] = sc.s[sc.cur], expires
+    return a
+  end
+  local victim, shadow_refused = nil, 0
+  if active >= limit then
+    if policy ~= POLICY_REJECT and limit > 0 and active == limit then
+      -- Evict the lease started first, or renewed least recently; ties: the smaller id.
+      local by = sc.s -- POLICY_EVICT_OLDEST
+      if policy == POLICY_EVICT_IDLE then by = sc.r end
+      victim = 1
+      for i = 2, active do
+        if by[i] < by[victim] or (by[i] == by[victim] and sc.n[i] < sc.n[victim]) then
+          victim = i
+        end
+      end
+    elseif ARGV[6] == '1' then
+      shadow_refused = 1
+    else
+      -- The (active - limit + 1)-th earliest expiry: when one more fits by itself.
+      local retry, v = 0, {}
+      if limit > 0 then
+        for i = 1, active do if sc.e[i] ~= 0 then v[#v + 1] = sc.e[i] end end
+        local k = active - limit + 1
+        if k <= #v then table.sort(v) retry = v[k] end
+      end
+      local a = answer(RC_LIMIT_REACHED)
+      a[ANSWER_ACTIVE], a[ANSWER_LIMIT], a[ANSWER_EXPIRED] = active, limit, #sc.expired
+      a[ANSWER_RETRY] = retry
+      return a
+    end
+  end
+  local evicted = ''
+  if victim then
+    evicted = sc.n[victim]
+    redis.call('HDEL', key, evicted)
+    active = active - 1
+  end
+  redis.call('HSET', key, stream, pack(now, now, expires))
+  set_ttl(sc, victim or 0, expires)
+  local a = answer(RC_OK)
+  a[ANSWER_CREATED], a[ANSWER_SHADOW_REFUSED] = 1, shadow_refused
+  a[ANSWER_ACTIVE], a[ANSWER_LIMIT], a[ANSWER_EXPIRED] = active + 1, limit, #sc.expired
+  a[ANSWER_SINCE], a[ANSWER_EXPIRES], a[ANSWER_EVICTED] = now, expires, evicted
+  return a
+elseif op == OP_RENEW then
+  local ttl, stream = tonumber(ARGV[3]), ARGV[7]
+  local limit, sc = limit_of(), scan(stream)
+  if sc.err then return sc end
+  local a = answer(sc.cur and RC_OK or RC_NOT_FOUND)
+  a[ANSWER_ACTIVE], a[ANSWER_LIMIT], a[ANSWER_EXPIRED] = #sc.n, limit, #sc.expired
+  if not sc.cur then return a end
+  local expires = 0
+  if ttl > 0 then expires = now + ttl end
+  redis.call('HSET', key, stream, pack(sc.s[sc.cur], now, expires))
+  set_ttl(sc, 0, expires)
+  a[ANSWER_SINCE], a[ANSWER_EXPIRES] = sc.s[sc.cur], expires
+  return a
+elseif op == OP_RELEASE then
+  local v = redis.call('HGET', key, ARGV[3])
+  local a = answer(RC_OK)
+  if not v then return a end
+  local s, r, e = parse(v)
+  if type(s) == 'table' then return s end
+  redis.call('HDEL', key, ARGV[3])
+  -- The lease without expiry kept the key persistent: maybe it may expire now.
+  if e == 0 then
+    local max = 0
+    for _, w in ipairs(redis.call('HVALS', key)) do
+      local s2, r2, e2 = parse(w)
+      if type(s2) == 'table' then return s2 end
+      if e2 == 0 then max = -1 break end
+      if e2 > max then max = e2 end
+    end
+    if max > now then redis.call('PEXPIRE', key, max - now) end
+  end
+  if e ~= 0 and e <= now then a[ANSWER_EXPIRED] = 1 else a[ANSWER_REMOVED] = 1 end
+  return a
+elseif op == OP_LIST or op == OP_COUNT then
+  -- The unexpired leases, four values each (redis.c sorts them), or their number.
+  local all, out, n = redis.call('HGETALL', key), {}, 0
+  for i = 1, #all, 2 do
+    local s, r, e = parse(all[i + 1])
+    if type(s) == 'table' then return s end
+    if e == 0 or e > now then
+      n = n + 1
+      if op == OP_LIST then
+        out[#out + 1] = all[i]
+        out[#out + 1] = s
+        out[#out + 1] = r
+        out[#out + 1] = e
+      end
+    end
+  end
+  if op == OP_COUNT then return n end
+  return out
+elseif op == OP_PURGE then
+  local sc = scan(nil)
+  if sc.err then return sc end
+  return #sc.expired
+end
+return redis.error_reply('streamy: unknown operation ' .. tostring(op))
