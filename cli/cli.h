@@ -60,7 +60,7 @@ typedef struct cli_args {
 
 /* Options given on the command line (before or after the command); NULL/0 when absent. */
 typedef struct cli_flags {
-    const char *db, *limit, *ttl, *policy, *busy_timeout, *sync;
+    const char *db, *limit, *ttl, *policy, *busy_timeout, *sync, *on_store_error;
     int shadow, require_uuid, json, help, version;
 } cli_flags;
 
@@ -96,6 +96,9 @@ int cli_usage(const char *fmt, ...) CLI_PRINTF(1, 2);
 int cli_invalid(const char *fmt, ...) CLI_PRINTF(1, 2);
 int cli_error(const char *fmt, ...) CLI_PRINTF(1, 2);
 int cli_lib_error(int rc, const streamy *h, const char *fmt, ...) CLI_PRINTF(3, 4);
+/* A store failure answered degraded (on_store_error allow) is no error, but stderr says
+ * so: `what` names the answers ("answered degraded"), `why` is the store's message. */
+void cli_degraded_warning(const char *what, const char *why);
 void cli_set_command(const char *name);
 
 /* output.c */

@@ -39,7 +39,10 @@ static const cli_command_spec spec = {
         "(without\n"
         "--json: \"line N: error: MESSAGE\") and the batch goes on. If the store fails,\n"
         "every line of the chunk gets an error result (code busy, store, ...) and the\n"
-        "batch stops.\n"
+        "batch stops. With --on-store-error allow, subscribe and renew lines are "
+        "answered\n"
+        "ok instead, marked degraded (\"degraded\":true) with nothing recorded, and the\n"
+        "batch goes on; it stops when an unsubscribe line failed.\n"
         "\n"
         "Exits 1 after a store failure, else 2 if any line was invalid, else 0: "
         "refusals\n"
@@ -199,8 +202,8 @@ static void add_line(batch *b, char *line, size_t len, long lineno)
 /* Decide the pending operations in one transaction and print every pending line. */
 static void flush(batch *b)
 {
-    char why[512];
-    int rc = STREAMY_OK;
+    char why[512], what[128];
+    int rc = STREAMY_OK, store_failed = 0;
     cli_outcome o;
 
     if (b->nentries == 0)
@@ -214,8 +217,11 @@ static void flush(batch *b)
 
         if (op == NULL) {
             printed = cli_print_line_error(e->line, STREAMY_EINVAL, e->parsed.error);
-        } else if (rc != STREAMY_OK) {
+        } else if (rc != STREAMY_OK && op->result == rc) {
+            /* The store failed for this line; with --on-store-error allow, subscribe
+             * and renew lines were answered degraded instead. */
             printed = cli_print_line_error(e->line, rc, why);
+            store_failed = 1;
         } else if (op->result < 0) {
             /* Validated above, so the library should not refuse it; say so if it does. */
             printed =
@@ -234,10 +240,15 @@ static void flush(batch *b)
         if (printed != CLI_EXIT_OK)
             b->failed = printed;
     }
-    if (rc != STREAMY_OK) {
+    if (store_failed) {
         cli_error("batch stopped: the store failed on lines %ld to %ld: %s",
                   b->entries[0].line, b->entries[b->nentries - 1].line, why);
         b->failed = CLI_EXIT_FAILURE;
+    } else if (rc != STREAMY_OK) {
+        snprintf(what, sizeof(what),
+                 "subscribe and renew on lines %ld to %ld were answered degraded",
+                 b->entries[0].line, b->entries[b->nentries - 1].line);
+        cli_degraded_warning(what, why);
     }
     if (fflush(stdout) != 0 || ferror(stdout))
         b->failed = cli_error("cannot write the output: %s", strerror(errno));

@@ -55,7 +55,11 @@ static const cli_command_spec spec = {
         "  GET    /health                            200 while the store answers\n"
         "  GET    /metrics                           Prometheus text format\n"
         "The decisions of concurrent requests are grouped into one store transaction,\n"
-        "and each request is answered only after its transaction committed.\n"
+        "and each request is answered only after its transaction committed. A store\n"
+        "that is busy or down gets 503; with --on-store-error allow, subscribe and\n"
+        "renew get the usual 200 instead, marked X-Streamy-Degraded: store-unavailable\n"
+        "and recorded nowhere, and one log line says when that begins and one when\n"
+        "it ends.\n"
         "SIGINT or SIGTERM: stop accepting, finish the requests in flight, close the\n"
         "store, exit 0. SIGHUP: reopen the --log-file.\n",
     .options =

@@ -79,3 +79,11 @@ int cli_lib_error(int rc, const streamy *h, const char *fmt, ...)
     va_end(ap);
     return cli_exit_code(rc);
 }
+
+void cli_degraded_warning(const char *what, const char *why)
+{
+    fprintf(stderr,
+            "streamyctl: the store failed, %s (--on-store-error allow: nothing was "
+            "recorded): %s\n",
+            what, why);
+}

@@ -92,24 +92,25 @@ static json_t *outcome_json(const cli_outcome *o)
     switch (o->kind) {
     case STREAMY_OP_SUBSCRIBE:
         return json_pack(
-            "{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:o, s:o, s:s?, s:b, s:I}",
+            "{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:o, s:o, s:s?, s:b, s:I, s:b}",
             "command", "subscribe", "result", result, "user", o->user, "stream",
             o->stream, "created", d->created, "active", (json_int_t)d->active, "limit",
             (json_int_t)d->limit, "since_ms", ok ? ms_or_null(d->since_ms) : json_null(),
             "expires_ms", ok ? ms_or_null(d->expires_ms) : json_null(), "retry_ms",
             ms_or_null(d->retry_ms), "evicted", d->evicted[0] != '\0' ? d->evicted : NULL,
-            "shadow_refused", d->shadow_refused, "expired", (json_int_t)d->expired);
+            "shadow_refused", d->shadow_refused, "expired", (json_int_t)d->expired,
+            "degraded", d->degraded);
     case STREAMY_OP_UNSUBSCRIBE:
         return json_pack("{s:s, s:s, s:s, s:s, s:b, s:I}", "command", "unsubscribe",
                          "result", result, "user", o->user, "stream", o->stream,
                          "removed", d->removed, "expired", (json_int_t)d->expired);
     case STREAMY_OP_RENEW:
-        return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I}", "command",
+        return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I, s:b}", "command",
                          "renew", "result", result, "user", o->user, "stream", o->stream,
                          "active", (json_int_t)d->active, "limit", (json_int_t)d->limit,
                          "since_ms", ok ? ms_or_null(d->since_ms) : json_null(),
                          "expires_ms", ok ? ms_or_null(d->expires_ms) : json_null(),
-                         "expired", (json_int_t)d->expired);
+                         "expired", (json_int_t)d->expired, "degraded", d->degraded);
     }
     return NULL;
 }
@@ -143,6 +144,12 @@ static void outcome_human(const cli_outcome *o)
 
     if (o->line > 0)
         printf("line %ld: ", o->line);
+    if (o->result == STREAMY_OK && d->degraded) {
+        printf("%s, degraded: user %s stream %s (the store failed and nothing was "
+               "recorded; --on-store-error allow)\n",
+               o->kind == STREAMY_OP_RENEW ? "renewed" : "allowed", o->user, o->stream);
+        return;
+    }
     switch (o->kind) {
     case STREAMY_OP_SUBSCRIBE:
         if (o->result == STREAMY_OK) {
@@ -243,6 +250,8 @@ int cli_decide(streamy_op_kind kind, int argc, char **argv, const cli_command_sp
         rc = cli_lib_error(rc, h, "cannot %s", verbs[kind]);
         goto out;
     }
+    if (d.degraded)
+        cli_degraded_warning("answered degraded", streamy_errmsg(h));
     o.line = 0;
     o.kind = kind;
     o.result = rc;

@@ -16,10 +16,11 @@ enum {
     OPT_REQUIRE_UUID,
     OPT_BUSY_TIMEOUT,
     OPT_SYNC,
+    OPT_ON_STORE_ERROR,
     OPT_JSON
 };
 
-#define COMMON_OPTIONS 11
+#define COMMON_OPTIONS 12
 
 const struct option cli_common_options[COMMON_OPTIONS + 1] = {
     {"db", required_argument, NULL, OPT_DB},
@@ -30,6 +31,7 @@ const struct option cli_common_options[COMMON_OPTIONS + 1] = {
     {"require-uuid", no_argument, NULL, OPT_REQUIRE_UUID},
     {"busy-timeout", required_argument, NULL, OPT_BUSY_TIMEOUT},
     {"sync", required_argument, NULL, OPT_SYNC},
+    {"on-store-error", required_argument, NULL, OPT_ON_STORE_ERROR},
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -63,6 +65,12 @@ void cli_print_common_help(FILE *fp)
         "                           [STREAMY_BUSY_TIMEOUT; default 5s]\n"
         "  --sync normal|full       SQLite durability: full syncs every commit\n"
         "                           [STREAMY_SYNC; default normal]\n"
+        "  --on-store-error deny|allow\n"
+        "                           when the store fails: deny answers the error; allow\n"
+        "                           answers subscribe and renew ok, marked degraded, "
+        "and\n"
+        "                           records nothing (the limit is not enforced)\n"
+        "                           [STREAMY_ON_STORE_ERROR; default deny]\n"
         "  --json                   print one JSON object per result line\n"
         "  -h, --help               show help (also: streamyctl help COMMAND)\n"
         "  -V, --version            show the versions of streamyctl and libstreamy\n"
@@ -111,6 +119,9 @@ static int common_option(int c, const char *arg, const char *opt)
         break;
     case OPT_SYNC:
         cli_flag.sync = arg;
+        break;
+    case OPT_ON_STORE_ERROR:
+        cli_flag.on_store_error = arg;
         break;
     case OPT_JSON:
         cli_flag.json = 1;
@@ -322,6 +333,15 @@ int cli_config_resolve(cli_config *cfg)
             cfg->opts.synchronous_full = 1;
         else
             return cli_invalid("invalid %s \"%s\": use normal or full", src, v);
+    }
+    if ((v = pick(cli_flag.on_store_error, "--on-store-error", "STREAMY_ON_STORE_ERROR",
+                  &src)) != NULL) {
+        if (strcmp(v, "deny") == 0)
+            cfg->opts.on_store_error = STREAMY_ON_STORE_ERROR_DENY;
+        else if (strcmp(v, "allow") == 0)
+            cfg->opts.on_store_error = STREAMY_ON_STORE_ERROR_ALLOW;
+        else
+            return cli_invalid("invalid %s \"%s\": use deny or allow", src, v);
     }
     return CLI_CONTINUE;
 }

@@ -67,7 +67,8 @@ typedef struct streamy streamy;
 typedef enum streamy_policy {
     STREAMY_POLICY_REJECT = 0,   /**< refuse; change nothing (the default) */
     STREAMY_POLICY_EVICT_OLDEST, /**< remove the lease started first, add the new one */
-    STREAMY_POLICY_EVICT_IDLE    /**< remove the lease renewed least recently, add the new one */
+    STREAMY_POLICY_EVICT_IDLE    /**< remove the lease renewed least recently, add the new
+                                    one */
 } streamy_policy;
 
 /** Kinds of decision an observer sees. */
@@ -77,7 +78,11 @@ typedef enum streamy_event_kind {
     STREAMY_EVENT_EVICTED,     /**< a lease was evicted by the policy */
     STREAMY_EVENT_EXPIRED,     /**< expired leases were dropped (see `count`) */
     STREAMY_EVENT_RENEWED,     /**< a lease was renewed */
-    STREAMY_EVENT_RELEASED     /**< an unsubscribe removed a lease */
+    STREAMY_EVENT_RELEASED,    /**< an unsubscribe removed a lease */
+    STREAMY_EVENT_DEGRADED     /**< a subscribe or renew failed in the store and was
+                                    answered OK degraded (`on_store_error` allow):
+                                    nothing was recorded. `active` is 0, `limit` the
+                                    handle's default */
 } streamy_event_kind;
 
 /**
@@ -86,12 +91,14 @@ typedef enum streamy_event_kind {
  */
 typedef struct streamy_event {
     streamy_event_kind kind;
-    const char *user;   /**< canonical user id; NULL for a purge */
-    const char *stream; /**< the stream concerned (the evicted one for EVICTED);
-                             NULL for EXPIRED */
-    unsigned int count; /**< EXPIRED: how many leases were dropped; otherwise 1 */
-    unsigned int active; /**< the user's leases after the decision (ALLOWED, REFUSED) */
-    unsigned int limit;  /**< the limit that applied (ALLOWED, REFUSED) */
+    const char *user;    /**< canonical user id; NULL for a purge */
+    const char *stream;  /**< the stream concerned (the evicted one for EVICTED);
+                              NULL for EXPIRED */
+    unsigned int count;  /**< EXPIRED: how many leases were dropped; otherwise 1 */
+    unsigned int active; /**< the user's leases after the decision (ALLOWED, REFUSED;
+                              0 for DEGRADED) */
+    unsigned int limit;  /**< the limit that applied (ALLOWED, REFUSED; the handle's
+                              default for DEGRADED) */
     int shadow_refused;  /**< ALLOWED in shadow mode where it would have been refused */
     int64_t at_ms;       /**< when, in milliseconds since the Unix epoch, by the
                               handle's clock (Redis and PostgreSQL decide by their
@@ -100,43 +107,68 @@ typedef struct streamy_event {
 
 /**
  * Observer callback: sees every decision made through a handle.
- * It runs on the calling thread after the store has committed, must not call
- * the library on the same handle, and should return quickly.
+ * It runs on the calling thread after the store has committed (for DEGRADED:
+ * after it failed), must not call the library on the same handle, and should
+ * return quickly.
  */
 typedef void (*streamy_observer_cb)(const streamy_event *event, void *payload);
 
 /** Clock callback: the current time in milliseconds since the Unix epoch. */
 typedef int64_t (*streamy_clock_cb)(void *payload);
 
-#define STREAMY_OPTIONS_VERSION 1
+/**
+ * What subscribe and renew answer when the store cannot decide (STREAMY_ESTORE or
+ * STREAMY_EBUSY): the option `on_store_error` (options version 2).
+ */
+typedef enum streamy_on_store_error {
+    STREAMY_ON_STORE_ERROR_DENY = 0, /**< return the error (the default): fail closed */
+    STREAMY_ON_STORE_ERROR_ALLOW     /**< answer STREAMY_OK marked `degraded`, record
+                                          nothing: fail open. The limit is then not
+                                          enforced until the store answers again */
+} streamy_on_store_error;
+
+/**
+ * The options version this header describes. Version 2 appended `on_store_error`;
+ * a caller built against version 1 (a smaller struct with `version` 1) keeps
+ * working: the library reads only the version-1 fields from it, and
+ * `on_store_error` is then STREAMY_ON_STORE_ERROR_DENY.
+ */
+#define STREAMY_OPTIONS_VERSION 2
 
 /**
  * Options for streamy_open(). Initialise with STREAMY_OPTIONS_INIT or
  * streamy_options_init(); fields are only ever appended.
  */
 typedef struct streamy_options {
-    unsigned int version;  /**< STREAMY_OPTIONS_VERSION */
-    unsigned int limit;    /**< default per-user limit; 3. 0 blocks everyone. */
-    int64_t ttl_ms;        /**< lease lifetime without renew; 0 = never expire */
-    streamy_policy policy; /**< what subscribe does at the limit; reject */
-    int shadow;            /**< decide and record, but always allow */
-    int require_uuid;      /**< refuse identifiers that are not UUIDs */
-    int busy_timeout_ms;   /**< how long to wait for a locked store; 5000 */
-    int synchronous_full;  /**< SQLite: synchronous=FULL instead of NORMAL */
+    unsigned int version;   /**< STREAMY_OPTIONS_VERSION */
+    unsigned int limit;     /**< default per-user limit; 3. 0 blocks everyone. */
+    int64_t ttl_ms;         /**< lease lifetime without renew; 0 = never expire */
+    streamy_policy policy;  /**< what subscribe does at the limit; reject */
+    int shadow;             /**< decide and record, but always allow */
+    int require_uuid;       /**< refuse identifiers that are not UUIDs */
+    int busy_timeout_ms;    /**< how long to wait for a locked store; 5000 */
+    int synchronous_full;   /**< SQLite: synchronous=FULL instead of NORMAL */
     streamy_clock_cb clock; /**< time source; NULL = real time for SQLite and memory,
                                  the server's time for Redis and PostgreSQL. Meant
                                  for tests: every client must use the same clock */
     void *clock_payload;
     streamy_observer_cb observer; /**< sees every decision; may be NULL */
     void *observer_payload;
+    /* Version 1 ends here. */
+    streamy_on_store_error on_store_error; /**< subscribe and renew when the store
+                                                fails: deny (the default) or allow */
+    /* Version 2 ends here. Later fields are appended below this line. */
 } streamy_options;
 
 #define STREAMY_OPTIONS_INIT                                                             \
-    { STREAMY_OPTIONS_VERSION, 3, 0, STREAMY_POLICY_REJECT, 0, 0, 5000, 0, NULL, NULL,   \
-      NULL, NULL }
+    {                                                                                    \
+        STREAMY_OPTIONS_VERSION, 3, 0, STREAMY_POLICY_REJECT, 0, 0, 5000, 0, NULL, NULL, \
+            NULL, NULL, STREAMY_ON_STORE_ERROR_DENY                                      \
+    }
 
 /**
- * Fill @p opts with the defaults of options version @p version.
+ * Fill @p opts with the defaults of options version @p version, writing only the
+ * fields of that version (a version-1 struct is smaller than this header's).
  * @return STREAMY_OK, or STREAMY_EINVAL if @p opts is NULL or @p version is
  *         not one this library knows.
  * Thread-safe.
@@ -145,21 +177,27 @@ STREAMY_EXTERN int streamy_options_init(streamy_options *opts, unsigned int vers
 
 /**
  * The answer to one subscribe, unsubscribe or renew. The caller provides it;
- * fields a call does not set are zero.
+ * fields a call does not set are zero. Its size never changes: `degraded` was added
+ * in what was padding at its end.
  */
 typedef struct streamy_decision {
-    int created;          /**< subscribe: 1 if a new lease was added, 0 if an
-                               existing one was refreshed */
-    int removed;          /**< unsubscribe: 1 if an active lease was removed */
-    int shadow_refused;   /**< subscribe in shadow mode: 1 if it would have been refused */
-    unsigned int active;  /**< subscribe, renew: the user's active leases afterwards */
-    unsigned int limit;   /**< subscribe, renew: the limit that applied */
+    int created;         /**< subscribe: 1 if a new lease was added, 0 if an
+                              existing one was refreshed */
+    int removed;         /**< unsubscribe: 1 if an active lease was removed */
+    int shadow_refused;  /**< subscribe in shadow mode: 1 if it would have been refused */
+    unsigned int active; /**< subscribe, renew: the user's active leases afterwards */
+    unsigned int limit;  /**< subscribe, renew: the limit that applied */
     unsigned int expired; /**< expired leases of this user dropped by the call */
     int64_t since_ms;     /**< subscribe, renew: when the lease started */
     int64_t expires_ms;   /**< subscribe, renew: when it expires; 0 = never */
     int64_t retry_ms;     /**< LIMIT_REACHED: when enough leases will have expired for
                                one more to fit; 0 = never by itself */
     char evicted[STREAMY_ID_MAX + 1]; /**< subscribe: the stream evicted, or "" */
+    int degraded; /**< subscribe, renew: 1 when the store failed and the answer is
+                       STREAMY_OK only because `on_store_error` is allow: nothing was
+                       recorded, `active` is 0, `limit` is the handle's default and
+                       the other fields are zero. 0 for every other answer. Added
+                       with options version 2 */
 } streamy_decision;
 
 /** One lease, as streamy_list() reports it. */
@@ -184,6 +222,28 @@ typedef struct streamy_counters {
     uint64_t shadow_refused; /**< allowed only because of shadow mode */
 } streamy_counters;
 
+/** The statistics version this header describes. */
+#define STREAMY_STATISTICS_VERSION 1
+
+/**
+ * Everything streamy_statistics_get() reports about a handle, since it was opened.
+ * Unlike streamy_counters it is versioned, so fields can be appended: set `version`
+ * (STREAMY_STATISTICS_INIT does) and the library fills the fields of that version.
+ */
+typedef struct streamy_statistics {
+    unsigned int version;      /**< STREAMY_STATISTICS_VERSION */
+    streamy_counters counters; /**< as streamy_stats() returns them */
+    uint64_t degraded;         /**< subscribes and renews answered OK degraded because the
+                                    store failed (`on_store_error` allow); they are not
+                                    counted in `counters` */
+    /* Version 1 ends here. Later fields are appended below this line. */
+} streamy_statistics;
+
+#define STREAMY_STATISTICS_INIT                                                          \
+    {                                                                                    \
+        STREAMY_STATISTICS_VERSION, {0, 0, 0, 0, 0, 0, 0}, 0                             \
+    }
+
 /** Operations of a batch (streamy_apply()). */
 typedef enum streamy_op_kind {
     STREAMY_OP_SUBSCRIBE = 1,
@@ -193,11 +253,11 @@ typedef enum streamy_op_kind {
 
 /** One operation of a batch: the inputs, then its answer. */
 typedef struct streamy_op {
-    streamy_op_kind kind;       /**< in */
-    const char *user;           /**< in */
-    const char *stream;         /**< in */
-    int result;                 /**< out: what the single call would have returned */
-    streamy_decision decision;  /**< out */
+    streamy_op_kind kind;      /**< in */
+    const char *user;          /**< in */
+    const char *stream;        /**< in */
+    int result;                /**< out: what the single call would have returned */
+    streamy_decision decision; /**< out */
 } streamy_op;
 
 /**
@@ -218,7 +278,8 @@ typedef struct streamy_op {
  * The caller owns `*out` and frees it with streamy_close().
  * Thread-safe.
  */
-STREAMY_EXTERN int streamy_open(streamy **out, const char *uri, const streamy_options *opts);
+STREAMY_EXTERN int streamy_open(streamy **out, const char *uri,
+                                const streamy_options *opts);
 
 /**
  * Close a handle and its store. NULL is a no-op.
@@ -231,10 +292,15 @@ STREAMY_EXTERN void streamy_close(streamy *h);
  * the user's expired leases; refresh the lease if it exists; else add it if
  * the user is under their limit; else apply the policy.
  *
+ * When the store fails (STREAMY_ESTORE or STREAMY_EBUSY) and the handle's
+ * `on_store_error` is allow, the answer is STREAMY_OK with `out->degraded` set:
+ * nothing was recorded, the observer sees STREAMY_EVENT_DEGRADED, and
+ * streamy_errmsg() still gives the store's error. Invalid input is never degraded.
+ *
  * @param out  receives the answer's details; may be NULL.
- * @return STREAMY_OK (allowed), STREAMY_LIMIT_REACHED (refused, nothing
- *         changed), or an error: STREAMY_EINVAL (bad argument, named in
- *         streamy_errmsg()), STREAMY_EBUSY, STREAMY_ESTORE, STREAMY_ENOMEM.
+ * @return STREAMY_OK (allowed, or degraded as above), STREAMY_LIMIT_REACHED
+ *         (refused, nothing changed), or an error: STREAMY_EINVAL (bad argument,
+ *         named in streamy_errmsg()), STREAMY_EBUSY, STREAMY_ESTORE, STREAMY_ENOMEM.
  *         On an error nothing was written.
  * Thread-safe: a handle may be shared by threads.
  */
@@ -243,15 +309,17 @@ STREAMY_EXTERN int streamy_subscribe(streamy_decision *out, streamy *h, const ch
 
 /**
  * Unsubscribe: remove the lease if present (idempotent). `out->removed` tells
- * whether an active lease was removed.
+ * whether an active lease was removed. A store error is returned whatever
+ * `on_store_error` says: there is nothing to allow.
  * @return STREAMY_OK, or an error as for streamy_subscribe().
  * Thread-safe.
  */
-STREAMY_EXTERN int streamy_unsubscribe(streamy_decision *out, streamy *h, const char *user,
-                                       const char *stream);
+STREAMY_EXTERN int streamy_unsubscribe(streamy_decision *out, streamy *h,
+                                       const char *user, const char *stream);
 
 /**
- * Renew (heartbeat): extend an unexpired lease by the TTL.
+ * Renew (heartbeat): extend an unexpired lease by the TTL. A store error is
+ * answered OK degraded with `on_store_error` allow, as for streamy_subscribe().
  * @return STREAMY_OK, STREAMY_NOT_FOUND (no such active lease: subscribe
  *         again), or an error as for streamy_subscribe().
  * Thread-safe.
@@ -275,7 +343,12 @@ STREAMY_EXTERN int streamy_renew(streamy_decision *out, streamy *h, const char *
  * @return STREAMY_OK when the transaction committed; otherwise the error
  *         (STREAMY_EINVAL for a NULL argument, STREAMY_EBUSY, STREAMY_ESTORE,
  *         STREAMY_ENOMEM, STREAMY_EUNSUPPORTED for a store without batches),
- *         every `ops[i].result` is set to it, and nothing was written.
+ *         every `ops[i].result` is set to it, and nothing was written. Except,
+ *         with `on_store_error` allow, when the error is STREAMY_ESTORE or
+ *         STREAMY_EBUSY: the error is still returned and nothing was written, but
+ *         each subscribe and renew answers STREAMY_OK degraded (as the single call
+ *         would), each unsubscribe gets the error, and an invalid operation keeps
+ *         STREAMY_EINVAL.
  * Thread-safe.
  */
 STREAMY_EXTERN int streamy_apply(streamy *h, streamy_op *ops, size_t n);
@@ -331,10 +404,20 @@ STREAMY_EXTERN int streamy_purge(uint64_t *removed, streamy *h);
 STREAMY_EXTERN int streamy_health(streamy *h);
 
 /**
- * Copy the handle's decision counters into `*out`.
+ * Copy the handle's decision counters into `*out`. streamy_statistics_get() also
+ * gives the counters that streamy_counters has no room for.
  * @return STREAMY_OK, or STREAMY_EINVAL for a NULL argument. Thread-safe.
  */
 STREAMY_EXTERN int streamy_stats(streamy_counters *out, const streamy *h);
+
+/**
+ * Fill the fields of `*out` that its `version` asks for (the caller sets it, e.g.
+ * with STREAMY_STATISTICS_INIT); nothing past them is written.
+ * @return STREAMY_OK, or STREAMY_EINVAL for a NULL argument or a version this
+ *         library does not know (then `*out` is unchanged).
+ * The caller owns `*out`. Thread-safe.
+ */
+STREAMY_EXTERN int streamy_statistics_get(streamy_statistics *out, const streamy *h);
 
 /**
  * Validate @p id as the handle would and write its canonical form (UUIDs in
@@ -374,7 +457,8 @@ STREAMY_EXTERN const char *streamy_strerror(int rc);
 /**
  * The detailed message of the last call this thread made on @p h: it names
  * the bad field or gives the backend's own words. With @p h NULL, the
- * message of this thread's last call (for a failed streamy_open()).
+ * message of this thread's last call (for a failed streamy_open()). After an
+ * answer marked `degraded`, it is the store's error that caused it.
  * The string is thread-local and stays valid until this thread's next call
  * into the library.
  */

@@ -3,12 +3,36 @@
 #include "schemes.h"
 #include "streamy_int.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define COUNT(h, field, n)                                                               \
     __atomic_fetch_add(&(h)->field, (uint64_t)(n), __ATOMIC_RELAXED)
+
+/* streamy_decision is allocated by callers built against any release: `degraded`
+ * lives in what was the tail padding of the version-1 struct, whose size must never
+ * change. */
+struct decision_v1 {
+    int created, removed, shadow_refused;
+    unsigned int active, limit, expired;
+    int64_t since_ms, expires_ms, retry_ms;
+    char evicted[STREAMY_ID_MAX + 1];
+};
+_Static_assert(sizeof(streamy_decision) == sizeof(struct decision_v1),
+               "streamy_decision changed size: an ABI break");
+_Static_assert(offsetof(streamy_decision, degraded) >=
+                   offsetof(struct decision_v1, evicted) + STREAMY_ID_MAX + 1,
+               "streamy_decision: degraded must follow the version-1 fields");
+
+/* The size of each version of streamy_options: a caller built against an older
+ * header passes a smaller struct, and nothing past it may be read or written. */
+static size_t options_size(unsigned int version)
+{
+    return version == 1 ? offsetof(streamy_options, on_store_error)
+                        : sizeof(streamy_options);
+}
 
 const char *streamy_version(void)
 {
@@ -26,24 +50,31 @@ int streamy_options_init(streamy_options *opts, unsigned int version)
         return streamy__error(
             STREAMY_EINVAL, "options version %u is unknown (this library knows 1 to %d)",
             version, STREAMY_OPTIONS_VERSION);
-    *opts = defaults;
+    memcpy(opts, &defaults, options_size(version));
     opts->version = version;
     return STREAMY_OK;
 }
 
-/* Copy the caller's options (or the defaults) into `o`, refusing bad values. */
+/* Copy the caller's options (or the defaults) into `o`, refusing bad values. Only
+ * the fields of the caller's version are read; later ones keep their defaults. */
 static int check_options(streamy_options *o, const streamy_options *in)
 {
     static const streamy_options defaults = STREAMY_OPTIONS_INIT;
 
-    if (in == NULL) {
-        *o = defaults;
+    *o = defaults;
+    if (in == NULL)
         return STREAMY_OK;
-    }
     if (in->version == 0 || in->version > STREAMY_OPTIONS_VERSION)
         return streamy__error(
             STREAMY_EINVAL, "options version %u is unknown (this library knows 1 to %d)",
             in->version, STREAMY_OPTIONS_VERSION);
+    if (in->version >= 2 && in->on_store_error != STREAMY_ON_STORE_ERROR_DENY &&
+        in->on_store_error != STREAMY_ON_STORE_ERROR_ALLOW)
+        return streamy__error(
+            STREAMY_EINVAL,
+            "on_store_error %d is unknown (use "
+            "STREAMY_ON_STORE_ERROR_DENY or STREAMY_ON_STORE_ERROR_ALLOW)",
+            (int)in->on_store_error);
     if (in->limit > STREAMY_LIMIT_MAX)
         return streamy__error(STREAMY_EINVAL, "limit %u is larger than %u", in->limit,
                               STREAMY_LIMIT_MAX);
@@ -57,7 +88,7 @@ static int check_options(streamy_options *o, const streamy_options *in)
         return streamy__error(STREAMY_EINVAL,
                               "busy timeout of %d ms is out of range (0 to one hour)",
                               in->busy_timeout_ms);
-    *o = *in;
+    memcpy(o, in, options_size(in->version));
     o->version = STREAMY_OPTIONS_VERSION;
     o->shadow = !!in->shadow;
     o->require_uuid = !!in->require_uuid;
@@ -268,6 +299,34 @@ static int call_store(streamy *h, streamy_op_kind kind, const streamy_store_req 
     return streamy__error(STREAMY_EINVAL, "operation %d is unknown", (int)kind);
 }
 
+/* Whether the handle fails open on `rc`: the store could not decide (bad input, no
+ * memory or an unsupported operation are never a reason to allow). */
+static int fails_open(const streamy *h, int rc)
+{
+    return h->opts.on_store_error == STREAMY_ON_STORE_ERROR_ALLOW &&
+           (rc == STREAMY_ESTORE || rc == STREAMY_EBUSY);
+}
+
+/* Whether an operation `kind` that failed with `rc` is answered OK degraded: only
+ * subscribe and renew have something to allow. */
+static int degrades(const streamy *h, streamy_op_kind kind, int rc)
+{
+    return fails_open(h, rc) &&
+           (kind == STREAMY_OP_SUBSCRIBE || kind == STREAMY_OP_RENEW);
+}
+
+/* Answer OK degraded: nothing was recorded, so nothing is known but the default
+ * limit. The store's error message stays for streamy_errmsg(). */
+static int degrade(streamy *h, const streamy_store_req *req, streamy_decision *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->degraded = 1;
+    d->limit = h->opts.limit;
+    COUNT(h, degraded, 1);
+    emit(h, STREAMY_EVENT_DEGRADED, req, req->stream, 1, d);
+    return STREAMY_OK;
+}
+
 static int decide(streamy_decision *out, streamy *h, streamy_op_kind kind,
                   const char *user, const char *stream)
 {
@@ -282,8 +341,11 @@ static int decide(streamy_decision *out, streamy *h, streamy_op_kind kind,
     if ((rc = prepare(&req, ubuf, sbuf, h, user, stream, 1)) != STREAMY_OK)
         return rc;
     rc = store_result(h, call_store(h, kind, &req, out));
-    if (rc < 0)
+    if (rc < 0) {
         memset(out, 0, sizeof(*out));
+        if (degrades(h, kind, rc))
+            return degrade(h, &req, out);
+    }
     account(h, kind, &req, rc, out);
     return rc;
 }
@@ -373,6 +435,22 @@ int streamy_apply(streamy *h, streamy_op *ops, size_t n)
                             h->store->name ? h->store->name : "custom");
     }
     rc = store_result(h, rc);
+    if (rc < 0 && fails_open(h, rc)) {
+        /* Nothing was written: each operation gets what the single call would
+         * have answered, and the batch still reports the error. */
+        for (i = 0, m = 0; i < n; i++) {
+            if (ops[i].result != STREAMY_OK)
+                continue; /* invalid: keeps its own error */
+            if (degrades(h, ops[i].kind, rc)) {
+                ops[i].result = degrade(h, &sops[m].req, &ops[i].decision);
+            } else {
+                ops[i].result = rc;
+                memset(&ops[i].decision, 0, sizeof(ops[i].decision));
+            }
+            m++;
+        }
+        goto out;
+    }
     if (rc < 0)
         goto fail;
     for (i = 0, m = 0; i < n; i++) {
@@ -586,5 +664,21 @@ int streamy_stats(streamy_counters *out, const streamy *h)
     LOAD(released);
     LOAD(shadow_refused);
 #undef LOAD
+    return STREAMY_OK;
+}
+
+int streamy_statistics_get(streamy_statistics *out, const streamy *h)
+{
+    streamy__error_begin(h);
+    if (out == NULL || h == NULL)
+        return streamy__error(STREAMY_EINVAL, "%s is NULL",
+                              h == NULL ? "handle" : "statistics pointer");
+    if (out->version == 0 || out->version > STREAMY_STATISTICS_VERSION)
+        return streamy__error(
+            STREAMY_EINVAL,
+            "statistics version %u is unknown (this library knows 1 to %d)", out->version,
+            STREAMY_STATISTICS_VERSION);
+    streamy_stats(&out->counters, h);
+    out->degraded = __atomic_load_n(&h->degraded, __ATOMIC_RELAXED);
     return STREAMY_OK;
 }

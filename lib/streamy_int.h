@@ -17,6 +17,7 @@ struct streamy {
     streamy_options opts;
     /* Counters are updated with relaxed atomics: they are statistics only. */
     uint64_t allowed, refused, evicted, expired, renewed, released, shadow_refused;
+    uint64_t degraded; /* answered OK because the store failed (on_store_error allow) */
 };
 
 /* error.c: the thread's last error message, tagged with the handle it belongs to. */

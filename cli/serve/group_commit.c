@@ -6,6 +6,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* With --on-store-error allow, a store that fails turns subscribes and renews into
+ * degraded answers: one line says so when the first one is given, with the store's
+ * words, and one when the store decides again, with how many there were; not one per
+ * request. Called after each commit, on the commit thread. */
+static void watch_degraded(serve_group_commit *gc, const streamy_op *ops, size_t n,
+                           int rc)
+{
+    uint64_t degraded = 0;
+    char detail[64];
+
+    for (size_t i = 0; i < n; i++)
+        degraded += ops[i].result == STREAMY_OK && ops[i].decision.degraded;
+    if (degraded > 0) {
+        if (gc->degraded_burst == 0)
+            serve_log_event(gc->log, "warn",
+                            "store unavailable: subscribe and renew are answered "
+                            "degraded, nothing is recorded (--on-store-error allow)",
+                            streamy_errmsg(gc->h));
+        gc->degraded_burst += degraded;
+    } else if (rc >= 0 && gc->degraded_burst > 0) {
+        snprintf(detail, sizeof(detail), "%llu answers were degraded",
+                 (unsigned long long)gc->degraded_burst);
+        serve_log_event(gc->log, "info", "store available again: decisions are normal",
+                        detail);
+        gc->degraded_burst = 0;
+    }
+}
+
 /* Take every queued decision (up to max_group), decide them in one streamy_apply,
  * then resume each connection: a request is answered only after the transaction
  * holding its decision has committed. While one group commits, the next one
@@ -39,6 +67,7 @@ static void *commit_main(void *arg)
         for (i = 0; i < n; i++)
             ops[i] = taken[i]->op;
         rc = streamy_apply(gc->h, ops, n);
+        watch_degraded(gc, ops, n, rc);
         for (i = 0; i < n; i++) {
             taken[i]->op = ops[i];
             if (rc < 0)
@@ -53,10 +82,12 @@ static void *commit_main(void *arg)
     return NULL;
 }
 
-int serve_group_commit_start(serve_group_commit *gc, streamy *h, size_t max_group)
+int serve_group_commit_start(serve_group_commit *gc, streamy *h, size_t max_group,
+                             struct serve_log *log)
 {
     memset(gc, 0, sizeof(*gc));
     gc->h = h;
+    gc->log = log;
     gc->max_group = max_group ? max_group : 1;
     gc->ops = calloc(gc->max_group, sizeof(*gc->ops));
     gc->taken = calloc(gc->max_group, sizeof(*gc->taken));

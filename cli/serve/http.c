@@ -14,6 +14,9 @@
 
 /* The original service's words, byte for byte. */
 #define MSG_LIMIT "You've reached the maximum number of concurrent video streams"
+/* Marks an answer given without the store (--on-store-error allow). */
+#define HEADER_DEGRADED "X-Streamy-Degraded"
+#define DEGRADED_STORE "store-unavailable"
 
 typedef struct request {
     serve_route route;
@@ -330,6 +333,10 @@ static enum MHD_Result finish_decision(serve_server *s, request *r,
             headers[n++] = "X-Streamy-Shadow";
             headers[n++] = "would-refuse";
         }
+        if (d->degraded) {
+            headers[n++] = HEADER_DEGRADED;
+            headers[n++] = DEGRADED_STORE;
+        }
         headers[n] = NULL;
         return send_json(r, conn, MHD_HTTP_OK,
                          json_pack("{s:i, s:{s:s, s:s}}", "status", 200, "data", "userId",
@@ -341,12 +348,17 @@ static enum MHD_Result finish_decision(serve_server *s, request *r,
         if (rc == STREAMY_NOT_FOUND)
             return send_error(r, conn, MHD_HTTP_NOT_FOUND,
                               "no active lease for this stream; subscribe again", NULL);
+        if (d->degraded) {
+            headers[n++] = HEADER_DEGRADED;
+            headers[n++] = DEGRADED_STORE;
+        }
+        headers[n] = NULL;
         return send_json(
             r, conn, MHD_HTTP_OK,
             json_pack("{s:i, s:{s:s, s:s, s:o}}", "status", 200, "data", "userId",
                       p->user, "videoStreamId", p->stream, "expiresAt",
                       d->expires_ms ? json_integer(d->expires_ms) : json_null()),
-            NULL);
+            headers);
     }
     return send_error(r, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "unknown operation", NULL);
 }

@@ -65,7 +65,8 @@ char *serve_metrics_render(const serve_metrics *m, streamy *h,
                            const serve_group_commit *gc, size_t *len)
 {
     streamy__buf t = STREAMY__BUF_INIT;
-    streamy_counters c;
+    streamy_statistics st = STREAMY_STATISTICS_INIT;
+    const streamy_counters *c = &st.counters;
     uint64_t cumulative = 0, commits, ops;
     int r, i;
 
@@ -88,13 +89,13 @@ char *serve_metrics_render(const serve_metrics *m, streamy *h,
                     route_names[r], statuses[i], (unsigned long long)n);
         }
     }
-    if (streamy_stats(&c, h) == STREAMY_OK) {
+    if (streamy_statistics_get(&st, h) == STREAMY_OK) {
         streamy__buf_puts(&t, "# HELP streamy_decisions_total Decisions of the library, "
                               "by outcome.\n"
                               "# TYPE streamy_decisions_total counter\n");
 #define DECISION(name)                                                                   \
     streamy__buf_printf(&t, "streamy_decisions_total{outcome=\"" #name "\"} %llu\n",     \
-                        (unsigned long long)c.name)
+                        (unsigned long long)c->name)
         DECISION(allowed);
         DECISION(refused);
         DECISION(evicted);
@@ -103,6 +104,14 @@ char *serve_metrics_render(const serve_metrics *m, streamy *h,
         DECISION(released);
         DECISION(shadow_refused);
 #undef DECISION
+        streamy__buf_printf(
+            &t,
+            "# HELP streamy_degraded_total Subscribes and renews answered "
+            "200 without the store (--on-store-error allow): nothing "
+            "was recorded.\n"
+            "# TYPE streamy_degraded_total counter\n"
+            "streamy_degraded_total %llu\n",
+            (unsigned long long)st.degraded);
     }
     streamy__buf_printf(
         &t,

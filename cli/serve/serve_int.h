@@ -57,9 +57,13 @@ typedef struct serve_group_commit {
     serve_pending **taken;
     /* Counted under `lock`, read by the metrics. */
     uint64_t commits, committed_ops;
+    struct serve_log *log;
+    /* Answers degraded since the store last decided normally; the commit thread's. */
+    uint64_t degraded_burst;
 } serve_group_commit;
 
-int serve_group_commit_start(serve_group_commit *gc, streamy *h, size_t max_group);
+int serve_group_commit_start(serve_group_commit *gc, streamy *h, size_t max_group,
+                             struct serve_log *log);
 /* Queue a decision; its connection is resumed after the commit. */
 void serve_group_commit_submit(serve_group_commit *gc, serve_pending *p);
 /* Decide what is queued, then stop the thread. */

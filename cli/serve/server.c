@@ -108,9 +108,9 @@ int serve_start(serve_server *srv, streamy *h)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (serve_group_commit_start(&srv->group_commit, h,
-                                 srv->cfg.group_max ? srv->cfg.group_max
-                                                    : SERVE_GROUP_MAX) != 0)
+    if (serve_group_commit_start(
+            &srv->group_commit, h,
+            srv->cfg.group_max ? srv->cfg.group_max : SERVE_GROUP_MAX, &srv->log) != 0)
         return SERVE_ETHREAD;
     if (serve_http_start(srv) != 0) {
         err = errno;

@@ -8,13 +8,14 @@
 #include "check_cli.h"
 
 static const char *const subscribe_keys[] = {
-    "command",  "result",     "user",     "stream",  "created",        "active",  "limit",
-    "since_ms", "expires_ms", "retry_ms", "evicted", "shadow_refused", "expired", NULL};
+    "command", "result",         "user",     "stream",     "created",
+    "active",  "limit",          "since_ms", "expires_ms", "retry_ms",
+    "evicted", "shadow_refused", "expired",  "degraded",   NULL};
 static const char *const unsubscribe_keys[] = {"command", "result",  "user", "stream",
                                                "removed", "expired", NULL};
-static const char *const renew_keys[] = {"command", "result", "user",     "stream",
-                                         "active",  "limit",  "since_ms", "expires_ms",
-                                         "expired", NULL};
+static const char *const renew_keys[] = {"command", "result",   "user",     "stream",
+                                         "active",  "limit",    "since_ms", "expires_ms",
+                                         "expired", "degraded", NULL};
 
 /* ---- commands ---------------------------------------------------------- */
 
@@ -43,6 +44,7 @@ START_TEST(subscribe_json)
     jnull(j, "evicted");
     ck_assert(!jbool(j, "shadow_refused"));
     ck_assert_int_eq(jint(j, "expired"), 0);
+    ck_assert(!jbool(j, "degraded"));
 
     /* A stream counts once: subscribing again refreshes the same lease. */
     r = CLI("--db", db, "--json", "subscribe", "u1", "s1");
@@ -148,6 +150,7 @@ START_TEST(renew_found_and_not_found)
     ck_assert_int_eq(jint(j, "limit"), 3);
     ck_assert_int_gt(jint(j, "since_ms"), 0);
     jnull(j, "expires_ms");
+    ck_assert(!jbool(j, "degraded"));
 }
 END_TEST
 

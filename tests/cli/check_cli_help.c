@@ -34,6 +34,7 @@ START_TEST(help_main)
                                         "--require-uuid",
                                         "--busy-timeout",
                                         "--sync",
+                                        "--on-store-error",
                                         "--json",
                                         "--version",
                                         "STREAMY_DB",
@@ -44,6 +45,7 @@ START_TEST(help_main)
                                         "STREAMY_REQUIRE_UUID",
                                         "STREAMY_BUSY_TIMEOUT",
                                         "STREAMY_SYNC",
+                                        "STREAMY_ON_STORE_ERROR",
                                         NULL};
     result r = CLI("--help");
     result h = CLI("help");

@@ -156,6 +156,12 @@ START_TEST(invalid_options)
     expect_failure(CLI("count", "u", "--db", db, "--ttl", "400d"), 2, "--ttl");
     expect_failure(CLI("count", "u", "--db", db, "--policy", "nope"), 2, "--policy");
     expect_failure(CLI("count", "u", "--db", db, "--sync", "weird"), 2, "--sync");
+    expect_failure(CLI("count", "u", "--db", db, "--on-store-error", "open"), 2,
+                   "invalid --on-store-error \"open\": use deny or allow");
+    expect_failure(CLI("count", "u", "--db", db, "--on-store-error", "Allow"), 2,
+                   "--on-store-error");
+    expect_failure(CLI("count", "u", "--db", db, "--on-store-error"), 2,
+                   "--on-store-error");
     expect_failure(CLI("count", "u", "--db", db, "--busy-timeout", "2h"), 2,
                    "--busy-timeout");
     expect_failure(CLI("count", "u", "--db", db, "--busy-timeout", "soon"), 2,
@@ -180,6 +186,7 @@ START_TEST(invalid_environment)
                                       "STREAMY_REQUIRE_UUID=2",
                                       "STREAMY_BUSY_TIMEOUT=2h",
                                       "STREAMY_SYNC=sometimes",
+                                      "STREAMY_ON_STORE_ERROR=fail-open",
                                       NULL};
 
     for (size_t i = 0; bad[i] != NULL; i++) {
@@ -201,6 +208,8 @@ START_TEST(invalid_environment)
     expect_exit(CLI_ENV(ENV("STREAMY_MAX_STREAMS=lots"), "count", "u", "--db", db,
                         "--limit", "4"),
                 0);
+    expect_failure(CLI_ENV(ENV("STREAMY_ON_STORE_ERROR=yes"), "count", "u", "--db", db),
+                   2, "invalid STREAMY_ON_STORE_ERROR \"yes\": use deny or allow");
 }
 END_TEST
 

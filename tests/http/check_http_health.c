@@ -82,6 +82,91 @@ START_TEST(store_not_answering_is_503_and_nothing_is_recorded)
 }
 END_TEST
 
+/* How many lines of `log` hold `needle`. */
+static int log_lines_with(const char *log, const char *needle)
+{
+    int n = 0;
+
+    for (const char *p = log; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+START_TEST(store_not_answering_with_allow_is_200_degraded)
+{
+    static const char *const args[] = {"--busy-timeout", "200ms", "--on-store-error",
+                                       "allow", NULL};
+    static const char *const busy =
+        "{\"status\":503,\"error\":\"store busy, retry later\"}";
+    http_server s;
+    http_store_lock lock;
+    http_response *r;
+    json_t *data;
+    char *log;
+
+    http_server_start(&s, args);
+    subscribe_ok(&s, "u", "keep");
+    r = subscribe(&s, "u", "keep");
+    http_expect_body(r, 200, ok_body("u", "keep"));
+    ck_assert_ptr_null(http_header(r, "X-Streamy-Degraded"));
+
+    http_store_hold(&lock, s.db);
+    /* Subscribe and renew: the original 200 body, marked; nothing is recorded. */
+    r = subscribe(&s, "u", "new");
+    http_expect_body(r, 200, ok_body("u", "new"));
+    expect_json_type(r);
+    expect_header(r, "X-Streamy-Degraded", "store-unavailable");
+    expect_header(r, "X-Streamy-Limit", "3");
+    expect_header(r, "X-Streamy-Active", "0");
+    r = http_request(&s, "POST", RENEW, sub_body("u", "keep"), NULL);
+    http_expect(r, 200);
+    expect_header(r, "X-Streamy-Degraded", "store-unavailable");
+    data = json_object_get(http_json(r), "data");
+    ck_assert_str_eq(json_string_value(json_object_get(data, "videoStreamId")), "keep");
+    ck_assert(json_is_null(json_object_get(data, "expiresAt")));
+    /* An unsubscribe has nothing to allow; invalid input is still refused. */
+    http_expect_body(unsubscribe(&s, "u", "keep"), 503, busy);
+    http_expect_body(http_request(&s, "POST", SUB, "{\"videoStreamId\":\"x\"}", NULL),
+                     400, "{\"status\":400,\"error\":\"\\\"userId\\\" is required\"}");
+    r = subscribe(&s, "u", "");
+    http_expect(r, 400);
+    ck_assert_ptr_null(http_header(r, "X-Streamy-Degraded"));
+    r = subscribe(&s, "v", "other");
+    http_expect_body(r, 200, ok_body("v", "other"));
+    expect_header(r, "X-Streamy-Degraded", "store-unavailable");
+    http_store_release(&lock);
+
+    /* Back without a restart: decided and recorded again, and the degraded answers
+     * left no trace. */
+    ck_assert_int_eq(count_leases(&s), 1);
+    r = subscribe(&s, "u", "new");
+    http_expect_body(r, 200, ok_body("u", "new"));
+    ck_assert_ptr_null(http_header(r, "X-Streamy-Degraded"));
+    expect_header(r, "X-Streamy-Active", "2");
+    ck_assert_str_eq(streams_of(&s, "u"), "keep,new");
+    ck_assert_int_eq(http_db_int(s.db, "SELECT count(*) FROM leases WHERE user = 'v'"),
+                     0);
+    r = http_request(&s, "GET", "/metrics", NULL, NULL);
+    http_expect(r, 200);
+    ck_assert_ptr_nonnull(strstr(r->body, "# TYPE streamy_degraded_total counter\n"));
+    ck_assert_msg(http_metric(r->body, "streamy_degraded_total") == 3, "%s", r->body);
+    ck_assert_msg(http_metric(r->body, "streamy_decisions_total{outcome=\"allowed\"}") ==
+                      3,
+                  "%s", r->body);
+    expect_stop(&s);
+
+    /* One line when the burst began, with the store's words; one when it ended. */
+    log = http_server_log(&s);
+    ck_assert_msg(log_lines_with(log, "store unavailable: subscribe and renew are "
+                                      "answered degraded") == 1,
+                  "%s", log);
+    ck_assert_msg(strstr(log, "\"level\":\"warn\",\"msg\":\"store unavailable") != NULL,
+                  "%s", log);
+    ck_assert_msg(log_lines_with(log, "store available again") == 1, "%s", log);
+    ck_assert_msg(strstr(log, "3 answers were degraded") != NULL, "%s", log);
+}
+END_TEST
+
 /* --- 6. metrics ------------------------------------------------------------------- */
 
 /* Poll /metrics until every series has its value (answers are counted when complete). */
@@ -190,6 +275,7 @@ void http_case_health(TCase *tc)
 {
     tcase_add_test(tc, health_ok);
     tcase_add_test(tc, store_not_answering_is_503_and_nothing_is_recorded);
+    tcase_add_test(tc, store_not_answering_with_allow_is_200_degraded);
 }
 
 void http_case_metrics(TCase *tc)

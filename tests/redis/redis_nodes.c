@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* redis_nodes.c: several `streamyctl serve` sharing one Redis under parallel clients,
- * and Redis stopped and started again under load. */
+ * and Redis stopped and started again under load, failing closed and failing open. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
  * Usage (under with_redis.sh, which sets REDIS_PORT, REDIS_PID and REDIS_DIR):
  *   redis_nodes multinode STREAMYCTL
  *   redis_nodes fault STREAMYCTL
+ *   redis_nodes degraded STREAMYCTL
  * Exit 0 when every check held, 1 with a message on the first that did not.
  */
 
@@ -96,7 +98,9 @@ static void fail(const char *fmt, ...)
 /* --- servers -------------------------------------------------------------------------
  */
 
-static void start_server(server *s, int idx, const char *prefix)
+/* `on_store_error`: the value of --on-store-error, or NULL to leave the default. */
+static void start_server(server *s, int idx, const char *prefix,
+                         const char *on_store_error)
 {
     char db[256], line[512];
     size_t got = 0;
@@ -119,7 +123,9 @@ static void start_server(server *s, int idx, const char *prefix)
         dup2(fileno(log), 2);
         close(out[0]);
         execl(ctl, ctl, "--db", db, "--limit", "3", "serve", "--listen", "127.0.0.1:0",
-              "--access-log", "off", "--threads", "2", (char *)NULL);
+              "--access-log", "off", "--threads", "2",
+              on_store_error ? "--on-store-error" : (char *)NULL, on_store_error,
+              (char *)NULL);
         _exit(127);
     }
     close(out[1]);
@@ -225,10 +231,32 @@ static void redis_restart(int n)
 /* --- HTTP ----------------------------------------------------------------------------
  */
 
-static size_t discard(char *p, size_t size, size_t n, void *payload)
+/* What came back besides the status: the body (cut to fit) and the degraded mark. */
+typedef struct answer {
+    char body[8192];
+    size_t len;
+    int degraded; /* X-Streamy-Degraded: store-unavailable */
+} answer;
+
+static size_t collect(char *p, size_t size, size_t n, void *payload)
 {
-    (void)p;
-    (void)payload;
+    answer *a = payload;
+    size_t take = size * n;
+
+    if (take > sizeof(a->body) - 1 - a->len)
+        take = sizeof(a->body) - 1 - a->len;
+    memcpy(a->body + a->len, p, take);
+    a->len += take;
+    a->body[a->len] = '\0';
+    return size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *payload)
+{
+    static const char mark[] = "X-Streamy-Degraded: store-unavailable\r\n";
+
+    if (size * n == sizeof(mark) - 1 && strncasecmp(p, mark, sizeof(mark) - 1) == 0)
+        ((answer *)payload)->degraded = 1;
     return size * n;
 }
 
@@ -239,19 +267,30 @@ static CURL *client_new(void)
     if (c == NULL)
         fail("curl_easy_init failed");
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L * mult);
     return c;
 }
 
-/* One request; the HTTP status, or -1 when there was no answer (`err` says why). */
+/* One request; the HTTP status, or -1 when there was no answer (`err` says why). The
+ * body and the degraded mark go to `*a` when it is not NULL. */
 static long http(CURL *c, const server *s, const char *method, const char *path,
-                 const char *user, const char *stream, char err[CURL_ERROR_SIZE])
+                 const char *user, const char *stream, char err[CURL_ERROR_SIZE],
+                 answer *a)
 {
     char url[128], body[256];
     struct curl_slist *h = NULL;
     long status = -1;
+    answer local;
 
+    if (a == NULL)
+        a = &local;
+    a->len = 0;
+    a->body[0] = '\0';
+    a->degraded = 0;
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
     snprintf(url, sizeof(url), "%s%s", s->base, path);
     err[0] = '\0';
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -293,6 +332,7 @@ typedef struct sub {
     double sent, answered;
     long status;
     int deleted;
+    int degraded; /* answered 200 marked X-Streamy-Degraded */
 } sub;
 
 typedef struct client {
@@ -302,7 +342,7 @@ typedef struct client {
     sub *subs;
     size_t n, cap;
     long ok, refused, unavailable, deletes;
-    char error[400];
+    char error[768];
 } client;
 
 static client clients[MAX_THREADS];
@@ -386,7 +426,7 @@ static void *multinode_client(void *arg)
                 if (s->status != 200 || s->deleted || pick-- > 0)
                     continue;
                 long st = http(c, cl->s, "DELETE", "/video-streams/subscription", s->user,
-                               s->stream, err);
+                               s->stream, err, NULL);
                 if (st != 204)
                     snprintf(cl->error, sizeof(cl->error), "DELETE %s %s: %ld %s",
                              s->user, s->stream, st, err);
@@ -399,7 +439,7 @@ static void *multinode_client(void *arg)
             snprintf(s->user, sizeof(s->user), "mn-user-%d", (int)(next_rand(&seed) % 4));
             snprintf(s->stream, sizeof(s->stream), "c%d-%d", cl->id, seq++);
             s->status = http(c, cl->s, "POST", "/video-streams/subscription", s->user,
-                             s->stream, err);
+                             s->stream, err, NULL);
             if (s->status == 200)
                 cl->ok++;
             else if (s->status == 429)
@@ -413,33 +453,46 @@ static void *multinode_client(void *arg)
     return NULL;
 }
 
-/* Fault: subscribe a new user each time, so every answer is 200 while Redis is up. */
-static void *fault_client(void *arg)
+/* Fault and degraded: subscribe a new user each time, so every answer is 200 while
+ * Redis is up. A server that fails open (`allow_degraded`) answers 200 marked degraded
+ * while it is down, with the original body; one that fails closed answers 503 and never
+ * a degraded answer. */
+static void subscribe_new_users(client *cl, const char *tag, int allow_degraded)
 {
-    client *cl = arg;
     CURL *c = client_new();
-    char err[CURL_ERROR_SIZE];
+    char err[CURL_ERROR_SIZE], want[128];
+    answer a;
     int seq = 0;
 
     while (!atomic_load(&stop_clients) && cl->error[0] == '\0') {
         sub *s;
         pause_point();
         s = add_sub(cl);
-        snprintf(s->user, sizeof(s->user), "f-%d-%d", cl->id, seq++);
+        snprintf(s->user, sizeof(s->user), "%s-%d-%d", tag, cl->id, seq++);
         snprintf(s->stream, sizeof(s->stream), "s");
         s->sent = now_s();
         s->status = http(c, cl->s, "POST", "/video-streams/subscription", s->user,
-                         s->stream, err);
+                         s->stream, err, &a);
         s->answered = now_s();
-        if (s->status == 200)
+        s->degraded = a.degraded;
+        snprintf(want, sizeof(want),
+                 "{\"status\":200,\"data\":{\"userId\":\"%s\",\"videoStreamId\":\"s\"}}",
+                 s->user);
+        if (s->status == 200 && strcmp(a.body, want) == 0 &&
+            (allow_degraded || !a.degraded))
             cl->ok++;
-        else if (s->status == 503)
+        else if (s->status == 503 && !allow_degraded)
             cl->unavailable++;
         else
-            snprintf(cl->error, sizeof(cl->error), "POST %s %s: %ld %s", s->user,
-                     s->stream, s->status, err);
+            snprintf(cl->error, sizeof(cl->error), "POST %s %s: %ld%s %.200s %s", s->user,
+                     s->stream, s->status, a.degraded ? " (degraded)" : "", a.body, err);
     }
     curl_easy_cleanup(c);
+}
+
+static void *fault_client(void *arg)
+{
+    subscribe_new_users(arg, "f", 0);
     return NULL;
 }
 
@@ -512,8 +565,8 @@ static int run_multinode(void)
     long ok = 0, refused = 0, deletes = 0, expected = 0;
     double t0;
 
-    start_server(&servers[0], 0, "mn:");
-    start_server(&servers[1], 1, "mn:");
+    start_server(&servers[0], 0, "mn:", NULL);
+    start_server(&servers[1], 1, "mn:", NULL);
     if (pthread_create(&mon, NULL, monitor, NULL) != 0)
         fail("cannot start the monitor");
     start_clients(MAX_THREADS, multinode_client);
@@ -578,8 +631,26 @@ static int run_multinode(void)
 /* --- fault ---------------------------------------------------------------------------
  */
 
-/* Every 200 answered so far whose request went out at or after `since` is in Redis. */
-static long check_recorded(double since, const char *when)
+/* SHUTDOWN NOSAVE, and wait (bounded) until the port refuses connections. */
+static void redis_shutdown(void)
+{
+    redisContext *c = redis_connect();
+    redisReply *r = redisCommand(c, "SHUTDOWN NOSAVE"); /* no answer: it is gone */
+    double deadline = now_s() + 10.0 * mult;
+
+    if (r != NULL)
+        freeReplyObject(r);
+    redisFree(c);
+    while (!redis_refused()) {
+        if (now_s() > deadline)
+            fail("redis-server did not stop");
+        sleep_ms(10);
+    }
+}
+
+/* Every 200 (not degraded) answered so far whose request went out at or after `since`
+ * is in Redis, under the key prefix `prefix`. */
+static long check_recorded(const char *prefix, double since, const char *when)
 {
     redisContext *c = redis_connect();
     long n = 0;
@@ -588,9 +659,9 @@ static long check_recorded(double since, const char *when)
         for (size_t k = 0; k < clients[i].n; k++) {
             sub *s = &clients[i].subs[k];
             redisReply *r;
-            if (s->status != 200 || s->sent < since)
+            if (s->status != 200 || s->degraded || s->sent < since)
                 continue;
-            r = redisCommand(c, "HEXISTS fa:streamy:{%s}:leases s", s->user);
+            r = redisCommand(c, "HEXISTS %sstreamy:{%s}:leases s", prefix, s->user);
             if (r == NULL || r->type != REDIS_REPLY_INTEGER || r->integer != 1)
                 fail("%s: %s was answered 200 but is not in Redis", when, s->user);
             freeReplyObject(r);
@@ -655,7 +726,7 @@ static void expect_health(long want, const char *what)
 {
     CURL *c = client_new();
     char err[CURL_ERROR_SIZE];
-    long st = http(c, &servers[0], "GET", "/health", NULL, NULL, err);
+    long st = http(c, &servers[0], "GET", "/health", NULL, NULL, err, NULL);
 
     curl_easy_cleanup(c);
     if (st != want)
@@ -668,32 +739,20 @@ static int run_fault(void)
     pid_t harness_redis = pidtext ? (pid_t)atoi(pidtext) : 0;
     /* t_back: when a new redis-server was started; requests answered before then
      * cannot have reached one. t_up: when it answered. */
-    double t_down1, t_back1, t_up1, t_down2, t_back2, t_up2, deadline;
+    double t_down1, t_back1, t_up1, t_down2, t_back2, t_up2;
     long rec1, rec2, rec3, down1, down2;
-    redisContext *c;
-    redisReply *r;
 
     if (harness_redis <= 0)
         fail("REDIS_PID is not set: run under with_redis.sh");
-    start_server(&servers[0], 0, "fa:");
+    start_server(&servers[0], 0, "fa:", NULL);
     start_clients(4, fault_client);
     wait_ok_since(0, 200, "before the first stop");
 
     /* 1. With the clients paused: every 200 so far is in Redis; then SHUTDOWN NOSAVE,
      * and the clients go on against a Redis that is gone. */
     pause_clients();
-    rec1 = check_recorded(0, "just before the first stop");
-    c = redis_connect();
-    r = redisCommand(c, "SHUTDOWN NOSAVE"); /* no answer: the server is gone */
-    if (r != NULL)
-        freeReplyObject(r);
-    redisFree(c);
-    deadline = now_s() + 10.0 * mult;
-    while (!redis_refused()) {
-        if (now_s() > deadline)
-            fail("redis-server did not stop");
-        sleep_ms(10);
-    }
+    rec1 = check_recorded("fa:", 0, "just before the first stop");
+    redis_shutdown();
     t_down1 = now_s();
     resume_clients();
     sleep_ms(400);
@@ -707,7 +766,7 @@ static int run_fault(void)
     /* 2. Every 200 since Redis went down is in the new Redis; then kill it with SIGTERM
      * while requests are in flight. */
     pause_clients();
-    rec2 = check_recorded(t_down1, "just before the second stop");
+    rec2 = check_recorded("fa:", t_down1, "just before the second stop");
     resume_clients();
     sleep_ms(200);
     kill(own_redis, SIGTERM);
@@ -726,12 +785,200 @@ static int run_fault(void)
 
     down1 = check_downtime(t_down1, t_back1, "first stop");
     down2 = check_downtime(t_down2, t_back2, "second stop");
-    rec3 = check_recorded(t_down2, "after the second restart");
+    rec3 = check_recorded("fa:", t_down2, "after the second restart");
     printf(
         "fault: %ld answers 200 recorded before the first stop, %ld between the stops, "
         "%ld after the second restart; %ld and %ld requests while Redis was down, all "
         "503\n",
         rec1, rec2, rec3, down1, down2);
+    return 0;
+}
+
+/* --- degraded ------------------------------------------------------------------------
+ */
+
+/* Server 0 fails open (--on-store-error allow), server 1 closed (the default). */
+static void *degraded_client(void *arg)
+{
+    client *cl = arg;
+
+    subscribe_new_users(cl, "d", cl->s == &servers[0]);
+    return NULL;
+}
+
+/* Answers 200 of the clients of server `srv`, degraded or recorded (`degraded` 0),
+ * and answers 503, to requests sent in [from, to); the clients are paused or done. */
+static void count_answers(long *ok, long *unavailable, int srv, int degraded, double from,
+                          double to)
+{
+    *ok = *unavailable = 0;
+    for (int i = 0; i < nclients; i++) {
+        if (clients[i].s != &servers[srv])
+            continue;
+        for (size_t k = 0; k < clients[i].n; k++) {
+            const sub *s = &clients[i].subs[k];
+            if (s->sent < from || s->sent >= to)
+                continue;
+            *ok += s->status == 200 && s->degraded == degraded;
+            *unavailable += s->status == 503;
+        }
+    }
+}
+
+/* Wait (bounded) until each server answered `n` requests sent after `since` with a
+ * 200 that was recorded. */
+static void wait_recorded_since(double since, long n, const char *what)
+{
+    double deadline = now_s() + 20.0 * mult;
+    long got[MAX_SERVERS], unavailable;
+
+    for (;;) {
+        pause_clients();
+        for (int srv = 0; srv < nservers; srv++)
+            count_answers(&got[srv], &unavailable, srv, 0, since, 1e300);
+        resume_clients();
+        if (got[0] >= n && got[1] >= n)
+            return;
+        if (now_s() > deadline)
+            fail("%s: %ld and %ld answers 200 in %d s", what, got[0], got[1], 20 * mult);
+        sleep_ms(50);
+    }
+}
+
+/* The value of an unlabelled sample in the server's /metrics. */
+static double metric(const server *srv, const char *name)
+{
+    CURL *c = client_new();
+    char err[CURL_ERROR_SIZE];
+    static answer a; /* the main thread's only */
+    long st = http(c, srv, "GET", "/metrics", NULL, NULL, err, &a);
+    size_t len = strlen(name);
+
+    curl_easy_cleanup(c);
+    if (st != 200)
+        fail("GET /metrics answered %ld %s", st, err);
+    for (const char *p = a.body; (p = strstr(p, name)) != NULL; p += len)
+        if ((p == a.body || p[-1] == '\n') && p[len] == ' ')
+            return atof(p + len + 1);
+    fail("/metrics has no %s: %s", name, a.body);
+}
+
+/* How many lines of the server's log hold `needle`. */
+static int log_lines(const server *srv, const char *needle)
+{
+    char line[2048];
+    FILE *fp = fopen(srv->log, "r");
+    int n = 0;
+
+    if (fp == NULL)
+        fail("cannot read %s", srv->log);
+    while (fgets(line, sizeof(line), fp) != NULL)
+        n += strstr(line, needle) != NULL;
+    fclose(fp);
+    return n;
+}
+
+#define BURST_BEGINS "store unavailable: subscribe and renew are answered degraded"
+#define BURST_ENDS "store available again: decisions are normal"
+
+static int run_degraded(void)
+{
+    double t_down, t_back, t_up, deadline;
+    long pre, rec, ok[MAX_SERVERS], unavailable[MAX_SERVERS], seen = 0, keys = 0;
+    char cursor[32] = "0";
+    redisContext *c;
+    redisReply *r;
+
+    start_server(&servers[0], 0, "dg:", "allow");
+    start_server(&servers[1], 1, "dg:", NULL);
+    start_clients(MAX_THREADS / 2, degraded_client);
+    wait_recorded_since(0, 50, "before the stop");
+
+    /* 1. Redis goes away under load: server 0 answers 200 marked degraded, server 1
+     * 503, and server 0 says so once. */
+    pause_clients();
+    pre = check_recorded("dg:", 0, "just before the stop");
+    redis_shutdown();
+    t_down = now_s();
+    resume_clients();
+    sleep_ms(600);
+    if (metric(&servers[0], "streamy_degraded_total") < 1)
+        fail("while Redis is down: server 0 counts no degraded answer");
+    if (log_lines(&servers[0], BURST_BEGINS) != 1)
+        fail("while Redis is down: server 0 logged %d lines \"%s\", expected 1",
+             log_lines(&servers[0], BURST_BEGINS), BURST_BEGINS);
+    t_back = now_s();
+    redis_restart(1);
+    t_up = now_s();
+
+    /* 2. Back, without restarting either server: answers are recorded again. */
+    wait_recorded_since(t_up, 50, "after the restart");
+    join_clients();
+    for (int srv = 0; srv < nservers; srv++)
+        if (waitpid(servers[srv].pid, NULL, WNOHANG) != 0)
+            fail("server %d is no longer running", srv);
+    count_answers(&ok[0], &unavailable[0], 0, 1, t_down, t_back);
+    count_answers(&ok[1], &unavailable[1], 1, 0, t_down, t_back);
+    if (ok[0] < 5 || unavailable[0] != 0)
+        fail("Redis down: server 0 (allow) answered %ld degraded 200s and %ld 503s",
+             ok[0], unavailable[0]);
+    if (unavailable[1] < 5 || ok[1] != 0)
+        fail("Redis down: server 1 (deny) answered %ld 503s and %ld 200s", unavailable[1],
+             ok[1]);
+
+    /* 3. Only what was acknowledged and not degraded is in Redis: every degraded answer
+     * was sent while Redis was gone, and left no lease. */
+    rec = check_recorded("dg:", t_down, "after the restart");
+    c = redis_connect();
+    for (int i = 0; i < nclients; i++)
+        for (size_t k = 0; k < clients[i].n; k++) {
+            const sub *s = &clients[i].subs[k];
+            if (!s->degraded)
+                continue;
+            seen++;
+            if (s->sent < t_down || s->sent >= t_up)
+                fail("%s was answered degraded while Redis was up", s->user);
+            r = redisCommand(c, "EXISTS dg:streamy:{%s}:leases", s->user);
+            if (r == NULL || r->type != REDIS_REPLY_INTEGER || r->integer != 0)
+                fail("%s was answered degraded, yet Redis holds a lease for it", s->user);
+            freeReplyObject(r);
+        }
+    do {
+        r = redisCommand(c, "SCAN %s MATCH dg:streamy:{*}:leases COUNT 1000", cursor);
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+            fail("SCAN failed: %s", c->errstr);
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        keys += (long)r->element[1]->elements;
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    redisFree(c);
+    if (keys != rec)
+        fail("Redis holds %ld users' leases; %ld subscribes were answered 200 and "
+             "recorded "
+             "since it came back",
+             keys, rec);
+
+    /* 4. The count and the log: every degraded answer counted, one line at the start
+     * of the burst and one at its end. */
+    if (metric(&servers[0], "streamy_degraded_total") != (double)seen)
+        fail("server 0 counts %g degraded answers, the clients saw %ld",
+             metric(&servers[0], "streamy_degraded_total"), seen);
+    if (metric(&servers[1], "streamy_degraded_total") != 0)
+        fail("server 1 (deny) counts degraded answers");
+    deadline = now_s() + 10.0 * mult;
+    while (log_lines(&servers[0], BURST_ENDS) == 0 && now_s() < deadline)
+        sleep_ms(50);
+    if (log_lines(&servers[0], BURST_BEGINS) != 1 ||
+        log_lines(&servers[0], BURST_ENDS) != 1)
+        fail("server 0 logged the burst in %d and %d lines, expected 1 and 1",
+             log_lines(&servers[0], BURST_BEGINS), log_lines(&servers[0], BURST_ENDS));
+    if (log_lines(&servers[1], BURST_BEGINS) != 0)
+        fail("server 1 (deny) logged degraded answers");
+    printf(
+        "degraded: %ld answers 200 recorded before the stop; while Redis was down, "
+        "server 0 (allow) answered %ld degraded 200s and server 1 (deny) %ld 503s; %ld "
+        "degraded in all, none in Redis; %ld recorded since, and nothing else\n",
+        pre, ok[0], unavailable[1], seen, rec);
     return 0;
 }
 
@@ -741,7 +988,8 @@ int main(int argc, char **argv)
     int rc;
 
     if (argc != 3 || p == NULL || (redis_dir = getenv("REDIS_DIR")) == NULL) {
-        fprintf(stderr, "usage: with_redis.sh redis_nodes multinode|fault STREAMYCTL\n");
+        fprintf(stderr,
+                "usage: with_redis.sh redis_nodes multinode|fault|degraded STREAMYCTL\n");
         return 2;
     }
     ctl = argv[2];
@@ -754,6 +1002,8 @@ int main(int argc, char **argv)
         rc = run_multinode();
     else if (strcmp(argv[1], "fault") == 0)
         rc = run_fault();
+    else if (strcmp(argv[1], "degraded") == 0)
+        rc = run_degraded();
     else
         fail("unknown mode %s", argv[1]);
     for (int i = 0; i < nservers; i++) {
