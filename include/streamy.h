@@ -178,7 +178,7 @@ STREAMY_EXTERN int streamy_options_init(streamy_options *opts, unsigned int vers
 /**
  * The answer to one subscribe, unsubscribe or renew. The caller provides it;
  * fields a call does not set are zero. Its size never changes: `degraded` was added
- * in what was padding at its end.
+ * in what was padding at its end (one byte, so that it fits on every ABI).
  */
 typedef struct streamy_decision {
     int created;         /**< subscribe: 1 if a new lease was added, 0 if an
@@ -193,7 +193,7 @@ typedef struct streamy_decision {
     int64_t retry_ms;     /**< LIMIT_REACHED: when enough leases will have expired for
                                one more to fit; 0 = never by itself */
     char evicted[STREAMY_ID_MAX + 1]; /**< subscribe: the stream evicted, or "" */
-    int degraded; /**< subscribe, renew: 1 when the store failed and the answer is
+    unsigned char degraded; /**< subscribe, renew: 1 when the store failed and the answer is
                        STREAMY_OK only because `on_store_error` is allow: nothing was
                        recorded, `active` is 0, `limit` is the handle's default and
                        the other fields are zero. 0 for every other answer. Added
