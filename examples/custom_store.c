@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* custom_store.c: a storage backend written against streamy/store.h: a fixed table in memory.
+/* custom_store.c: a storage backend written against streamy/store.h: a fixed table in
+ * memory.
  *
  * It shows the shape every backend has: a struct that starts with
  * `streamy_store base`, methods that decide atomically (here under one mutex),
@@ -39,7 +40,8 @@ static unsigned drop_expired(table_store *t, const char *user, int64_t now)
     unsigned n = 0;
     for (int i = 0; i < SLOTS; i++) {
         slot *s = &t->slots[i];
-        if (s->used && strcmp(s->user, user) == 0 && s->expires != 0 && s->expires <= now) {
+        if (s->used && strcmp(s->user, user) == 0 && s->expires != 0 &&
+            s->expires <= now) {
             s->used = 0;
             n++;
         }
@@ -127,7 +129,8 @@ static int table_release(streamy_store *st, const streamy_store_req *req,
     return STREAMY_OK;
 }
 
-static int table_renew(streamy_store *st, const streamy_store_req *req, streamy_decision *out)
+static int table_renew(streamy_store *st, const streamy_store_req *req,
+                       streamy_decision *out)
 {
     table_store *t = (table_store *)st;
     slot *s;
@@ -147,8 +150,8 @@ static int table_renew(streamy_store *st, const streamy_store_req *req, streamy_
     return rc;
 }
 
-static int table_list(streamy_store *st, const streamy_store_req *req, streamy_lease_cb cb,
-                      void *payload)
+static int table_list(streamy_store *st, const streamy_store_req *req,
+                      streamy_lease_cb cb, void *payload)
 {
     table_store *t = (table_store *)st;
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* embed.c: the smallest embedding of libstreamy: with a limit of 3, the fourth stream is refused.
+/* embed.c: the smallest embedding of libstreamy: with a limit of 3, the fourth stream is
+ * refused.
  *
  * Build by hand against an installed libstreamy:
  *   cc embed.c $(pkg-config --cflags --libs streamy) -o embed
@@ -22,12 +23,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "embed: cannot open %s: %s\n", uri, streamy_errmsg(NULL));
         return 1;
     }
-    printf("libstreamy %s, store %s, limit %u\n", streamy_version(), streamy_store_name(h),
-           opts.limit);
+    printf("libstreamy %s, store %s, limit %u\n", streamy_version(),
+           streamy_store_name(h), opts.limit);
     for (i = 0; i < 4; i++) {
         rc = streamy_subscribe(&d, h, "user-42", streams[i]);
         if (rc == STREAMY_OK)
-            printf("subscribe %s: allowed (%u of %u active)\n", streams[i], d.active, d.limit);
+            printf("subscribe %s: allowed (%u of %u active)\n", streams[i], d.active,
+                   d.limit);
         else if (rc == STREAMY_LIMIT_REACHED) {
             printf("subscribe %s: refused, limit reached (%u of %u active)\n", streams[i],
                    d.active, d.limit);

@@ -193,8 +193,8 @@ typedef struct streamy_decision {
     int64_t retry_ms;     /**< LIMIT_REACHED: when enough leases will have expired for
                                one more to fit; 0 = never by itself */
     char evicted[STREAMY_ID_MAX + 1]; /**< subscribe: the stream evicted, or "" */
-    unsigned char degraded; /**< subscribe, renew: 1 when the store failed and the answer is
-                       STREAMY_OK only because `on_store_error` is allow: nothing was
+    unsigned char degraded; /**< subscribe, renew: 1 when the store failed and the answer
+                       is STREAMY_OK only because `on_store_error` is allow: nothing was
                        recorded, `active` is 0, `limit` is the handle's default and
                        the other fields are zero. 0 for every other answer. Added
                        with options version 2 */

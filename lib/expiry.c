@@ -19,8 +19,8 @@ void streamy__expiries_add(streamy__expiries *e, int64_t expires_ms)
         return; /* a lease that never expires frees no slot */
     if (e->n == e->cap) {
         size_t cap = 2 * e->cap;
-        int64_t *v = e->v == e->small ? malloc(cap * sizeof(*v))
-                                      : realloc(e->v, cap * sizeof(*v));
+        int64_t *v =
+            e->v == e->small ? malloc(cap * sizeof(*v)) : realloc(e->v, cap * sizeof(*v));
         if (v == NULL) {
             e->lost = 1;
             return;

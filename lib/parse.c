@@ -9,8 +9,8 @@ int streamy_parse_duration(int64_t *out_ms, const char *text)
     static const struct {
         const char *suffix;
         int64_t ms;
-    } units[] = {{"ms", 1},          {"s", 1000},          {"", 1000},
-                 {"m", 60 * 1000},   {"h", 3600 * 1000},   {"d", 86400 * 1000}};
+    } units[] = {{"ms", 1},        {"s", 1000},        {"", 1000},
+                 {"m", 60 * 1000}, {"h", 3600 * 1000}, {"d", 86400 * 1000}};
     char digits[24];
     unsigned long long v;
     size_t n = 0, z = 0, i;
@@ -36,8 +36,8 @@ int streamy_parse_duration(int64_t *out_ms, const char *text)
         if (streamy__parse_uint(&v, digits, (unsigned long long)STREAMY_TTL_MAX_MS) !=
                 STREAMY_OK ||
             v > (unsigned long long)(STREAMY_TTL_MAX_MS / units[i].ms))
-            return streamy__error(STREAMY_EINVAL, "duration \"%.32s\" is longer than a year",
-                                  text);
+            return streamy__error(STREAMY_EINVAL,
+                                  "duration \"%.32s\" is longer than a year", text);
         *out_ms = (int64_t)v * units[i].ms;
         return STREAMY_OK;
     }

@@ -3,7 +3,8 @@
 #include "stores.h"
 
 #ifndef STREAMY_HAVE_REDIS
-int streamy__store_redis_open(streamy_store **out, const char *uri, const streamy_options *o)
+int streamy__store_redis_open(streamy_store **out, const char *uri,
+                              const streamy_options *o)
 {
     STREAMY_UNUSED(out);
     STREAMY_UNUSED(uri);

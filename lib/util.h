@@ -30,7 +30,8 @@ char *streamy__percent_decode(const char *s, size_t len, int *bad);
 
 /* A whole decimal number from 0 to `max`: no sign, no spaces, no unit. Returns
  * STREAMY_OK (0), or STREAMY_EINVAL with `*out` untouched. */
-int streamy__parse_uint(unsigned long long *out, const char *text, unsigned long long max);
+int streamy__parse_uint(unsigned long long *out, const char *text,
+                        unsigned long long max);
 
 /* buf.c: a growable, always NUL-terminated byte buffer. A failed allocation sets
  * `failed` and turns every later append into a no-op, so a caller checks once at
@@ -41,7 +42,10 @@ typedef struct streamy__buf {
     int failed;
 } streamy__buf;
 
-#define STREAMY__BUF_INIT {NULL, 0, 0, 0}
+#define STREAMY__BUF_INIT                                                                \
+    {                                                                                    \
+        NULL, 0, 0, 0                                                                    \
+    }
 
 /* Each returns 0, or -1 once the buffer has failed. */
 int streamy__buf_put(streamy__buf *b, const void *s, size_t n);

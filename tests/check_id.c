@@ -12,17 +12,21 @@ static const struct {
     const char *why;       /* words the message must hold */
 } cases[] = {
     {"alice", "alice", NULL},
-    {"Alice", "Alice", NULL},             /* not a UUID: case is kept */
-    {"a b", "a b", NULL},                 /* spaces are fine */
+    {"Alice", "Alice", NULL}, /* not a UUID: case is kept */
+    {"a b", "a b", NULL},     /* spaces are fine */
     {"\xc3\xa9t\xc3\xa9", "\xc3\xa9t\xc3\xa9", NULL},
     {"\xf0\x9f\x8e\xac", "\xf0\x9f\x8e\xac", NULL},
     {"\xef\xbf\xbf", "\xef\xbf\xbf", NULL}, /* U+FFFF is a valid scalar */
     {"\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf", NULL},
-    {"123E4567-E89B-12D3-A456-426614174000", "123e4567-e89b-12d3-a456-426614174000", NULL},
-    {"123e4567-e89b-12d3-a456-426614174000", "123e4567-e89b-12d3-a456-426614174000", NULL},
+    {"123E4567-E89B-12D3-A456-426614174000", "123e4567-e89b-12d3-a456-426614174000",
+     NULL},
+    {"123e4567-e89b-12d3-a456-426614174000", "123e4567-e89b-12d3-a456-426614174000",
+     NULL},
     {"123e4567-e89b-12d3-a456-42661417400", "123e4567-e89b-12d3-a456-42661417400", NULL},
-    {"123e4567-e89b-12d3-a456-42661417400g", "123e4567-e89b-12d3-a456-42661417400g", NULL},
-    {"{123e4567-e89b-12d3-a456-426614174000}", "{123e4567-e89b-12d3-a456-426614174000}", NULL},
+    {"123e4567-e89b-12d3-a456-42661417400g", "123e4567-e89b-12d3-a456-42661417400g",
+     NULL},
+    {"{123e4567-e89b-12d3-a456-426614174000}", "{123e4567-e89b-12d3-a456-426614174000}",
+     NULL},
     {"", NULL, "empty"},
     {"a\x01", NULL, "control character (byte 2)"},
     {"\x1f", NULL, "control character (byte 1)"},
@@ -30,13 +34,13 @@ static const struct {
     {"a\nb", NULL, "control character"},
     {"\x80", NULL, "not valid UTF-8 (byte 1)"},
     {"ab\xc3", NULL, "not valid UTF-8 (byte 3)"},
-    {"\xc1\xbf", NULL, "UTF-8"},          /* overlong */
-    {"\xe0\x80\xaf", NULL, "UTF-8"},      /* overlong */
-    {"\xf0\x80\x80\xaf", NULL, "UTF-8"},  /* overlong */
-    {"\xed\xbf\xbf", NULL, "UTF-8"},      /* surrogate */
-    {"\xf5\x80\x80\x80", NULL, "UTF-8"},  /* past U+10FFFF */
-    {"\xe2\x82", NULL, "UTF-8"},          /* truncated */
-    {"\xe2\x28\xa1", NULL, "UTF-8"},      /* bad continuation */
+    {"\xc1\xbf", NULL, "UTF-8"},         /* overlong */
+    {"\xe0\x80\xaf", NULL, "UTF-8"},     /* overlong */
+    {"\xf0\x80\x80\xaf", NULL, "UTF-8"}, /* overlong */
+    {"\xed\xbf\xbf", NULL, "UTF-8"},     /* surrogate */
+    {"\xf5\x80\x80\x80", NULL, "UTF-8"}, /* past U+10FFFF */
+    {"\xe2\x82", NULL, "UTF-8"},         /* truncated */
+    {"\xe2\x28\xa1", NULL, "UTF-8"},     /* bad continuation */
     {"\xfe", NULL, "UTF-8"},
 };
 
@@ -52,8 +56,8 @@ START_TEST(table)
         ck_assert_msg(rc == STREAMY_EINVAL, "case %d accepted", _i);
         ck_assert_msg(strstr(streamy_errmsg(NULL), "user id") != NULL, "%s",
                       streamy_errmsg(NULL));
-        ck_assert_msg(strstr(streamy_errmsg(NULL), cases[_i].why) != NULL, "case %d: %s", _i,
-                      streamy_errmsg(NULL));
+        ck_assert_msg(strstr(streamy_errmsg(NULL), cases[_i].why) != NULL, "case %d: %s",
+                      _i, streamy_errmsg(NULL));
     }
 }
 END_TEST
@@ -74,7 +78,8 @@ START_TEST(canonical_form_is_libuuids)
                 in[i] = (char)tolower((unsigned char)in[i]);
         }
         uuid_unparse_lower(u, want);
-        ck_assert_rc(streamy_normalize_id(out, sizeof(out), NULL, "user", in), STREAMY_OK);
+        ck_assert_rc(streamy_normalize_id(out, sizeof(out), NULL, "user", in),
+                     STREAMY_OK);
         ck_assert_str_eq(out, want);
     }
 }
@@ -106,7 +111,8 @@ START_TEST(uuid_shape_is_libuuids)
             in[(seed >> 16) % (len < 36 ? len : 36)] =
                 alphabet[(seed >> 4) % (sizeof(alphabet) - 1)];
         }
-        ck_assert_rc(streamy_normalize_id(out, sizeof(out), NULL, "user", in), STREAMY_OK);
+        ck_assert_rc(streamy_normalize_id(out, sizeof(out), NULL, "user", in),
+                     STREAMY_OK);
         if (uuid_parse(in, u) == 0) {
             uuid_unparse_lower(u, want);
             ck_assert_str_eq(out, want);
@@ -130,12 +136,15 @@ START_TEST(length_limits)
     ck_assert_str_eq(out, id);
     id[STREAMY_ID_MAX] = 'x';
     id[STREAMY_ID_MAX + 1] = '\0';
-    ck_assert_rc(streamy_normalize_id(out, sizeof(out), NULL, "stream", id), STREAMY_EINVAL);
-    ck_assert_ptr_nonnull(strstr(streamy_errmsg(NULL), "stream id is longer than 128 bytes"));
+    ck_assert_rc(streamy_normalize_id(out, sizeof(out), NULL, "stream", id),
+                 STREAMY_EINVAL);
+    ck_assert_ptr_nonnull(
+        strstr(streamy_errmsg(NULL), "stream id is longer than 128 bytes"));
     /* A multi-byte character straddling the limit counts in bytes. */
     memset(id, 'x', sizeof(id));
     memcpy(id + STREAMY_ID_MAX - 1, "\xc3\xa9", 3);
-    ck_assert_rc(streamy_normalize_id(out, sizeof(out), NULL, "stream", id), STREAMY_EINVAL);
+    ck_assert_rc(streamy_normalize_id(out, sizeof(out), NULL, "stream", id),
+                 STREAMY_EINVAL);
     ck_assert_rc(streamy_normalize_id(out, 3, NULL, "stream", "abc"), STREAMY_EINVAL);
     ck_assert_ptr_nonnull(strstr(streamy_errmsg(NULL), "too small"));
     ck_assert_rc(streamy_normalize_id(out, 4, NULL, "stream", "abc"), STREAMY_OK);
@@ -154,13 +163,15 @@ START_TEST(require_uuid_follows_the_handle)
     streamy_options_init(&o, STREAMY_OPTIONS_VERSION);
     o.require_uuid = 1;
     ck_assert_rc(streamy_open(&h, "memory:", &o), STREAMY_OK);
-    ck_assert_rc(streamy_normalize_id(out, sizeof(out), h, "user", "alice"), STREAMY_EINVAL);
+    ck_assert_rc(streamy_normalize_id(out, sizeof(out), h, "user", "alice"),
+                 STREAMY_EINVAL);
     ck_assert_ptr_nonnull(strstr(streamy_errmsg(h), "not a UUID"));
     ck_assert_rc(streamy_normalize_id(out, sizeof(out), h, "user",
                                       "123E4567-E89B-12D3-A456-426614174000"),
                  STREAMY_OK);
     ck_assert_str_eq(out, "123e4567-e89b-12d3-a456-426614174000");
-    ck_assert_rc(streamy_normalize_id(out, sizeof(out), NULL, "user", "alice"), STREAMY_OK);
+    ck_assert_rc(streamy_normalize_id(out, sizeof(out), NULL, "user", "alice"),
+                 STREAMY_OK);
     streamy_close(h);
 }
 END_TEST

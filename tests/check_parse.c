@@ -12,12 +12,28 @@ static const struct {
     const char *text;
     int64_t ms; /* -1: refused */
 } durations[] = {
-    {"0", 0},          {"90", 90000},      {"90s", 90000},    {"5m", 300000},
-    {"1h", 3600000},   {"2d", 172800000},  {"250ms", 250},    {"0ms", 0},
-    {"366d", 366LL * 86400000}, {"367d", -1}, {"", -1},       {"s", -1},
-    {"-5s", -1},       {"5 s", -1},        {"5sec", -1},      {"1.5s", -1},
-    {"5S", -1},        {"99999999999999999999s", -1},         {"10y", -1},
-    {"1m1s", -1},      {" 5s", -1},        {"5s ", -1},
+    {"0", 0},
+    {"90", 90000},
+    {"90s", 90000},
+    {"5m", 300000},
+    {"1h", 3600000},
+    {"2d", 172800000},
+    {"250ms", 250},
+    {"0ms", 0},
+    {"366d", 366LL * 86400000},
+    {"367d", -1},
+    {"", -1},
+    {"s", -1},
+    {"-5s", -1},
+    {"5 s", -1},
+    {"5sec", -1},
+    {"1.5s", -1},
+    {"5S", -1},
+    {"99999999999999999999s", -1},
+    {"10y", -1},
+    {"1m1s", -1},
+    {" 5s", -1},
+    {"5s ", -1},
     /* Leading zeros past 23 digits were refused as "not a number" (fuzz_parse). */
     {"000000000000000000000000000000090s", 90000},
     {"0000000000000000000000000000000000", 0},
@@ -168,7 +184,8 @@ int main(void)
     Suite *s = suite_create("parse");
     TCase *tc = tcase_create("parse");
 
-    tcase_add_loop_test(tc, duration_table, 0, (int)(sizeof(durations) / sizeof(durations[0])));
+    tcase_add_loop_test(tc, duration_table, 0,
+                        (int)(sizeof(durations) / sizeof(durations[0])));
     tcase_add_test(tc, policies);
     tcase_add_test(tc, uint_limits);
     tcase_add_loop_test(tc, uri_errors, 0, (int)(sizeof(bad_uris) / sizeof(bad_uris[0])));

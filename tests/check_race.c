@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* check_race.c: many processes and threads hammer a few users; the limit must hold throughout. */
+/* check_race.c: many processes and threads hammer a few users; the limit must hold
+ * throughout. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -23,7 +24,7 @@ typedef struct lease_ref {
 } lease_ref;
 
 typedef struct worker {
-    streamy *h;    /* shared by the process's threads, or NULL: open its own */
+    streamy *h; /* shared by the process's threads, or NULL: open its own */
     const char *uri;
     int proc, thread;
     lease_ref held[MAX_HELD]; /* acknowledged and not released by this thread */
@@ -91,7 +92,8 @@ static void *work(void *arg)
         if (w->nheld > 0 && (seed >> 16) % 2 == 0) {
             int k = (int)((seed >> 4) % (unsigned)w->nheld);
             streamy_decision d;
-            rc = streamy_unsubscribe(&d, h, user_name(w->held[k].user), w->held[k].stream);
+            rc =
+                streamy_unsubscribe(&d, h, user_name(w->held[k].user), w->held[k].stream);
             if (rc != STREAMY_OK) {
                 note_error(w, "unsubscribe", rc, h);
                 continue;
@@ -159,8 +161,8 @@ static int run_process(int proc, const char *uri, int share)
         for (k = 0; k < ws[i].nheld; k++)
             fprintf(fp, "%s\t%s\n", user_name(ws[i].held[k].user), ws[i].held[k].stream);
         if (ws[i].errors || ws[i].vanished) {
-            fprintf(stderr, "process %d thread %d: %ld errors (%s), %ld vanished\n", proc, i,
-                    ws[i].errors, ws[i].first_error, ws[i].vanished);
+            fprintf(stderr, "process %d thread %d: %ld errors (%s), %ld vanished\n", proc,
+                    i, ws[i].errors, ws[i].first_error, ws[i].vanished);
             bad = 1;
         }
     }
@@ -312,7 +314,8 @@ START_TEST(sqlite_processes_and_threads)
     sqlite3_finalize(st);
     sqlite3_close(db);
     ck_assert_int_le(held, USERS * LIMIT);
-    fprintf(stderr, "sqlite race: %ld allowed, %ld refused, %ld held at the end, %ld polls\n",
+    fprintf(stderr,
+            "sqlite race: %ld allowed, %ld refused, %ld held at the end, %ld polls\n",
             allowed, refused, held, read_number("polls"));
     /* The run really contended: both answers happened many times. */
     ck_assert_int_gt(allowed, 100);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* check_store.c: the conformance suite, written once and run against every backend URI. */
+/* check_store.c: the conformance suite, written once and run against every backend URI.
+ */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -643,14 +644,14 @@ START_TEST(observer_sees_every_decision)
     opts.ttl_ms = 1000;
     opts.policy = STREAMY_POLICY_REJECT;
     reopen();
-    ck_assert_rc(sub(u, "s1"), STREAMY_OK);       /* ALLOWED */
-    ck_assert_rc(sub(u, "s2"), STREAMY_OK);       /* ALLOWED */
-    ck_assert_rc(sub(u, "s3"), STREAMY_LIMIT_REACHED); /* REFUSED */
+    ck_assert_rc(sub(u, "s1"), STREAMY_OK);                    /* ALLOWED */
+    ck_assert_rc(sub(u, "s2"), STREAMY_OK);                    /* ALLOWED */
+    ck_assert_rc(sub(u, "s3"), STREAMY_LIMIT_REACHED);         /* REFUSED */
     ck_assert_rc(streamy_renew(NULL, h, u, "s1"), STREAMY_OK); /* RENEWED */
-    ck_assert_rc(unsub(u, "s1"), STREAMY_OK);     /* RELEASED */
-    ck_assert_rc(unsub(u, "s1"), STREAMY_OK);     /* nothing */
+    ck_assert_rc(unsub(u, "s1"), STREAMY_OK);                  /* RELEASED */
+    ck_assert_rc(unsub(u, "s1"), STREAMY_OK);                  /* nothing */
     clk.now += 5000;
-    ck_assert_rc(sub(u, "s3"), STREAMY_OK);       /* EXPIRED(1), ALLOWED */
+    ck_assert_rc(sub(u, "s3"), STREAMY_OK); /* EXPIRED(1), ALLOWED */
     ck_assert_int_eq(events.n, 7);
     ck_assert_int_eq(events.ev[0].kind, STREAMY_EVENT_ALLOWED);
     ck_assert_str_eq(events.ev[0].user, u);
@@ -716,7 +717,8 @@ START_TEST(uuids_are_canonical)
     /* Non-UUID identifiers keep their case: they are different ids. */
     ck_assert_rc(sub(lower, "s1"), STREAMY_OK);
     ck_assert_int_eq(d.created, 1);
-    ck_assert_rc(streamy_normalize_id(canon, sizeof(canon), h, "user", upper), STREAMY_OK);
+    ck_assert_rc(streamy_normalize_id(canon, sizeof(canon), h, "user", upper),
+                 STREAMY_OK);
     ck_assert_str_eq(canon, lower);
     ck_assert_rc(streamy_unsubscribe(&d, h, upper, "S1"), STREAMY_OK);
     ck_assert_int_eq(d.removed, 1);
@@ -740,20 +742,21 @@ START_TEST(require_uuid_refuses_other_ids)
 }
 END_TEST
 
-/* Every kind of bad identifier, on every call: EINVAL, the field named, nothing written. */
+/* Every kind of bad identifier, on every call: EINVAL, the field named, nothing written.
+ */
 START_TEST(invalid_identifiers_change_nothing)
 {
     static const char *const bad[] = {
-        "",                      /* empty */
-        "a\001b",                /* control character */
-        "tab\there",             /* control character */
-        "del\x7f",               /* DEL */
-        "\xc3",                  /* truncated UTF-8 */
-        "\xc0\xaf",              /* overlong */
-        "\xed\xa0\x80",          /* surrogate */
-        "\xf4\x90\x80\x80",      /* past U+10FFFF */
-        "\xff",                  /* never valid */
-        "caf\xe9",               /* Latin-1, not UTF-8 */
+        "",                 /* empty */
+        "a\001b",           /* control character */
+        "tab\there",        /* control character */
+        "del\x7f",          /* DEL */
+        "\xc3",             /* truncated UTF-8 */
+        "\xc0\xaf",         /* overlong */
+        "\xed\xa0\x80",     /* surrogate */
+        "\xf4\x90\x80\x80", /* past U+10FFFF */
+        "\xff",             /* never valid */
+        "caf\xe9",          /* Latin-1, not UTF-8 */
     };
     char longid[STREAMY_ID_MAX + 2];
     const char *u = uid("u");
@@ -770,7 +773,8 @@ START_TEST(invalid_identifiers_change_nothing)
         ck_assert_rc(sub(id, "s"), STREAMY_EINVAL);
         ck_assert_msg(strstr(streamy_errmsg(h), "user") != NULL, "%s", streamy_errmsg(h));
         ck_assert_rc(sub(u, id), STREAMY_EINVAL);
-        ck_assert_msg(strstr(streamy_errmsg(h), "stream") != NULL, "%s", streamy_errmsg(h));
+        ck_assert_msg(strstr(streamy_errmsg(h), "stream") != NULL, "%s",
+                      streamy_errmsg(h));
         ck_assert_rc(unsub(u, id), STREAMY_EINVAL);
         ck_assert_rc(unsub(id, "keep"), STREAMY_EINVAL);
         ck_assert_rc(streamy_renew(&d, h, u, id), STREAMY_EINVAL);
@@ -946,7 +950,8 @@ START_TEST(apply_in_order_in_one_batch)
 }
 END_TEST
 
-/* --- the rest ------------------------------------------------------------------------ */
+/* --- the rest ------------------------------------------------------------------------
+ */
 
 START_TEST(health_and_names)
 {
@@ -984,7 +989,7 @@ START_TEST(list_lease_fields)
     ck_assert_rc(sub(u, "a"), STREAMY_OK);
     clk.now += 5;
     ck_assert_rc(streamy_renew(NULL, h, u, "b"), STREAMY_OK);
-    ck_assert_str_eq(names(u), "b,a"); /* oldest first */
+    ck_assert_str_eq(names(u), "b,a");                            /* oldest first */
     ck_assert_rc(streamy_list(h, u, first_only, &l), STREAMY_OK); /* stops after one */
     ck_assert_int_eq(l.since_ms, T0);
     ck_assert_int_eq(l.renewed_ms, T0 + 10);
@@ -1021,7 +1026,8 @@ static Suite *store_suite(void)
     } while (0)
 
     CASE("subscribe", tcase_add_test(tc, subscribe_up_to_the_limit);
-         tcase_add_test(tc, subscribe_is_idempotent); tcase_add_test(tc, users_are_independent);
+         tcase_add_test(tc, subscribe_is_idempotent);
+         tcase_add_test(tc, users_are_independent);
          tcase_add_test(tc, default_limit_zero_blocks_everyone));
     CASE("unsubscribe", tcase_add_test(tc, unsubscribe_frees_a_slot);
          tcase_add_test(tc, unsubscribe_is_idempotent));
@@ -1051,7 +1057,8 @@ static Suite *store_suite(void)
     CASE("batch", tcase_add_loop_test(tc, apply_answers_like_single_calls, 0, 2);
          tcase_add_test(tc, apply_in_order_in_one_batch));
     CASE("misc", tcase_add_test(tc, health_and_names);
-         tcase_add_test(tc, list_lease_fields); tcase_add_test(tc, leases_persist_across_handles));
+         tcase_add_test(tc, list_lease_fields);
+         tcase_add_test(tc, leases_persist_across_handles));
 #undef CASE
     return s;
 }

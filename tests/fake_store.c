@@ -39,7 +39,8 @@ static int fake_release(streamy_store *st, const streamy_store_req *req,
     return answer(f, req);
 }
 
-static int fake_renew(streamy_store *st, const streamy_store_req *req, streamy_decision *out)
+static int fake_renew(streamy_store *st, const streamy_store_req *req,
+                      streamy_decision *out)
 {
     fake_store *f = (fake_store *)st;
     f->renews++;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* test_util.h: helpers shared by the Check suites: temp dirs, a fake clock, an event log. */
+/* test_util.h: helpers shared by the Check suites: temp dirs, a fake clock, an event log.
+ */
 #ifndef STREAMY_TEST_UTIL_H
 #define STREAMY_TEST_UTIL_H
 
@@ -63,7 +64,7 @@ int test_run_suite(Suite *s);
 #define ck_assert_rc(expr, expected)                                                     \
     do {                                                                                 \
         int rc_ = (expr);                                                                \
-        ck_assert_msg(rc_ == (expected), "%s returned %d (%s), expected %d (%s): %s",   \
+        ck_assert_msg(rc_ == (expected), "%s returned %d (%s), expected %d (%s): %s",    \
                       #expr, rc_, streamy_strerror(rc_), (expected),                     \
                       streamy_strerror(expected), streamy_errmsg(NULL));                 \
     } while (0)

@@ -38,10 +38,10 @@ typedef struct streamy_store_req {
 
 /** One operation of a batch handed to `apply`. */
 typedef struct streamy_store_op {
-    streamy_op_kind kind;   /**< in: acquire, release or renew */
-    streamy_store_req req;  /**< in */
-    int result;             /**< out: OK, LIMIT_REACHED or NOT_FOUND */
-    streamy_decision *out;  /**< out: zeroed by the core, filled by the store */
+    streamy_op_kind kind;  /**< in: acquire, release or renew */
+    streamy_store_req req; /**< in */
+    int result;            /**< out: OK, LIMIT_REACHED or NOT_FOUND */
+    streamy_decision *out; /**< out: zeroed by the core, filled by the store */
 } streamy_store_op;
 
 /**
@@ -92,8 +92,7 @@ struct streamy_store {
      * STREAMY_NOT_FOUND when there is no unexpired lease. Fills `active`,
      * `limit`, `since_ms`, `expires_ms`.
      */
-    int (*renew)(streamy_store *st, const streamy_store_req *req,
-                 streamy_decision *out);
+    int (*renew)(streamy_store *st, const streamy_store_req *req, streamy_decision *out);
 
     /**
      * Required. Call @p cb for each unexpired lease of `req->user`, oldest
@@ -115,7 +114,8 @@ struct streamy_store {
      * Optional (NULL: every user has the default). Read a per-user limit:
      * `*found` is 1 and `*limit` set when there is one, else `*found` is 0.
      */
-    int (*get_limit)(streamy_store *st, const char *user, unsigned int *limit, int *found);
+    int (*get_limit)(streamy_store *st, const char *user, unsigned int *limit,
+                     int *found);
 
     /**
      * Optional (NULL: STREAMY_EUNSUPPORTED). Delete every lease expired at
@@ -147,8 +147,10 @@ struct streamy_store {
 
 /** Designated initialiser for a store: zero methods, current version. */
 #define STREAMY_STORE_INIT                                                               \
-    { STREAMY_STORE_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
-      NULL, NULL, NULL }
+    {                                                                                    \
+        STREAMY_STORE_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,     \
+            NULL, NULL, NULL, NULL                                                       \
+    }
 
 /**
  * Zero @p st and set its version.

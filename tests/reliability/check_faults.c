@@ -465,11 +465,11 @@ static void drop_root_write_override(void)
     ck_assert_msg(syscall(SYS_capset, &hdr, data) == 0, "capset: %s", strerror(errno));
 }
 
-/* A file the server may not write (mode 0400; root without its override): it starts, reads go on, and
- * each decision is a 503 whose log line says the database is read-only. The connection
- * stays read-only once the file is writable again: a restart is needed then (see
- * docs/RELIABILITY.md), and the restarted server writes (the -shm file the read-only
- * one left with the read-only mode used to keep it read-only too). */
+/* A file the server may not write (mode 0400; root without its override): it starts,
+ * reads go on, and each decision is a 503 whose log line says the database is read-only.
+ * The connection stays read-only once the file is writable again: a restart is needed
+ * then (see docs/RELIABILITY.md), and the restarted server writes (the -shm file the
+ * read-only one left with the read-only mode used to keep it read-only too). */
 START_TEST(serve_read_only_file)
 {
     char *path = db_path();
