@@ -539,6 +539,8 @@ static enum MHD_Result too_large(serve_server *s, request *r, struct MHD_Connect
     return send_error(r, conn, MHD_HTTP_CONTENT_TOO_LARGE, msg, NULL);
 }
 
+static const char *const close_after[] = {MHD_HTTP_HEADER_CONNECTION, "close", NULL};
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -560,9 +562,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = r;
         r->late = __atomic_load_n(&s->draining, __ATOMIC_RELAXED);
         __atomic_fetch_add(&s->in_flight, 1, __ATOMIC_RELAXED);
-        /* Refuse an announced oversized body before reading any of it. */
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
+        /* Framed two ways, a request is read one way here and maybe the other by a
+         * proxy in front, which would then take what follows for a request of its
+         * own (RFC 9112 section 6.1): refuse it, and close the connection. */
+        if (cl != NULL && MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                      MHD_HTTP_HEADER_TRANSFER_ENCODING))
+            return send_error(r, conn, MHD_HTTP_BAD_REQUEST,
+                              "a request may not carry both Content-Length and "
+                              "Transfer-Encoding",
+                              close_after);
+        /* Refuse an announced oversized body before reading any of it. */
         if (cl != NULL && strtoull(cl, NULL, 10) > s->cfg.max_body)
             return too_large(s, r, conn);
         return MHD_YES;
