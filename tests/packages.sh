@@ -253,7 +253,7 @@ if [ -z "$url" ]; then
   fail "the unit's ExecStart did not start: $exec_start"
 fi
 post() {
-  curl -s -o /dev/null -w '%{http_code}' -d "{\"userId\":\"alice\",\"videoStreamId\":\"$1\"}" \
+  curl -s -o /dev/null -w '%{http_code}' --json "{\"userId\":\"alice\",\"videoStreamId\":\"$1\"}" \
     "$url/video-streams/subscription"
 }
 [ "$(post movie-2)" = 200 ] || fail "serve: the second stream of alice was refused"

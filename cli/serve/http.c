@@ -167,6 +167,36 @@ static serve_route route_of(request *r, const char *url, const char *method)
     return ROUTE_OTHER;
 }
 
+/* --- request bodies ------------------------------------------------------------------
+ */
+
+static int takes_body(serve_route route)
+{
+    return route == ROUTE_SUBSCRIBE || route == ROUTE_UNSUBSCRIBE ||
+           route == ROUTE_RENEW || route == ROUTE_LIMIT_PUT;
+}
+
+/* `application/json` or a `+json` type, in any case, with or without parameters. A
+ * body of any other type is not read as JSON: a browser may send text/plain or a form
+ * across origins without asking first, and such a request must decide nothing. */
+static int is_json_type(const char *type)
+{
+    size_t n, slash;
+
+    if (type == NULL)
+        return 0;
+    type += strspn(type, " \t");
+    n = strcspn(type, ";");
+    while (n > 0 && (type[n - 1] == ' ' || type[n - 1] == '\t'))
+        n--;
+    slash = strcspn(type, "/");
+    if (slash == 0 || slash + 1 >= n)
+        return 0;
+    if (n == 16 && strncasecmp(type, "application/json", 16) == 0)
+        return 1;
+    return n - slash - 1 > 5 && strncasecmp(type + n - 5, "+json", 5) == 0;
+}
+
 /* --- the bearer token ------------------------------------------------------------------
  */
 
@@ -506,6 +536,12 @@ static enum MHD_Result dispatch(serve_server *s, request *r, struct MHD_Connecti
     if (r->route != ROUTE_HEALTH && r->route != ROUTE_METRICS && !authorized(s, conn))
         return send_error(r, conn, MHD_HTTP_UNAUTHORIZED,
                           "missing or invalid bearer token", bearer);
+    if (r->body.len > 0 && takes_body(r->route) &&
+        !is_json_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_CONTENT_TYPE)))
+        return send_error(r, conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                          "the body must be JSON: send Content-Type: application/json",
+                          NULL);
     switch (r->route) {
     case ROUTE_SUBSCRIBE:
         return start_decision(s, r, conn, STREAMY_OP_SUBSCRIBE);

@@ -19,8 +19,8 @@ static const char *const route_names[ROUTE_COUNT_] = {
 };
 
 /* The statuses the server answers with; anything else lands in the last slot. */
-static const unsigned statuses[16] = {200, 204, 400, 401, 404, 405, 413, 429,
-                                      431, 500, 503, 0,   0,   0,   0,   0};
+static const unsigned statuses[16] = {200, 204, 400, 401, 404, 405, 413, 415,
+                                      429, 431, 500, 503, 0,   0,   0,   0};
 #define STATUS_OTHER 15
 
 /* Upper bounds of the latency buckets, in microseconds. */
