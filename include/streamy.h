@@ -14,9 +14,9 @@ extern "C" {
  * The one place the version lives; CMake reads it from here.
  * @{ */
 #define STREAMY_VERSION_MAJOR 0
-#define STREAMY_VERSION_MINOR 1
+#define STREAMY_VERSION_MINOR 2
 #define STREAMY_VERSION_PATCH 0
-#define STREAMY_VERSION "0.1.0"
+#define STREAMY_VERSION "0.2.0"
 /** 0xMMmmpp, for use in `#if`. */
 #define STREAMY_VERSION_NUMBER                                                           \
     ((STREAMY_VERSION_MAJOR << 16) | (STREAMY_VERSION_MINOR << 8) | STREAMY_VERSION_PATCH)

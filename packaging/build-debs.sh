@@ -5,7 +5,7 @@
 # OUTDIR, dist/ by default, with debian/ and dpkg-buildpackage. `./bootstrap.sh package` runs it.
 # Usage: packaging/build-debs.sh [OUTDIR]
 # STREAMY_DEB_VERSION overrides the package version, which is otherwise the version in
-# include/streamy.h (the upgrade test builds an older 0.1.0~test1 this way).
+# include/streamy.h (the upgrade test builds an older 0.2.0~test1 this way).
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$src/dist}

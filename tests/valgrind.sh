@@ -32,7 +32,9 @@ opts="--leak-check=full --show-leak-kinds=definite,indirect"
 opts="$opts --errors-for-leak-kinds=definite,indirect --error-exitcode=99"
 opts="$opts --trace-children=yes --trace-children-skip=/usr/*,/bin/*,/sbin/*,/lib/*"
 opts="$opts --child-silent-after-fork=no --num-callers=40"
-opts="$opts --suppressions=$src/tests/valgrind.supp --log-file=$logs/%p.log"
+# ctest splits these options at spaces outside double quotes: the paths are quoted, so
+# that a build under a directory with spaces in its name works.
+opts="$opts \"--suppressions=$src/tests/valgrind.supp\" \"--log-file=$logs/%p.log\""
 
 status=0
 # packaging installs and compiles: nothing of ours runs there that other tests miss.

@@ -46,16 +46,16 @@ for src in "$here"/fuzz_*.c; do
   corpus=$work/corpus-$name
   mkdir -p "$corpus"
   cp "$here/corpus/$name"/* "$corpus/" 2>/dev/null
-  dict=""
-  [ -f "$here/fuzz_$name.dict" ] && dict="-dict=$here/fuzz_$name.dict"
+  # The dictionary as one argument, whatever the path holds (spaces included).
+  set --
+  [ -f "$here/fuzz_$name.dict" ] && set -- "-dict=$here/fuzz_$name.dict"
   log=$work/$name.log
   echo "run.sh: fuzz_$name for ${secs}s on $(ls "$corpus" | wc -l) seeds"
-  # shellcheck disable=SC2086
   ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
     "$bin" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 \
     -max_len="$(max_len "$name")" -print_final_stats=1 -artifact_prefix="$work/$name-" \
-    $dict "$corpus" >"$log" 2>&1
+    "$@" "$corpus" >"$log" 2>&1
   rc=$?
   # libFuzzer's last status line: "#N DONE cov: C ft: F corp: ... exec/s: E rss: ...".
   stats=$(grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED)' "$log" | tail -1)
