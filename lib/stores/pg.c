@@ -1117,6 +1117,13 @@ static int ensure_schema(pg_store *s)
         return rc < 0 ? rc : STREAMY_OK;
     if ((rc = exec_text(s, "BEGIN", NULL, NULL, NULL, "create the schema")) != STREAMY_OK)
         return rc;
+    /* Creating or migrating the schema is not a call: no statement_timeout for it (its
+     * lock waits keep the lock_timeout). */
+    if ((rc = exec_text(s, "SET LOCAL statement_timeout = 0", NULL, NULL, NULL,
+                        "create the schema")) != STREAMY_OK) {
+        PQclear(PQexec(s->conn, "ROLLBACK"));
+        return rc;
+    }
     snprintf(key, sizeof(key), "streamy schema %s", s->schema);
     rc = exec_text(s, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key, NULL,
                    NULL, "lock the schema");
