@@ -4,6 +4,7 @@
 
 #include "answer.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
@@ -24,10 +25,11 @@
 /* Defaults the URI may override: a server that vanished without a word (a partition,
  * a dead host) fails a call within about half a minute instead of hanging it. */
 /* Every call (waiting for the connection's lock aside) ends within the handle's
- * deadline: busy_timeout_ms, at least MIN_DEADLINE_MS. The server's statement_timeout
- * is the same; past it the client cancels (PQcancel, from a thread of its own, since
- * libpq 15's PQcancel can block) and waits CANCEL_GRACE_MS more for the server to
- * answer, then drops the connection; the next call connects again. */
+ * deadline: busy_timeout_ms, at least MIN_DEADLINE_MS. The server's lock_timeout (at
+ * most 9/10 of it) and statement_timeout (19/20 of it) end first where they can; past
+ * the deadline the client cancels (PQcancel, from a thread of its own, since libpq's
+ * PQcancel can block) and waits CANCEL_GRACE_MS more for the server to answer, then
+ * drops the connection; the next call connects again. */
 #define MIN_DEADLINE_MS 1000
 #define CANCEL_GRACE_MS 500
 /* A health check queued behind a call that has not finished for this long, while no
@@ -334,8 +336,8 @@ static int wait_socket(PGconn *c, short events, int64_t deadline)
         n = poll(&p, 1, (int)((left + 999) / 1000));
         if (n > 0)
             return 1;
-        if (n == 0)
-            continue; /* the loop sees the deadline */
+        if (n < 0 && errno != EINTR)
+            return -1;
     }
 }
 
@@ -396,8 +398,8 @@ static int collect(pg_store *s, int64_t deadline, PGresult **out)
  * (its status says success or the server's error; NULL: the connection failed), or
  * NULL with `*late` set when the deadline passed: the statement was cancelled and, if
  * the server did not answer the cancel within CANCEL_GRACE_MS, the connection dropped.
- * A success that came with a WARNING (a synchronous commit whose wait for the standby
- * was cancelled) is returned as NULL with s->warning set.
+ * A WARNING the server sent meanwhile is in s->warning (run() makes a success that
+ * came with one an error).
  */
 static PGresult *call(pg_store *s, int q, int prepare, const char *sql,
                       const char *const *values, int64_t deadline, int *late)
