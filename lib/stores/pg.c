@@ -4,6 +4,7 @@
 
 #include "answer.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Bump when the schema changes, and teach pg_schema.sql's MIGRATE the way from every
  * older version. 1: the first; 2: the decision functions answer in answer.h's order. */
@@ -22,7 +24,17 @@
 #define RECONNECT_BACKOFF_US (250 * 1000)
 /* Defaults the URI may override: a server that vanished without a word (a partition,
  * a dead host) fails a call within about half a minute instead of hanging it. */
-#define DEFAULT_CONNECT_TIMEOUT_S "10"
+/* Every call (waiting for the connection's lock aside) ends within the handle's
+ * deadline: busy_timeout_ms, at least MIN_DEADLINE_MS. The server's lock_timeout (at
+ * most 9/10 of it) and statement_timeout (19/20 of it) end first where they can; past
+ * the deadline the client cancels (PQcancel, from a thread of its own, since libpq's
+ * PQcancel can block) and waits CANCEL_GRACE_MS more for the server to answer, then
+ * drops the connection; the next call connects again. */
+#define MIN_DEADLINE_MS 1000
+#define CANCEL_GRACE_MS 500
+/* A health check queued behind a call that has not finished for this long, while no
+ * other call finished either, answers EBUSY at once instead of waiting its turn. */
+#define HEALTH_STALL_MS 1000
 #define DEFAULT_TCP_USER_TIMEOUT_MS "30000"
 #define DEFAULT_KEEPALIVES_IDLE_S "10"
 #define DEFAULT_KEEPALIVES_INTERVAL_S "5"
@@ -98,6 +110,11 @@ typedef struct pg_store {
     int ready;             /* the connection is set up (setup_session) */
     unsigned int prepared; /* bit q: queries[q] is prepared on this connection */
     int lock_timeout_ms;
+    int deadline_ms; /* of every call: see MIN_DEADLINE_MS */
+    char *conninfo;  /* what libpq reads, to connect again */
+    char connect_timeout[16];
+    char warning[300];        /* a WARNING the server sent during the current call */
+    int64_t last_done_us;     /* when the last call ended (atomic: read unlocked) */
     int64_t backoff_until_us; /* after a failed reconnection */
     char backoff_msg[256];
     char errmsg[STREAMY_ERRMSG_SIZE]; /* the last failure of the connection (keep_error())
@@ -219,7 +236,7 @@ static int conn_error(pg_store *s, const char *what)
 {
     char msg[300];
 
-    one_line(msg, sizeof(msg), s->conn ? PQerrorMessage(s->conn) : "out of memory");
+    one_line(msg, sizeof(msg), s->conn ? PQerrorMessage(s->conn) : "not connected");
     return keep_error(s, STREAMY_ESTORE, "postgresql %s: %s: %s", s->where, what,
                       msg[0] ? msg : "the connection is broken");
 }
@@ -244,10 +261,17 @@ static int result_error(pg_store *s, const PGresult *r, const char *what)
 
 /* --- the connection ---------------------------------------------------------------- */
 
-static void quiet_notices(void *arg, const char *message)
+/* Notices are swallowed, but a WARNING during a call is kept: the one that matters is
+ * "canceling wait for synchronous replication" (the commit happened here, and may not
+ * be on the standby), which turns the call's success into an error. */
+static void keep_warnings(void *arg, const PGresult *r)
 {
-    STREAMY_UNUSED(arg);
-    STREAMY_UNUSED(message);
+    pg_store *s = arg;
+    const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+
+    if (sev != NULL && strcmp(sev, "WARNING") == 0 && s->warning[0] == '\0')
+        one_line(s->warning, sizeof(s->warning), msg ? msg : "a warning");
 }
 
 static void set_where(pg_store *s)
@@ -258,15 +282,171 @@ static void set_where(pg_store *s)
              port && *port ? port : "5432", db ? db : "");
 }
 
+/* --- calls with a deadline ------------------------------------------------------- */
+
+/* Cancel threads still running (a stopped server keeps PQcancel waiting): pg_free waits
+ * a little for them. Shared by every store, since a thread may outlive its store. */
+static int cancels_running;
+
+static void *cancel_main(void *arg)
+{
+    char err[256];
+
+    PQcancel(arg, err, sizeof(err));
+    PQfreeCancel(arg);
+    __atomic_sub_fetch(&cancels_running, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+/* Ask the server to cancel the connection's statement, without waiting for it. */
+static void cancel_async(pg_store *s)
+{
+    PGcancel *c = PQgetCancel(s->conn);
+    pthread_attr_t attr;
+    pthread_t t;
+
+    if (c == NULL)
+        return;
+    __atomic_add_fetch(&cancels_running, 1, __ATOMIC_SEQ_CST);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, cancel_main, c) != 0) {
+        __atomic_sub_fetch(&cancels_running, 1, __ATOMIC_SEQ_CST);
+        PQfreeCancel(c);
+    }
+    pthread_attr_destroy(&attr);
+}
+
+/* Wait until the connection's socket is ready for `events` or `deadline` (monotonic
+ * microseconds) passes: 1 ready, 0 the deadline passed, -1 the socket is gone. */
+static int wait_socket(PGconn *c, short events, int64_t deadline)
+{
+    struct pollfd p;
+
+    if ((p.fd = PQsocket(c)) < 0)
+        return -1;
+    for (;;) {
+        int64_t left = deadline - streamy__monotonic_us();
+        int n;
+
+        if (left <= 0)
+            return 0;
+        p.events = events;
+        p.revents = 0;
+        n = poll(&p, 1, (int)((left + 999) / 1000));
+        if (n > 0)
+            return 1;
+        if (n < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+/* Drop the connection: the next call makes a new one. */
+static void drop(pg_store *s)
+{
+    PQfinish(s->conn);
+    s->conn = NULL;
+    s->ready = 0;
+    s->prepared = 0;
+}
+
+/* Read the answers of what was sent until none is left, or `deadline` passes (0 and
+ * `*out` NULL). `*out` is the first failed result, else the last one. */
+static int collect(pg_store *s, int64_t deadline, PGresult **out)
+{
+    PGresult *keep = NULL, *r;
+    int f;
+
+    *out = NULL;
+    while ((f = PQflush(s->conn)) == 1)
+        if (wait_socket(s->conn, POLLIN | POLLOUT, deadline) <= 0 ||
+            !PQconsumeInput(s->conn))
+            break;
+    for (;;) {
+        ExecStatusType st;
+
+        while (PQisBusy(s->conn)) {
+            int w = wait_socket(s->conn, POLLIN, deadline);
+
+            if (w == 0) {
+                PQclear(keep);
+                return 0;
+            }
+            if (w < 0 || !PQconsumeInput(s->conn))
+                break; /* PQgetResult says how */
+        }
+        if ((r = PQgetResult(s->conn)) == NULL)
+            break;
+        st = PQresultStatus(r);
+        if (keep != NULL && (PQresultStatus(keep) == PGRES_FATAL_ERROR ||
+                             (st != PGRES_FATAL_ERROR && st != PGRES_NONFATAL_ERROR))) {
+            PQclear(r);
+            continue;
+        }
+        PQclear(keep);
+        keep = r;
+        if (PQstatus(s->conn) == CONNECTION_BAD)
+            break;
+    }
+    *out = keep;
+    return 1;
+}
+
+/*
+ * One statement on the connection, ended by `deadline` (monotonic microseconds): `q`
+ * prepared (prepare true: prepare it), or `sql` text when q < 0. Returns the result
+ * (its status says success or the server's error; NULL: the connection failed), or
+ * NULL with `*late` set when the deadline passed: the statement was cancelled and, if
+ * the server did not answer the cancel within CANCEL_GRACE_MS, the connection dropped.
+ * A WARNING the server sent meanwhile is in s->warning (run() makes a success that
+ * came with one an error).
+ */
+static PGresult *call(pg_store *s, int q, int prepare, const char *sql,
+                      const char *const *values, int64_t deadline, int *late)
+{
+    PGresult *r = NULL;
+    int sent;
+
+    *late = 0;
+    s->warning[0] = '\0';
+    if (q < 0)
+        sent = PQsendQuery(s->conn, sql);
+    else if (prepare)
+        sent =
+            PQsendPrepare(s->conn, queries[q].name, s->sql[q], queries[q].nparams, NULL);
+    else
+        sent = PQsendQueryPrepared(s->conn, queries[q].name, queries[q].nparams, values,
+                                   NULL, NULL, 0);
+    if (!sent)
+        return NULL;
+    if (collect(s, deadline, &r))
+        return r;
+    *late = 1;
+    cancel_async(s);
+    if (!collect(s, streamy__monotonic_us() + CANCEL_GRACE_MS * 1000, &r))
+        drop(s);
+    PQclear(r); /* an answer past the deadline is no answer */
+    return NULL;
+}
+
+static int late_error(pg_store *s, const char *what)
+{
+    return keep_error(s, STREAMY_EBUSY,
+                      "postgresql %s: %s: no answer within %d ms (the deadline: "
+                      "busy_timeout_ms); cancelled%s",
+                      s->where, what, s->deadline_ms,
+                      s->conn == NULL ? ", and the connection dropped" : "");
+}
+
 /* Settings of a fresh connection: what the library needs of every session. */
-static int setup_session(pg_store *s)
+static int setup_session(pg_store *s, int64_t deadline)
 {
     const char *enc = PQparameterStatus(s->conn, "server_encoding");
     char sql[256];
     PGresult *r;
-    int rc = STREAMY_OK;
+    int rc = STREAMY_OK, late;
 
-    PQsetNoticeProcessor(s->conn, quiet_notices, NULL);
+    PQsetNoticeReceiver(s->conn, keep_warnings, s);
     set_where(s);
     if (PQserverVersion(s->conn) < 110000)
         return keep_error(
@@ -279,11 +459,16 @@ static int setup_session(pg_store *s)
             s, STREAMY_ESTORE,
             "postgresql %s: the database encoding is %s; Streamy needs UTF8", s->where,
             enc ? enc : "unknown");
-    snprintf(
-        sql, sizeof(sql),
-        "SET lock_timeout = %d; SET default_transaction_isolation = 'read committed'",
-        s->lock_timeout_ms);
-    r = PQexec(s->conn, sql);
+    /* The session must not block the calls' deadline: a non-blocking connection. */
+    if (PQsetnonblocking(s->conn, 1) != 0)
+        return conn_error(s, "set up the session");
+    snprintf(sql, sizeof(sql),
+             "SET lock_timeout = %d; SET statement_timeout = %d; "
+             "SET default_transaction_isolation = 'read committed'",
+             s->lock_timeout_ms, s->deadline_ms * 19 / 20);
+    r = call(s, -1, 0, sql, NULL, deadline, &late);
+    if (late)
+        return late_error(s, "set up the session");
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         rc = result_error(s, r, "set up the session");
     PQclear(r);
@@ -297,7 +482,7 @@ static int conn_gone(PGconn *c)
     struct pollfd p;
     PGnotify *n;
 
-    if (PQstatus(c) != CONNECTION_OK || (p.fd = PQsocket(c)) < 0)
+    if (c == NULL || PQstatus(c) != CONNECTION_OK || (p.fd = PQsocket(c)) < 0)
         return 1;
     p.events = POLLIN;
     p.revents = 0;
@@ -310,9 +495,54 @@ static int conn_gone(PGconn *c)
     return PQstatus(c) != CONNECTION_OK;
 }
 
+/* What libpq is given to connect: defaults before the URI (which overrides them), then
+ * what Streamy requires. connect_timeout (libpq's, per host, in whole seconds, at least
+ * 2) defaults to the deadline. */
+#define CONN_PARAMS 8
+static void conn_params(pg_store *s, const char **keys, const char **vals)
+{
+    snprintf(s->connect_timeout, sizeof(s->connect_timeout), "%d",
+             (s->deadline_ms + 999) / 1000 < 2 ? 2 : (s->deadline_ms + 999) / 1000);
+    keys[0] = "connect_timeout", vals[0] = s->connect_timeout;
+    keys[1] = "tcp_user_timeout", vals[1] = DEFAULT_TCP_USER_TIMEOUT_MS;
+    keys[2] = "keepalives_idle", vals[2] = DEFAULT_KEEPALIVES_IDLE_S;
+    keys[3] = "keepalives_interval", vals[3] = DEFAULT_KEEPALIVES_INTERVAL_S;
+    keys[4] = "fallback_application_name", vals[4] = "streamy";
+    keys[5] = "dbname", vals[5] = s->conninfo;
+    keys[6] = "client_encoding", vals[6] = "UTF8";
+    keys[7] = NULL, vals[7] = NULL;
+}
+
+/* A new connection, made by `deadline`; libpq tries the URI's hosts in turn. */
+static int connect_by(pg_store *s, int64_t deadline)
+{
+    const char *keys[CONN_PARAMS], *vals[CONN_PARAMS];
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+    drop(s);
+    conn_params(s, keys, vals);
+    if ((s->conn = PQconnectStartParams(keys, vals, 1)) == NULL)
+        return keep_error(s, STREAMY_ENOMEM, "postgresql: cannot allocate a connection");
+    while (PQstatus(s->conn) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
+           st != PGRES_POLLING_FAILED) {
+        int w = wait_socket(s->conn, st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
+                            deadline);
+        if (w == 0) {
+            drop(s);
+            return keep_error(s, STREAMY_ESTORE,
+                              "postgresql %s: reconnect: no connection within %d ms",
+                              s->where, s->deadline_ms);
+        }
+        st = PQconnectPoll(s->conn);
+    }
+    if (PQstatus(s->conn) != CONNECTION_OK)
+        return conn_error(s, "reconnect");
+    return setup_session(s, deadline);
+}
+
 /* Make a new connection in place of a broken one. Statements are prepared again on
  * first use. */
-static int reconnect(pg_store *s)
+static int reconnect(pg_store *s, int64_t deadline)
 {
     int rc;
 
@@ -320,14 +550,7 @@ static int reconnect(pg_store *s)
         streamy_store_set_error(&s->base, "%s", s->backoff_msg);
         return STREAMY_ESTORE;
     }
-    s->ready = 0;
-    s->prepared = 0;
-    PQreset(s->conn);
-    if (PQstatus(s->conn) != CONNECTION_OK)
-        rc = conn_error(s, "reconnect");
-    else
-        rc = setup_session(s);
-    if (rc != STREAMY_OK) {
+    if ((rc = connect_by(s, deadline)) != STREAMY_OK) {
         snprintf(s->backoff_msg, sizeof(s->backoff_msg), "%.*s",
                  (int)sizeof(s->backoff_msg) - 1, s->errmsg);
         s->backoff_until_us = streamy__monotonic_us() + RECONNECT_BACKOFF_US;
@@ -338,47 +561,53 @@ static int reconnect(pg_store *s)
 }
 
 /*
- * Run prepared query `q`. A broken connection is made again once per call: before the
- * statement (it died while idle) or after the statement failed because it broke.
- * Running a decision again is safe: if the first run committed before its answer was
- * lost, the second finds the lease and answers as a refresh; nothing is answered that
- * is not in the store. If the new connection fails too: ESTORE.
+ * Run prepared query `q`, all of it (a reconnection included) within the handle's
+ * deadline. A broken connection is made again once per call: before the statement (it
+ * died while idle) or after the statement failed because it broke. Running a decision
+ * again is safe: if the first run committed before its answer was lost, the second
+ * finds the lease and answers as a refresh; nothing is answered that is not in the
+ * store. If the new connection fails too: ESTORE. Past the deadline: EBUSY.
  */
 static int run(pg_store *s, int q, const char *const *values, PGresult **out,
                const char *what)
 {
+    int64_t deadline = streamy__monotonic_us() + (int64_t)s->deadline_ms * 1000;
     int reconnected = 0;
 
     for (;;) {
         PGresult *r;
         ExecStatusType st;
-        int rc;
+        int rc, late, prepare = !(s->prepared & (1u << q));
 
         if (!s->ready || conn_gone(s->conn)) {
             if (reconnected)
                 return conn_error(s, what);
             reconnected = 1;
-            if ((rc = reconnect(s)) != STREAMY_OK)
+            if ((rc = reconnect(s, deadline)) != STREAMY_OK)
                 return rc;
+            prepare = 1;
         }
-        if (!(s->prepared & (1u << q))) {
-            r = PQprepare(s->conn, queries[q].name, s->sql[q], queries[q].nparams, NULL);
-            st = PQresultStatus(r);
-        } else {
-            r = PQexecPrepared(s->conn, queries[q].name, queries[q].nparams, values, NULL,
-                               NULL, 0);
-            st = PQresultStatus(r);
-            if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-                *out = r;
-                return STREAMY_OK;
-            }
+        r = call(s, q, prepare, NULL, values, deadline, &late);
+        if (late)
+            return late_error(s, what);
+        st = PQresultStatus(r);
+        if (r != NULL && s->warning[0] != '\0' &&
+            (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
+            PQclear(r);
+            return keep_error(s, STREAMY_ESTORE,
+                              "postgresql %s: %s: %s; the outcome is unknown", s->where,
+                              what, s->warning);
         }
-        if (st == PGRES_COMMAND_OK) { /* prepared: now run it */
+        if (!prepare && r != NULL && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
+            *out = r;
+            return STREAMY_OK;
+        }
+        if (prepare && r != NULL && st == PGRES_COMMAND_OK) { /* prepared: now run it */
             PQclear(r);
             s->prepared |= 1u << q;
             continue;
         }
-        if (PQstatus(s->conn) != CONNECTION_OK && !reconnected) {
+        if ((s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) && !reconnected) {
             PQclear(r);
             s->ready = 0;
             continue;
@@ -387,6 +616,46 @@ static int run(pg_store *s, int q, const char *const *values, PGresult **out,
         PQclear(r);
         return rc;
     }
+}
+
+/* --- the connection's lock --------------------------------------------------------- */
+
+/* Take the connection's lock, waiting at most the deadline (EBUSY then). A health check
+ * gives up sooner: once it has waited HEALTH_STALL_MS while no call ended. */
+static int lock_store(pg_store *s, int health, const char *what)
+{
+    int64_t start = streamy__monotonic_us(), now = start;
+    int64_t end = start + (int64_t)s->deadline_ms * 1000;
+
+    while (pthread_mutex_trylock(&s->lock) != 0) {
+        int64_t done = __atomic_load_n(&s->last_done_us, __ATOMIC_RELAXED);
+        struct timespec ts;
+
+        now = streamy__monotonic_us();
+        if (now >= end || (health && now - start >= HEALTH_STALL_MS * 1000LL &&
+                           now - done >= HEALTH_STALL_MS * 1000LL)) {
+            streamy_store_set_error(&s->base,
+                                    "postgresql %s: %s: the connection is busy with a "
+                                    "call that has not ended for %lld ms",
+                                    s->where, what, (long long)((now - done) / 1000));
+            return STREAMY_EBUSY;
+        }
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (pthread_mutex_timedlock(&s->lock, &ts) == 0)
+            break;
+    }
+    return STREAMY_OK;
+}
+
+static void unlock_store(pg_store *s)
+{
+    __atomic_store_n(&s->last_done_us, streamy__monotonic_us(), __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&s->lock);
 }
 
 /* --- answers ----------------------------------------------------------------------- */
@@ -498,9 +767,10 @@ static int decide(streamy_store *st, streamy_op_kind kind, const streamy_store_r
     pg_store *s = (pg_store *)st;
     int rc;
 
-    pthread_mutex_lock(&s->lock);
-    rc = decide_locked(s, kind, req, out);
-    pthread_mutex_unlock(&s->lock);
+    if ((rc = lock_store(s, 0, "decide")) == STREAMY_OK) {
+        rc = decide_locked(s, kind, req, out);
+        unlock_store(s);
+    }
     if (rc < 0)
         memset(out, 0, sizeof(*out));
     return rc;
@@ -591,9 +861,10 @@ static int pg_apply(streamy_store *st, streamy_store_op *ops, size_t n)
     {
         const char *v[8] = {kinds.p, users.p, streams.p, now,
                             p.ttl,   p.limit, p.policy,  ops[0].req.shadow ? "t" : "f"};
-        pthread_mutex_lock(&s->lock);
-        rc = run(s, Q_APPLY, v, &r, "batch");
-        pthread_mutex_unlock(&s->lock);
+        if ((rc = lock_store(s, 0, "batch")) == STREAMY_OK) {
+            rc = run(s, Q_APPLY, v, &r, "batch");
+            unlock_store(s);
+        }
     }
     if (rc != STREAMY_OK)
         goto out;
@@ -620,9 +891,10 @@ static int pg_list(streamy_store *st, const streamy_store_req *req, streamy_leas
     const char *v[2] = {req->user, fill_params(&p, req)};
     int rc;
 
-    pthread_mutex_lock(&s->lock);
-    rc = run(s, Q_LIST, v, &r, "list");
-    pthread_mutex_unlock(&s->lock);
+    if ((rc = lock_store(s, 0, "list")) == STREAMY_OK) {
+        rc = run(s, Q_LIST, v, &r, "list");
+        unlock_store(s);
+    }
     if (rc != STREAMY_OK)
         return rc;
     if (PQnfields(r) != 4) {
@@ -651,9 +923,10 @@ static int query_int(pg_store *s, int q, const char *const *values, const char *
     PGresult *r = NULL;
     int rc;
 
-    pthread_mutex_lock(&s->lock);
-    rc = run(s, q, values, &r, what);
-    pthread_mutex_unlock(&s->lock);
+    if ((rc = lock_store(s, 0, what)) == STREAMY_OK) {
+        rc = run(s, q, values, &r, what);
+        unlock_store(s);
+    }
     if (rc != STREAMY_OK)
         return rc;
     *found = 0;
@@ -694,9 +967,10 @@ static int exec_simple(pg_store *s, int q, const char *const *values, const char
     PGresult *r = NULL;
     int rc;
 
-    pthread_mutex_lock(&s->lock);
-    rc = run(s, q, values, &r, what);
-    pthread_mutex_unlock(&s->lock);
+    if ((rc = lock_store(s, q == Q_HEALTH, what)) == STREAMY_OK) {
+        rc = run(s, q, values, &r, what);
+        unlock_store(s);
+    }
     PQclear(r);
     return rc;
 }
@@ -739,6 +1013,12 @@ static void pg_free(streamy_store *st)
     PQfinish(s->conn);
     for (int i = 0; i < Q_COUNT_; i++)
         free(s->sql[i]);
+    free(s->conninfo);
+    /* Cancels in flight hold nothing of ours; give them a moment to end all the same. */
+    for (int i = 0; i < 100 && __atomic_load_n(&cancels_running, __ATOMIC_SEQ_CST); i++) {
+        struct timespec pause = {0, 20 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -839,6 +1119,13 @@ static int ensure_schema(pg_store *s)
         return rc < 0 ? rc : STREAMY_OK;
     if ((rc = exec_text(s, "BEGIN", NULL, NULL, NULL, "create the schema")) != STREAMY_OK)
         return rc;
+    /* Creating or migrating the schema is not a call: no statement_timeout for it (its
+     * lock waits keep the lock_timeout). */
+    if ((rc = exec_text(s, "SET LOCAL statement_timeout = 0", NULL, NULL, NULL,
+                        "create the schema")) != STREAMY_OK) {
+        PQclear(PQexec(s->conn, "ROLLBACK"));
+        return rc;
+    }
     snprintf(key, sizeof(key), "streamy schema %s", s->schema);
     rc = exec_text(s, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key, NULL,
                    NULL, "lock the schema");
@@ -974,7 +1261,7 @@ static void scrub(char *msg, size_t size, const char *uri)
 int streamy__store_pg_open(streamy_store **out, const char *uri, const streamy_options *o)
 {
     static const streamy_options defaults = STREAMY_OPTIONS_INIT;
-    const char *keys[8], *vals[8];
+    const char *keys[CONN_PARAMS], *vals[CONN_PARAMS];
     char *conninfo = NULL, *err = NULL;
     PQconninfoOption *parsed;
     char msg[400];
@@ -998,6 +1285,12 @@ int streamy__store_pg_open(streamy_store **out, const char *uri, const streamy_o
     snprintf(s->where, sizeof(s->where), "(not connected)");
     /* A lock_timeout of 0 would wait for ever; a busy timeout of 0 means do not wait. */
     s->lock_timeout_ms = o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 1;
+    s->deadline_ms =
+        o->busy_timeout_ms > MIN_DEADLINE_MS ? o->busy_timeout_ms : MIN_DEADLINE_MS;
+    /* The server's own timeouts end first, with their own words (a lock wait, a
+     * statement), and leave the connection usable; the deadline is the client's. */
+    if (s->lock_timeout_ms > s->deadline_ms * 9 / 10)
+        s->lock_timeout_ms = s->deadline_ms * 9 / 10;
 
     if ((rc = split_uri(s, uri, &conninfo)) != STREAMY_OK)
         goto fail;
@@ -1022,15 +1315,9 @@ int streamy__store_pg_open(streamy_store **out, const char *uri, const streamy_o
             goto fail;
         }
     }
-    /* Defaults before the URI (which overrides them), then what Streamy requires. */
-    keys[0] = "connect_timeout", vals[0] = DEFAULT_CONNECT_TIMEOUT_S;
-    keys[1] = "tcp_user_timeout", vals[1] = DEFAULT_TCP_USER_TIMEOUT_MS;
-    keys[2] = "keepalives_idle", vals[2] = DEFAULT_KEEPALIVES_IDLE_S;
-    keys[3] = "keepalives_interval", vals[3] = DEFAULT_KEEPALIVES_INTERVAL_S;
-    keys[4] = "fallback_application_name", vals[4] = "streamy";
-    keys[5] = "dbname", vals[5] = conninfo;
-    keys[6] = "client_encoding", vals[6] = "UTF8";
-    keys[7] = NULL, vals[7] = NULL;
+    s->conninfo = conninfo;
+    conninfo = NULL;
+    conn_params(s, keys, vals);
     s->conn = PQconnectdbParams(keys, vals, 1);
     if (s->conn == NULL) {
         rc = streamy__error(STREAMY_ENOMEM, "cannot allocate a postgresql connection");
@@ -1042,7 +1329,8 @@ int streamy__store_pg_open(streamy_store **out, const char *uri, const streamy_o
         rc = streamy__error(STREAMY_ESTORE, "postgresql: cannot connect: %s", msg);
         goto fail;
     }
-    if ((rc = setup_session(s)) != STREAMY_OK || (rc = ensure_schema(s)) != STREAMY_OK)
+    rc = setup_session(s, streamy__monotonic_us() + (int64_t)s->deadline_ms * 1000);
+    if (rc != STREAMY_OK || (rc = ensure_schema(s)) != STREAMY_OK)
         goto fail;
     s->ready = 1;
     /* Prepare everything now, so that a schema that does not fit fails the open. */

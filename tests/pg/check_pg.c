@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* check_pg.c: the PostgreSQL store's own promises, against the server of pg_harness.sh.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -746,6 +747,159 @@ START_TEST(purge_forgets_users_left_with_nothing)
 }
 END_TEST
 
+/* --- deadlines ---------------------------------------------------------------------- */
+
+/* Every process of the server: the postmaster (the parent of `c`'s backend) and its
+ * children. */
+static int server_pids(PGconn *c, pid_t *out, int max)
+{
+    char path[64], line[512];
+    long long backend = sql_int(c, "SELECT pg_backend_pid()");
+    int pm = 0, n = 0;
+    struct dirent *de;
+    FILE *f;
+    DIR *d;
+
+    snprintf(path, sizeof(path), "/proc/%lld/stat", backend);
+    ck_assert_ptr_nonnull(f = fopen(path, "r"));
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+    fclose(f);
+    ck_assert_int_eq(sscanf(strrchr(line, ')') + 2, "%*c %d", &pm), 1);
+    out[n++] = pm;
+    ck_assert_ptr_nonnull(d = opendir("/proc"));
+    while ((de = readdir(d)) != NULL && n < max) {
+        int pid = atoi(de->d_name), ppid = 0;
+        if (pid <= 0)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+        if ((f = fopen(path, "r")) == NULL)
+            continue;
+        if (fgets(line, sizeof(line), f) && strrchr(line, ')') &&
+            sscanf(strrchr(line, ')') + 2, "%*c %d", &ppid) == 1 && ppid == pm)
+            out[n++] = pid;
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+typedef struct bg_call {
+    streamy *h;
+    const char *user, *stream;
+    int rc;
+    int64_t took_ms;
+    char msg[512];
+} bg_call;
+
+static void *subscribe_main(void *arg)
+{
+    bg_call *b = arg;
+    streamy_decision d;
+    int64_t t0 = mono_ms();
+
+    b->rc = streamy_subscribe(&d, b->h, b->user, b->stream);
+    b->took_ms = mono_ms() - t0;
+    snprintf(b->msg, sizeof(b->msg), "%s", streamy_errmsg(b->h));
+    return NULL;
+}
+
+/* The server stopped (SIGSTOP): it accepts connections and answers nothing. A decision
+ * ends at the deadline (EBUSY), a health check asked meanwhile does not wait for it,
+ * and the same handle answers again once the server runs. */
+START_TEST(a_stopped_server_answers_within_the_deadline)
+{
+    PGconn *c = admin();
+    streamy_options o;
+    streamy_decision d;
+    pid_t pids[64];
+    bg_call b;
+    pthread_t t;
+    int64_t t0, took;
+    int n, rc;
+
+    ck_assert_rc(streamy_options_init(&o, STREAMY_OPTIONS_VERSION), STREAMY_OK);
+    o.busy_timeout_ms = 1000;
+    memset(&b, 0, sizeof(b));
+    b.h = open_ok(uri("?streamy_schema=%s", schema("stop")), &o);
+    b.user = "u";
+    b.stream = "s2";
+    ck_assert_rc(streamy_subscribe(&d, b.h, "u", "s1"), STREAMY_OK);
+    n = server_pids(c, pids, 64);
+    for (int i = 0; i < n; i++)
+        kill(pids[i], SIGSTOP);
+    ck_assert_int_eq(pthread_create(&t, NULL, subscribe_main, &b), 0);
+    usleep(100 * 1000);
+    t0 = mono_ms();
+    rc = streamy_health(b.h);
+    took = mono_ms() - t0;
+    pthread_join(t, NULL);
+    for (int i = 0; i < n; i++)
+        kill(pids[i], SIGCONT);
+    ck_assert_rc(b.rc, STREAMY_EBUSY);
+    ck_assert_msg(b.took_ms >= 900 && b.took_ms < test_timeout_scale(2500),
+                  "the decision took %lld ms", (long long)b.took_ms);
+    ck_assert_msg(strstr(b.msg, "no answer within 1000 ms") != NULL, "%s", b.msg);
+    ck_assert_msg(rc == STREAMY_EBUSY || rc == STREAMY_ESTORE, "health: %d", rc);
+    ck_assert_msg(took < test_timeout_scale(2000), "health took %lld ms",
+                  (long long)took);
+    /* Back: the same handle reconnects by itself (after at most the backoff). */
+    t0 = mono_ms();
+    while ((rc = streamy_subscribe(&d, b.h, "u", "s2")) != STREAMY_OK) {
+        ck_assert_msg(mono_ms() - t0 < test_timeout_scale(10000), "still %d: %s", rc,
+                      streamy_errmsg(b.h));
+        usleep(50 * 1000);
+    }
+    ck_assert_rc(streamy_health(b.h), STREAMY_OK);
+    streamy_close(b.h);
+    PQfinish(c);
+}
+END_TEST
+
+/* A commit waiting for a synchronous standby that is not there, its wait cancelled
+ * (here by pg_cancel_backend, as the deadline's cancel does): PostgreSQL says it
+ * committed locally and answers the statement; the store answers an error all the
+ * same, never an acknowledgement. A retry finds the lease. */
+START_TEST(a_cancelled_synchronous_commit_is_no_acknowledgement)
+{
+    PGconn *c = admin();
+    streamy_options o;
+    streamy_decision d;
+    bg_call b;
+    pthread_t t;
+    int64_t t0 = mono_ms();
+
+    ck_assert_rc(streamy_options_init(&o, STREAMY_OPTIONS_VERSION), STREAMY_OK);
+    o.busy_timeout_ms = 30000;
+    memset(&b, 0, sizeof(b));
+    b.h = open_ok(uri("?streamy_schema=%s", schema("sync")), &o);
+    b.user = "u";
+    b.stream = "s1";
+    PQclear(sql(c, "ALTER SYSTEM SET synchronous_standby_names = 'streamy_absent'"));
+    PQclear(sql(c, "SELECT pg_reload_conf()"));
+    usleep(200 * 1000);
+    ck_assert_int_eq(pthread_create(&t, NULL, subscribe_main, &b), 0);
+    while (sql_int(c, "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity "
+                      "WHERE application_name = 'streamy' AND wait_event = 'SyncRep'") ==
+           0) {
+        ck_assert_msg(mono_ms() - t0 < test_timeout_scale(10000),
+                      "no commit waits for the standby");
+        usleep(20 * 1000);
+    }
+    pthread_join(t, NULL);
+    PQclear(sql(c, "ALTER SYSTEM RESET synchronous_standby_names"));
+    PQclear(sql(c, "SELECT pg_reload_conf()"));
+    ck_assert_rc(b.rc, STREAMY_ESTORE);
+    ck_assert_msg(strstr(b.msg, "synchronous replication") != NULL &&
+                      strstr(b.msg, "outcome is unknown") != NULL,
+                  "%s", b.msg);
+    usleep(200 * 1000);
+    ck_assert_rc(streamy_subscribe(&d, b.h, "u", "s1"), STREAMY_OK);
+    ck_assert_int_eq(d.created, 0); /* it was committed: the retry refreshes it */
+    streamy_close(b.h);
+    PQfinish(c);
+}
+END_TEST
+
 static Suite *pg_suite(void)
 {
     Suite *s = suite_create("postgresql");
@@ -772,6 +926,8 @@ static Suite *pg_suite(void)
     CASE("concurrency", tcase_add_test(tc, batches_in_opposite_orders_never_deadlock);
          tcase_add_test(tc, the_limit_holds_across_connections);
          tcase_add_test(tc, purge_forgets_users_left_with_nothing));
+    CASE("deadline", tcase_add_test(tc, a_stopped_server_answers_within_the_deadline);
+         tcase_add_test(tc, a_cancelled_synchronous_commit_is_no_acknowledgement));
 #undef CASE
     return s;
 }
