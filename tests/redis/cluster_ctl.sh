@@ -24,6 +24,7 @@ cluster_node_start() {
     --cluster-enabled yes --cluster-config-file "$_d/nodes.conf" \
     --cluster-node-timeout "${STREAMY_CLUSTER_NODE_TIMEOUT:-1000}" \
     --logfile "$_d/redis.log" --daemonize no --enable-debug-command local \
+    --repl-diskless-sync-delay 0 \
     >/dev/null 2>&1 &
   _pid=$!
   _i=0
@@ -74,7 +75,8 @@ cluster_start() {
   return 1
 }
 
-# Every node says cluster_state:ok and knows 3 primaries with slots (up to 30 s, scaled).
+# Every node says cluster_state:ok and knows 3 primaries with slots, and every primary's
+# replica is online (up to 30 s, scaled).
 cluster_wait_ok() {
   _i=0
   while [ $_i -lt $((300 * ${STREAMY_TEST_TIMEOUT_MULTIPLIER:-1})) ]; do
@@ -87,6 +89,17 @@ cluster_wait_ok() {
         break
       fi
     done
+    # ... and every primary has its replica online (a write can then WAIT for it).
+    if [ $_all -eq 1 ]; then
+      for _p in $CLUSTER_PORTS; do
+        _r=$(redis-cli -p "$_p" info replication 2>/dev/null)
+        if echo "$_r" | grep -q '^role:master' &&
+          ! echo "$_r" | grep -q '^slave0:.*state=online'; then
+          _all=0
+          break
+        fi
+      done
+    fi
     [ $_all -eq 1 ] && return 0
     sleep 0.1
     _i=$((_i + 1))
