@@ -71,7 +71,8 @@ cluster_start() {
     fi
     cluster_stop
   done
-  echo "redis cluster tests: could not start the 6 nodes (see $_dir/*/redis.log)" >&2
+  echo "redis cluster tests: could not start the 6 nodes; the ends of their logs:" >&2
+  tail -n 3 "$_dir"/*/redis.log >&2 2>/dev/null
   return 1
 }
 
