@@ -111,9 +111,10 @@ typedef struct rcmd {
 
 /* How exec_cmd() may treat a command. */
 #define X_SCRIPT 1 /* EVALSHA: after NOSCRIPT, send it as EVAL */
-#define X_RESEND 2 /* reads or idempotent writes: may be sent again after a lost answer  \
-                    */
-#define X_WAIT 4   /* a write: WAIT for the URI's replicas */
+#define X_RESEND                                                                         \
+    2            /* reads or idempotent writes: may be sent again after a lost answer    \
+                  */
+#define X_WAIT 4 /* a write: WAIT for the URI's replicas */
 
 static struct timeval ms_tv(int ms)
 {
@@ -792,7 +793,7 @@ static int redis_apply(streamy_store *st, streamy_store_op *ops, size_t n)
     redisReply *waits[NODES_MAX] = {NULL};
     unsigned char used[NODES_MAX] = {0}; /* 1: in the batch, 2: could not connect */
     size_t i, j;
-    int rc = STREAMY_OK;
+    int rc = STREAMY_OK, drained = 0;
 
     if (reps == NULL || cmds == NULL || node == NULL || slot == NULL) {
         free(reps);
@@ -806,9 +807,11 @@ static int redis_apply(streamy_store *st, streamy_store_op *ops, size_t n)
     pthread_mutex_lock(&r->lock);
     if (!r->cluster && (rc = ensure_conn(r, r->nodes[0])) != STREAMY_OK)
         goto out;
+    /* Route every operation before anything is written: reading the map again uses a
+     * connection, which must not hold a half-sent pipeline then. */
     for (i = 0; i < n; i++) {
         rnode *nd;
-        int idx, done;
+        int idx;
         build(&cmds[i], r, op_of(ops[i].kind), &ops[i].req);
         slot[i] = user_slot(r, cmds[i].leases);
         node[i] = NO_NODE;
@@ -817,9 +820,14 @@ static int redis_apply(streamy_store *st, streamy_store_op *ops, size_t n)
         idx = node_index(r, nd);
         if (used[idx] == 0)
             used[idx] = ensure_conn(r, nd) == STREAMY_OK ? 1 : 2;
-        if (used[idx] != 1)
+        if (used[idx] == 1)
+            node[i] = (uint16_t)idx;
+    }
+    for (i = 0; i < n; i++) {
+        rnode *nd = node[i] == NO_NODE ? NULL : r->nodes[node[i]];
+        int done;
+        if (nd == NULL)
             continue;
-        node[i] = (uint16_t)idx;
         if (redisAppendCommandArgv(nd->c, cmds[i].argc, cmds[i].argv, cmds[i].len) !=
             REDIS_OK) {
             rc = conn_error(r, nd, "batch");
@@ -858,6 +866,7 @@ static int redis_apply(streamy_store *st, streamy_store_op *ops, size_t n)
             waits[j] = NULL;
             rc = conn_error(r, r->nodes[j], "batch");
         }
+    drained = 1;
     if (rc != STREAMY_OK)
         goto out;
     for (i = 0; i < n; i++) {
@@ -897,6 +906,12 @@ static int redis_apply(streamy_store *st, streamy_store_op *ops, size_t n)
     if (rc > 0)
         rc = STREAMY_OK;
 out:
+    /* A pipeline that was written but not read would answer the next call: drop it. */
+    for (j = 0; j < r->n_nodes && !drained; j++)
+        if (used[j] == 1 && r->nodes[j]->c != NULL) {
+            redisFree(r->nodes[j]->c);
+            r->nodes[j]->c = NULL;
+        }
     pthread_mutex_unlock(&r->lock);
     for (i = 0; i < n; i++)
         if (reps[i] != NULL)
