@@ -56,49 +56,18 @@ const char *streamy__redis_script(void)
     return streamy__redis_lua;
 }
 
-/* Longest key prefix from the URI, in bytes. */
-#define PREFIX_MAX 256
 /* prefix + "streamy:{" + user + "}:leases" + NUL */
 #define KEY_MAX (PREFIX_MAX + STREAMY_ID_MAX + 32)
 #define DEFAULT_CONNECT_TIMEOUT_MS 2000
 #define DEFAULT_TIMEOUT_MS 5000
 /* Largest wait= (replicas a write waits for). */
 #define WAIT_MAX 16
-/* Nodes a handle knows: the URI's seeds, then the primaries the cluster names. */
-#define NODES_MAX 256
-#define NO_NODE 0xffff
 /* Redirections one command follows before it gives up (a map that keeps changing). */
 #define REDIRECTS_MAX 16
 #define HOST_MAX 256
 /* The pause before trying again a command that did not run, doubling up to the most. */
 #define BACKOFF_FIRST_MS 10
 #define BACKOFF_MOST_MS 200
-
-/* One server: a single Redis, a seed, or a cluster node. */
-typedef struct rnode {
-    char *host; /* NULL for the Unix socket (redis_store.path) */
-    int port;
-    redisContext *c; /* NULL while disconnected */
-    char where[300]; /* "redis 127.0.0.1:6379" or "redis unix:/path", for messages */
-} rnode;
-
-typedef struct redis_store {
-    streamy_store base;
-    pthread_mutex_t lock; /* the connections, used by one thread at a time */
-    char sha[41]; /* the script's SHA1, from SCRIPT LOAD (the same on every node) */
-    rnode *nodes[NODES_MAX];
-    size_t n_nodes, n_seeds; /* nodes[0 .. n_seeds - 1] are the URI's hosts */
-    int cluster;             /* a Redis Cluster: route by slot */
-    uint16_t *slots;   /* cluster: index in nodes of each slot's primary, or NO_NODE */
-    char *path;        /* the Unix socket, when the URI is unix:// */
-    char *user, *pass; /* AUTH, when pass is set */
-    long db;
-    int connect_timeout_ms, timeout_ms;
-    int wait; /* replicas every write waits for (WAIT), 0: none */
-    char prefix[PREFIX_MAX + 1];
-    size_t prefix_len;
-    char where[300]; /* the single server's where, or "redis cluster h1:p1,h2:p2" */
-} redis_store;
 
 /* One command being built: its arguments live here. */
 typedef struct rcmd {
@@ -141,7 +110,7 @@ static void nap_ms(int ms)
 }
 
 /* Report a failure of a node's connection and drop it: the next call reconnects. */
-static int conn_error(redis_store *r, rnode *n, const char *what)
+int streamy__redis_conn_error(redis_store *r, rnode *n, const char *what)
 {
     int timed_out = n->c != NULL && n->c->err == REDIS_ERR_IO &&
                     (errno == EAGAIN || errno == EWOULDBLOCK);
@@ -162,8 +131,8 @@ static int conn_error(redis_store *r, rnode *n, const char *what)
 }
 
 /* An error reply from Redis: BUSY (a script runs too long) and LOADING are transient. */
-static int reply_error(redis_store *r, const char *where, const redisReply *rep,
-                       const char *what)
+int streamy__redis_reply_error(redis_store *r, const char *where, const redisReply *rep,
+                               const char *what)
 {
     streamy_store_set_error(&r->base, "%s: %s: %.*s", where, what, (int)rep->len,
                             rep->str);
@@ -172,7 +141,7 @@ static int reply_error(redis_store *r, const char *where, const redisReply *rep,
     return STREAMY_ESTORE;
 }
 
-static int bad_reply(redis_store *r, const char *what)
+int streamy__redis_bad_reply(redis_store *r, const char *what)
 {
     streamy_store_set_error(&r->base, "%s: %s: unexpected reply from Redis", r->where,
                             what);
@@ -186,11 +155,11 @@ static redisReply *setup_command(redis_store *r, rnode *n, const char *what, int
     redisReply *rep = redisCommandArgv(n->c, argc, argv, NULL);
 
     if (rep == NULL) {
-        conn_error(r, n, what);
+        streamy__redis_conn_error(r, n, what);
         return NULL;
     }
     if (rep->type == REDIS_REPLY_ERROR) {
-        reply_error(r, n->where, rep, what);
+        streamy__redis_reply_error(r, n->where, rep, what);
         freeReplyObject(rep);
         redisFree(n->c);
         n->c = NULL;
@@ -219,7 +188,7 @@ static int node_connect(redis_store *r, rnode *n)
         return STREAMY_ESTORE;
     }
     if (redisSetTimeout(n->c, ms_tv(r->timeout_ms)) != REDIS_OK)
-        return conn_error(r, n, "set the timeout");
+        return streamy__redis_conn_error(r, n, "set the timeout");
     if (n->host != NULL)
         redisEnableKeepAlive(n->c);
     if (r->pass != NULL) {
@@ -252,7 +221,7 @@ static int node_prepare(redis_store *r, rnode *n)
             freeReplyObject(rep);
             redisFree(n->c);
             n->c = NULL;
-            return bad_reply(r, "SCRIPT LOAD");
+            return streamy__redis_bad_reply(r, "SCRIPT LOAD");
         }
         memcpy(r->sha, rep->str, 40);
         r->sha[40] = '\0';
@@ -283,7 +252,7 @@ static int conn_alive(const rnode *n)
 }
 
 /* Make sure a node has a live connection: reconnect once if needed. */
-static int ensure_conn(redis_store *r, rnode *n)
+int streamy__redis_ensure_conn(redis_store *r, rnode *n)
 {
     if (conn_alive(n))
         return STREAMY_OK;
@@ -292,151 +261,6 @@ static int ensure_conn(redis_store *r, rnode *n)
         n->c = NULL;
     }
     return connect_node(r, n);
-}
-
-/* --- the cluster's map ------------------------------------------------------------ */
-
-static void node_where(rnode *n, const char *path)
-{
-    if (n->host == NULL)
-        snprintf(n->where, sizeof(n->where), "redis unix:%.200s", path);
-    else
-        snprintf(n->where, sizeof(n->where),
-                 strchr(n->host, ':') ? "redis [%.200s]:%d" : "redis %.200s:%d", n->host,
-                 n->port);
-}
-
-/* The index of the node host:port, added when new; -1 when the table is full. */
-static int find_node(redis_store *r, const char *host, size_t hlen, int port)
-{
-    rnode *n;
-
-    for (size_t i = 0; i < r->n_nodes; i++)
-        if (r->nodes[i]->host != NULL && r->nodes[i]->port == port &&
-            strlen(r->nodes[i]->host) == hlen &&
-            memcmp(r->nodes[i]->host, host, hlen) == 0)
-            return (int)i;
-    if (r->n_nodes == NODES_MAX || (n = calloc(1, sizeof(*n))) == NULL)
-        return -1;
-    if ((n->host = strndup(host, hlen)) == NULL) {
-        free(n);
-        return -1;
-    }
-    n->port = port;
-    node_where(n, NULL);
-    r->nodes[r->n_nodes] = n;
-    return (int)r->n_nodes++;
-}
-
-/* Read CLUSTER SLOTS from node n into a new map; the map is kept when the reply is bad.
- */
-static int read_map(redis_store *r, rnode *n)
-{
-    const char *argv[2] = {"CLUSTER", "SLOTS"};
-    uint16_t *map = malloc(CLUSTER_SLOTS * sizeof(*map));
-    redisReply *rep;
-    size_t i;
-    int rc = STREAMY_OK;
-
-    if (map == NULL)
-        return STREAMY_ENOMEM;
-    if ((rep = redisCommandArgv(n->c, 2, argv, NULL)) == NULL) {
-        free(map);
-        return conn_error(r, n, "CLUSTER SLOTS");
-    }
-    for (i = 0; i < CLUSTER_SLOTS; i++)
-        map[i] = NO_NODE;
-    if (rep->type == REDIS_REPLY_ERROR)
-        rc = reply_error(r, n->where, rep, "CLUSTER SLOTS");
-    else if (rep->type != REDIS_REPLY_ARRAY)
-        rc = bad_reply(r, "CLUSTER SLOTS");
-    for (i = 0; rc == STREAMY_OK && i < rep->elements; i++) {
-        const redisReply *e = rep->element[i], *p;
-        long long lo, hi;
-        int idx;
-        if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
-            e->element[0]->type != REDIS_REPLY_INTEGER ||
-            e->element[1]->type != REDIS_REPLY_INTEGER ||
-            (p = e->element[2])->type != REDIS_REPLY_ARRAY || p->elements < 2 ||
-            p->element[0]->type != REDIS_REPLY_STRING ||
-            p->element[1]->type != REDIS_REPLY_INTEGER) {
-            rc = bad_reply(r, "CLUSTER SLOTS");
-            break;
-        }
-        lo = e->element[0]->integer;
-        hi = e->element[1]->integer;
-        if (lo < 0 || hi >= CLUSTER_SLOTS || lo > hi) {
-            rc = bad_reply(r, "CLUSTER SLOTS");
-            break;
-        }
-        /* An empty host: the node did not know its address; it is the one asked. */
-        idx = p->element[0]->len == 0 || strcmp(p->element[0]->str, "?") == 0
-                  ? find_node(r, n->host, strlen(n->host), (int)p->element[1]->integer)
-                  : find_node(r, p->element[0]->str, p->element[0]->len,
-                              (int)p->element[1]->integer);
-        if (idx < 0) {
-            streamy_store_set_error(&r->base, "%s: too many cluster nodes (most %d)",
-                                    r->where, NODES_MAX);
-            rc = STREAMY_ESTORE;
-            break;
-        }
-        for (long long s = lo; s <= hi; s++)
-            map[s] = (uint16_t)idx;
-    }
-    freeReplyObject(rep);
-    if (rc == STREAMY_OK)
-        memcpy(r->slots, map, CLUSTER_SLOTS * sizeof(*map));
-    free(map);
-    return rc;
-}
-
-/* Read the slot map again from the first node that answers: those connected first. */
-static int refresh_map(redis_store *r)
-{
-    int rc = STREAMY_ESTORE;
-
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < r->n_nodes; i++) {
-            rnode *n = r->nodes[i];
-            if ((pass == 0) != (n->c != NULL))
-                continue;
-            if (ensure_conn(r, n) != STREAMY_OK)
-                continue;
-            if ((rc = read_map(r, n)) == STREAMY_OK)
-                return rc;
-        }
-    return rc;
-}
-
-/* The node that serves a slot (a single Redis serves them all); NULL if none. */
-static rnode *route(redis_store *r, unsigned int slot)
-{
-    if (!r->cluster)
-        return r->nodes[0];
-    if (r->slots[slot] == NO_NODE)
-        refresh_map(r);
-    return r->slots[slot] == NO_NODE ? NULL : r->nodes[r->slots[slot]];
-}
-
-static int node_index(const redis_store *r, const rnode *n)
-{
-    for (size_t i = 0; i < r->n_nodes; i++)
-        if (r->nodes[i] == n)
-            return (int)i;
-    return -1;
-}
-
-/* The nodes that serve at least one slot (for a single Redis, the server). */
-static void primaries(const redis_store *r, unsigned char used[NODES_MAX])
-{
-    memset(used, 0, NODES_MAX);
-    if (!r->cluster) {
-        used[0] = 1;
-        return;
-    }
-    for (size_t s = 0; s < CLUSTER_SLOTS; s++)
-        if (r->slots[s] != NO_NODE)
-            used[r->slots[s]] = 1;
 }
 
 /* --- commands --------------------------------------------------------------------- */
@@ -512,9 +336,9 @@ static int check_wait(redis_store *r, const rnode *n, const redisReply *w,
                       const char *what)
 {
     if (w->type == REDIS_REPLY_ERROR)
-        return reply_error(r, n->where, w, what);
+        return streamy__redis_reply_error(r, n->where, w, what);
     if (w->type != REDIS_REPLY_INTEGER)
-        return bad_reply(r, what);
+        return streamy__redis_bad_reply(r, what);
     if (w->integer >= r->wait)
         return STREAMY_OK;
     streamy_store_set_error(&r->base,
@@ -553,7 +377,7 @@ static int exec_cmd(redis_store *r, unsigned int slot, rcmd *c, int flags,
     rnode *ask = NULL;
 
     for (;;) {
-        rnode *n = ask != NULL ? ask : route(r, slot);
+        rnode *n = ask != NULL ? ask : streamy__redis_route(r, slot);
         int asking = ask != NULL, ok;
         redisReply *a = NULL, *rep = NULL, *w = NULL;
         char host[HOST_MAX];
@@ -567,10 +391,10 @@ static int exec_cmd(redis_store *r, unsigned int slot, rcmd *c, int flags,
                                     what, slot);
             goto later;
         }
-        if ((rc = ensure_conn(r, n)) != STREAMY_OK) {
+        if ((rc = streamy__redis_ensure_conn(r, n)) != STREAMY_OK) {
             if (!r->cluster || rc == STREAMY_ENOMEM)
                 return rc;
-            refresh_map(r); /* a failover may have promoted a replica */
+            streamy__redis_refresh_map(r); /* a failover may have promoted a replica */
             goto later;
         }
         if (flags & X_SCRIPT)
@@ -588,7 +412,7 @@ static int exec_cmd(redis_store *r, unsigned int slot, rcmd *c, int flags,
         if (!ok) {
             if (rep != NULL)
                 freeReplyObject(rep);
-            rc = conn_error(r, n, what);
+            rc = streamy__redis_conn_error(r, n, what);
             if (!(flags & X_RESEND))
                 return rc;
             if (!r->cluster) {
@@ -610,7 +434,7 @@ static int exec_cmd(redis_store *r, unsigned int slot, rcmd *c, int flags,
                 : streamy__redis_redirection(rep->str, rep->len, &moved_slot, host,
                                              sizeof(host), &port);
         if (k != REDIR_NONE) {
-            reply_error(r, n->where, rep, what);
+            streamy__redis_reply_error(r, n->where, rep, what);
             freeReplyObject(rep);
             if (w != NULL)
                 freeReplyObject(w);
@@ -618,20 +442,20 @@ static int exec_cmd(redis_store *r, unsigned int slot, rcmd *c, int flags,
                 goto later;
             if (redirects++ == REDIRECTS_MAX)
                 return STREAMY_ESTORE;
-            idx = host[0] ? find_node(r, host, strlen(host), port)
-                          : find_node(r, n->host, strlen(n->host), port);
+            idx = host[0] ? streamy__redis_find_node(r, host, strlen(host), port)
+                          : streamy__redis_find_node(r, n->host, strlen(n->host), port);
             if (idx < 0)
                 return STREAMY_ESTORE;
             if (k == REDIR_ASK) {
                 ask = r->nodes[idx];
             } else {
                 r->slots[moved_slot] = (uint16_t)idx;
-                refresh_map(r);
+                streamy__redis_refresh_map(r);
             }
             continue;
         }
         if (rep->type == REDIS_REPLY_ERROR) {
-            rc = reply_error(r, n->where, rep, what);
+            rc = streamy__redis_reply_error(r, n->where, rep, what);
         } else if (do_wait && (rc = check_wait(r, n, w, what)) == STREAMY_OK) {
             *out = rep;
             rep = NULL;
@@ -687,15 +511,15 @@ static int read_decision(redis_store *r, const redisReply *rep, streamy_decision
     const redisReply *ev;
 
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != ANSWER_FIELDS)
-        return bad_reply(r, what);
+        return streamy__redis_bad_reply(r, what);
     for (size_t i = 0; i < ANSWER_EVICTED; i++)
         if (int_at(rep, i, &v[i]) != 0)
-            return bad_reply(r, what);
+            return streamy__redis_bad_reply(r, what);
     ev = rep->element[ANSWER_EVICTED];
     if (ev->type != REDIS_REPLY_STRING || ev->len > STREAMY_ID_MAX ||
         (v[ANSWER_RC] != STREAMY_OK && v[ANSWER_RC] != STREAMY_LIMIT_REACHED &&
          v[ANSWER_RC] != STREAMY_NOT_FOUND))
-        return bad_reply(r, what);
+        return streamy__redis_bad_reply(r, what);
     out->created = (int)v[ANSWER_CREATED];
     out->removed = (int)v[ANSWER_REMOVED];
     out->shadow_refused = (int)v[ANSWER_SHADOW_REFUSED];
@@ -805,7 +629,7 @@ static int redis_apply(streamy_store *st, streamy_store_op *ops, size_t n)
         return STREAMY_ENOMEM;
     }
     pthread_mutex_lock(&r->lock);
-    if (!r->cluster && (rc = ensure_conn(r, r->nodes[0])) != STREAMY_OK)
+    if (!r->cluster && (rc = streamy__redis_ensure_conn(r, r->nodes[0])) != STREAMY_OK)
         goto out;
     /* Route every operation before anything is written: reading the map again uses a
      * connection, which must not hold a half-sent pipeline then. */
@@ -815,11 +639,11 @@ static int redis_apply(streamy_store *st, streamy_store_op *ops, size_t n)
         build(&cmds[i], r, op_of(ops[i].kind), &ops[i].req);
         slot[i] = user_slot(r, cmds[i].leases);
         node[i] = NO_NODE;
-        if ((nd = route(r, slot[i])) == NULL)
+        if ((nd = streamy__redis_route(r, slot[i])) == NULL)
             continue;
-        idx = node_index(r, nd);
+        idx = streamy__redis_node_index(r, nd);
         if (used[idx] == 0)
-            used[idx] = ensure_conn(r, nd) == STREAMY_OK ? 1 : 2;
+            used[idx] = streamy__redis_ensure_conn(r, nd) == STREAMY_OK ? 1 : 2;
         if (used[idx] == 1)
             node[i] = (uint16_t)idx;
     }
@@ -830,12 +654,12 @@ static int redis_apply(streamy_store *st, streamy_store_op *ops, size_t n)
             continue;
         if (redisAppendCommandArgv(nd->c, cmds[i].argc, cmds[i].argv, cmds[i].len) !=
             REDIS_OK) {
-            rc = conn_error(r, nd, "batch");
+            rc = streamy__redis_conn_error(r, nd, "batch");
             goto out;
         }
         /* Hand Redis the first commands while the rest are formatted. */
         if (i % 8 == 7 && redisBufferWrite(nd->c, &done) != REDIS_OK) {
-            rc = conn_error(r, nd, "batch");
+            rc = streamy__redis_conn_error(r, nd, "batch");
             goto out;
         }
     }
@@ -847,7 +671,7 @@ static int redis_apply(streamy_store *st, streamy_store_op *ops, size_t n)
             append_wait(r, r->nodes[j]);
         while (!done && r->nodes[j]->c != NULL)
             if (redisBufferWrite(r->nodes[j]->c, &done) != REDIS_OK)
-                rc = conn_error(r, r->nodes[j], "batch");
+                rc = streamy__redis_conn_error(r, r->nodes[j], "batch");
     }
     /* Every answer is read, also after a failure, so that the connections stay usable. */
     for (i = 0; i < n; i++) {
@@ -856,7 +680,7 @@ static int redis_apply(streamy_store *st, streamy_store_op *ops, size_t n)
             continue;
         if (redisGetReply(nd->c, (void **)&reps[i]) != REDIS_OK || reps[i] == NULL) {
             reps[i] = NULL;
-            rc = conn_error(r, nd, "batch");
+            rc = streamy__redis_conn_error(r, nd, "batch");
         }
     }
     for (j = 0; j < r->n_nodes && r->wait > 0; j++)
@@ -864,7 +688,7 @@ static int redis_apply(streamy_store *st, streamy_store_op *ops, size_t n)
             (redisGetReply(r->nodes[j]->c, (void **)&waits[j]) != REDIS_OK ||
              waits[j] == NULL)) {
             waits[j] = NULL;
-            rc = conn_error(r, r->nodes[j], "batch");
+            rc = streamy__redis_conn_error(r, r->nodes[j], "batch");
         }
     drained = 1;
     if (rc != STREAMY_OK)
@@ -898,8 +722,9 @@ static int redis_apply(streamy_store *st, streamy_store_op *ops, size_t n)
             goto out;
     for (i = 0; i < n && rc >= 0; i++) {
         if (reps[i]->type == REDIS_REPLY_ERROR)
-            rc = reply_error(r, node[i] == NO_NODE ? r->where : r->nodes[node[i]]->where,
-                             reps[i], "batch");
+            rc = streamy__redis_reply_error(
+                r, node[i] == NO_NODE ? r->where : r->nodes[node[i]]->where, reps[i],
+                "batch");
         else
             rc = ops[i].result = read_decision(r, reps[i], ops[i].out, "batch");
     }
@@ -966,7 +791,7 @@ static int redis_list(streamy_store *st, const streamy_store_req *req,
     if ((rc = read_call(r, OP_LIST, req, &rep, "list")) != STREAMY_OK)
         return rc;
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements % 4 != 0) {
-        rc = bad_reply(r, "list");
+        rc = streamy__redis_bad_reply(r, "list");
         goto out;
     }
     n = rep->elements / 4;
@@ -980,7 +805,7 @@ static int redis_list(streamy_store *st, const streamy_store_req *req,
         if (rep->element[4 * i]->type != REDIS_REPLY_STRING ||
             int_at(rep, 4 * i + 1, &v[0]) || int_at(rep, 4 * i + 2, &v[1]) ||
             int_at(rep, 4 * i + 3, &v[2])) {
-            rc = bad_reply(r, "list");
+            rc = streamy__redis_bad_reply(r, "list");
             goto out;
         }
         rows[i].stream = rep->element[4 * i]->str;
@@ -1009,7 +834,7 @@ static int redis_count(streamy_store *st, const streamy_store_req *req, unsigned
     if ((rc = read_call(r, OP_COUNT, req, &rep, "count")) != STREAMY_OK)
         return rc;
     if (rep->type != REDIS_REPLY_INTEGER || rep->integer < 0)
-        rc = bad_reply(r, "count");
+        rc = streamy__redis_bad_reply(r, "count");
     else
         *out = (unsigned int)rep->integer;
     freeReplyObject(rep);
@@ -1064,7 +889,7 @@ static int redis_get_limit(streamy_store *st, const char *user, unsigned int *li
         *found = 1;
         *limit = (unsigned int)v;
     } else if (rep->type != REDIS_REPLY_NIL) {
-        rc = bad_reply(r, "read limit");
+        rc = streamy__redis_bad_reply(r, "read limit");
     }
     freeReplyObject(rep);
     return rc;
@@ -1091,9 +916,9 @@ static int purge_count(redis_store *r, const rnode *n, const redisReply *rep,
     if (did_not_run(r, rep) && !is_noscript(rep))
         return STREAMY_OK;
     if (rep->type == REDIS_REPLY_ERROR)
-        return reply_error(r, n->where, rep, "purge");
+        return streamy__redis_reply_error(r, n->where, rep, "purge");
     if (rep->type != REDIS_REPLY_INTEGER || rep->integer < 0)
-        return bad_reply(r, "purge");
+        return streamy__redis_bad_reply(r, "purge");
     *total += (uint64_t)rep->integer;
     return STREAMY_OK;
 }
@@ -1113,15 +938,15 @@ static int purge_page(redis_store *r, rnode *n, const redisReply *keys, const ch
         const char *a[6] = {"EVALSHA", r->sha, "1", keys->element[i]->str, op, now};
         size_t l[6] = {7, 40, 1, keys->element[i]->len, 1, nlen};
         if (keys->element[i]->type != REDIS_REPLY_STRING)
-            return bad_reply(r, "purge");
+            return streamy__redis_bad_reply(r, "purge");
         if (redisAppendCommandArgv(n->c, 6, a, l) != REDIS_OK)
-            return conn_error(r, n, "purge");
+            return streamy__redis_conn_error(r, n, "purge");
     }
     for (i = 0; i < keys->elements; i++) {
         redisReply *rep;
         if (redisGetReply(n->c, (void **)&rep) != REDIS_OK || rep == NULL) {
             free(again);
-            return conn_error(r, n, "purge");
+            return streamy__redis_conn_error(r, n, "purge");
         }
         if (is_noscript(rep)) {
             if (again == NULL && (again = calloc(keys->elements, 1)) == NULL)
@@ -1141,7 +966,7 @@ static int purge_page(redis_store *r, rnode *n, const redisReply *keys, const ch
         if (!again[i])
             continue;
         if ((rep = redisCommandArgv(n->c, 6, a, l)) == NULL) {
-            rc = conn_error(r, n, "purge");
+            rc = streamy__redis_conn_error(r, n, "purge");
             break;
         }
         rc = purge_count(r, n, rep, total);
@@ -1170,19 +995,19 @@ again:
     do {
         redisReply *page;
 
-        if ((rc = ensure_conn(r, n)) != STREAMY_OK)
+        if ((rc = streamy__redis_ensure_conn(r, n)) != STREAMY_OK)
             break;
         if ((page = redisCommandArgv(n->c, 6, argv, NULL)) == NULL) {
-            rc = conn_error(r, n, "purge");
+            rc = streamy__redis_conn_error(r, n, "purge");
             break;
         }
         if (page->type == REDIS_REPLY_ERROR)
-            rc = reply_error(r, n->where, page, "purge");
+            rc = streamy__redis_reply_error(r, n->where, page, "purge");
         else if (page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
                  page->element[0]->type != REDIS_REPLY_STRING ||
                  page->element[0]->len >= sizeof(cursor) ||
                  page->element[1]->type != REDIS_REPLY_ARRAY)
-            rc = bad_reply(r, "purge");
+            rc = streamy__redis_bad_reply(r, "purge");
         else {
             memcpy(cursor, page->element[0]->str, page->element[0]->len + 1);
             rc = purge_page(r, n, page->element[1], now, &total);
@@ -1195,7 +1020,7 @@ again:
         redisReply *w;
         append_wait(r, n);
         if (redisGetReply(n->c, (void **)&w) != REDIS_OK || w == NULL)
-            return conn_error(r, n, "purge");
+            return streamy__redis_conn_error(r, n, "purge");
         rc = check_wait(r, n, w, "purge");
         freeReplyObject(w);
     }
@@ -1216,9 +1041,9 @@ static int redis_purge(streamy_store *st, const streamy_store_req *req, uint64_t
     snprintf(now, sizeof(now), "%lld",
              req->injected_clock ? (long long)req->now_ms : -1LL);
     pthread_mutex_lock(&r->lock);
-    if (r->cluster && (rc = refresh_map(r)) != STREAMY_OK)
+    if (r->cluster && (rc = streamy__redis_refresh_map(r)) != STREAMY_OK)
         goto out;
-    primaries(r, used);
+    streamy__redis_primaries(r, used);
     for (size_t j = 0; j < r->n_nodes && rc == STREAMY_OK; j++)
         if (used[j])
             rc = purge_node(r, r->nodes[j], now, &total);
@@ -1237,18 +1062,18 @@ static int ping(redis_store *r, rnode *n)
     int rc;
 
     for (int tries = 0;; tries++) {
-        if ((rc = ensure_conn(r, n)) != STREAMY_OK)
+        if ((rc = streamy__redis_ensure_conn(r, n)) != STREAMY_OK)
             return rc;
         if ((rep = redisCommandArgv(n->c, 1, argv, NULL)) != NULL)
             break;
-        rc = conn_error(r, n, "health check");
+        rc = streamy__redis_conn_error(r, n, "health check");
         if (tries > 0)
             return rc;
     }
     if (rep->type == REDIS_REPLY_ERROR)
-        rc = reply_error(r, n->where, rep, "health check");
+        rc = streamy__redis_reply_error(r, n->where, rep, "health check");
     else if (rep->type != REDIS_REPLY_STATUS || strcmp(rep->str, "PONG") != 0)
-        rc = bad_reply(r, "health check");
+        rc = streamy__redis_bad_reply(r, "health check");
     freeReplyObject(rep);
     return rc;
 }
@@ -1262,9 +1087,9 @@ static int redis_health(streamy_store *st)
     int rc = STREAMY_OK;
 
     pthread_mutex_lock(&r->lock);
-    if (r->cluster && (rc = refresh_map(r)) != STREAMY_OK)
+    if (r->cluster && (rc = streamy__redis_refresh_map(r)) != STREAMY_OK)
         goto out;
-    primaries(r, used);
+    streamy__redis_primaries(r, used);
     for (size_t j = 0; j < r->n_nodes && rc == STREAMY_OK; j++)
         if (used[j])
             rc = ping(r, r->nodes[j]);
@@ -1456,7 +1281,7 @@ static int parse_seed(redis_store *r, const char *p, const char *end)
             goto bad_port;
         n->port = (int)v;
     }
-    node_where(n, NULL);
+    streamy__redis_node_where(n, NULL);
     return STREAMY_OK;
 bad_port:
     return streamy__error(
@@ -1541,7 +1366,7 @@ static int parse_unix(redis_store *r, const char *uri)
     if ((r->nodes[0] = calloc(1, sizeof(*r->nodes[0]))) == NULL)
         return nomem();
     r->n_nodes = r->n_seeds = 1;
-    node_where(r->nodes[0], r->path);
+    streamy__redis_node_where(r->nodes[0], r->path);
     if (q != NULL)
         return parse_query(r, q + 1, 1);
     return STREAMY_OK;
@@ -1572,7 +1397,7 @@ static int open_nodes(redis_store *r)
         }
         rep = redisCommand(n->c, "INFO cluster");
         if (rep == NULL)
-            return conn_error(r, n, "INFO cluster");
+            return streamy__redis_conn_error(r, n, "INFO cluster");
         enabled = rep->type == REDIS_REPLY_STRING &&
                   strstr(rep->str, "cluster_enabled:1") != NULL;
         freeReplyObject(rep);
@@ -1602,7 +1427,7 @@ static int open_nodes(redis_store *r)
             r->slots[s] = NO_NODE;
         if ((rc = node_prepare(r, n)) != STREAMY_OK)
             return rc;
-        return read_map(r, n);
+        return streamy__redis_read_map(r, n);
     }
     streamy_store_set_error(&r->base, "redis: cannot connect to any of the %zu hosts: %s",
                             r->n_seeds, tried);
