@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # cluster_store.sh: the conformance suite (check_store) against the Redis Cluster of
 # with_cluster.sh, then a check that its users' keys landed on each of the 3 primaries,
-# so that every node took part.
+# so that every node took part, and that no node answered MOVED (every slot computed
+# right).
 #
 #   sh tests/redis/with_cluster.sh sh tests/redis/cluster_store.sh CHECK_STORE
 set -u
@@ -23,5 +24,17 @@ for p in $CLUSTER_PORTS; do
 done
 if [ "$primaries" -ne 3 ] || [ "$holding" -ne 3 ]; then
   echo "cluster_store: the suite's keys are on $holding of $primaries primaries, not all 3" >&2
+  exit 1
+fi
+# The store computes each key's slot itself: had it got one wrong, a node would have
+# answered MOVED (Redis counts error replies by their first word).
+moved=0
+for p in $CLUSTER_PORTS; do
+  n=$(redis-cli -p "$p" info errorstats 2>/dev/null | sed -n 's/^errorstat_MOVED:count=\([0-9]*\).*/\1/p')
+  moved=$((moved + ${n:-0}))
+done
+echo "cluster_store: MOVED answers during the suite: $moved"
+if [ "$moved" -ne 0 ]; then
+  echo "cluster_store: the store sent $moved commands to the wrong node" >&2
   exit 1
 fi
