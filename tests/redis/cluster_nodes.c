@@ -60,8 +60,16 @@ static void sleep_ms(long ms)
     }
 }
 
+static pid_t kids[MAX_THREADS];
+
 static void stop_children(void)
 {
+    for (int i = 0; i < MAX_THREADS; i++)
+        if (kids[i] > 0) {
+            kill(kids[i], SIGKILL);
+            waitpid(kids[i], NULL, 0);
+            kids[i] = 0;
+        }
     for (int i = 0; i < nservers; i++)
         if (servers[i].pid > 0) {
             kill(servers[i].pid, SIGKILL);
@@ -538,6 +546,79 @@ static long check_kept(void)
     return expected;
 }
 
+/* --- client processes -------------------------------------------------------------- */
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    atomic_store(&stop_clients, 1);
+}
+
+/* The contention clients as processes of their own: each runs contend_client until
+ * SIGUSR1 and writes what it was answered to CLUSTER_DIR/clientN.txt. */
+static void start_client_processes(void)
+{
+    atomic_store(&stop_clients, 0);
+    nclients = MAX_THREADS;
+    for (int i = 0; i < nclients; i++) {
+        memset(&clients[i], 0, sizeof(clients[i]));
+        clients[i].id = i;
+        clients[i].s = &servers[i % nservers];
+        if ((kids[i] = fork()) < 0)
+            fail("fork: %s", strerror(errno));
+        if (kids[i] == 0) {
+            char path[1100];
+            FILE *f;
+            nservers = 0; /* the parent's children, not this process's */
+            memset(kids, 0, sizeof(kids));
+            signal(SIGUSR1, on_usr1);
+            contend_client(&clients[i]);
+            snprintf(path, sizeof(path), "%s/client%d.txt", cluster_dir, i);
+            if ((f = fopen(path, "w")) == NULL)
+                _exit(3);
+            fprintf(f, "%ld %ld %ld %ld\nE%s\n", clients[i].ok, clients[i].refused,
+                    clients[i].unavailable, clients[i].deletes, clients[i].error);
+            for (size_t k = 0; k < clients[i].n; k++)
+                fprintf(f, "%s %s %ld %d\n", clients[i].subs[k].user,
+                        clients[i].subs[k].stream, clients[i].subs[k].status,
+                        clients[i].subs[k].deleted);
+            _exit(fclose(f) == 0 ? 0 : 3);
+        }
+    }
+}
+
+/* Stop the client processes and read back what each was answered. */
+static void join_client_processes(void)
+{
+    for (int i = 0; i < nclients; i++)
+        kill(kids[i], SIGUSR1);
+    for (int i = 0; i < nclients; i++) {
+        char path[1100], line[512];
+        int status;
+        FILE *f;
+        client *cl = &clients[i];
+        waitpid(kids[i], &status, 0);
+        kids[i] = 0;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            fail("client process %d ended with status %d", i, status);
+        snprintf(path, sizeof(path), "%s/client%d.txt", cluster_dir, i);
+        if ((f = fopen(path, "r")) == NULL ||
+            fscanf(f, "%ld %ld %ld %ld\n", &cl->ok, &cl->refused, &cl->unavailable,
+                   &cl->deletes) != 4 ||
+            fgets(cl->error, sizeof(cl->error), f) == NULL)
+            fail("cannot read %s", path);
+        if (strcmp(cl->error, "E\n") != 0)
+            fail("client %d: %s", i, cl->error + 1);
+        while (fgets(line, sizeof(line), f) != NULL) {
+            sub *s = add_sub(cl);
+            if (sscanf(line, "%31s %31s %ld %d", s->user, s->stream, &s->status,
+                       &s->deleted) != 4)
+                fail("%s: bad line %s", path, line);
+        }
+        fclose(f);
+    }
+}
+
 static void contend(int seconds, void (*during)(void))
 {
     pthread_t w;
@@ -547,13 +628,13 @@ static void contend(int seconds, void (*during)(void))
     cluster_uri(db, sizeof(db), "cn:", "");
     start_server(&servers[0], 0, db);
     start_server(&servers[1], 1, db);
+    start_client_processes();
     if (pthread_create(&w, NULL, watcher, NULL) != 0)
         fail("cannot start the watcher");
-    start_clients(MAX_THREADS, contend_client);
     sleep_ms(seconds * 1000L);
     if (during != NULL)
         during();
-    join_clients();
+    join_client_processes();
     atomic_store(&stop_watch, 1);
     pthread_join(w, NULL);
     if (watch_error[0] != '\0')
@@ -564,7 +645,8 @@ static void contend(int seconds, void (*during)(void))
         unavailable += clients[i].unavailable;
     }
     kept = check_kept();
-    printf("%d servers, %d clients: %ld answered 200, %ld 429, %ld 503; the watcher read "
+    printf("%d servers, %d client processes: %ld answered 200, %ld 429, %ld 503; the "
+           "watcher read "
            "every primary %ld times, the most leases it saw was %ld; the %ld leases "
            "granted and kept are in the cluster\n",
            nservers, nclients, ok, refused, unavailable, polls, worst, kept);
