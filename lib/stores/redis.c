@@ -442,8 +442,11 @@ static int exec_cmd(redis_store *r, unsigned int slot, rcmd *c, int flags,
                 goto later;
             if (redirects++ == REDIRECTS_MAX)
                 return STREAMY_ESTORE;
-            idx = host[0] ? streamy__redis_find_node(r, host, strlen(host), port)
-                          : streamy__redis_find_node(r, n->host, strlen(n->host), port);
+            idx = host[0]
+                      ? streamy__redis_find_node(r, host, strlen(host), port)
+                      : streamy__redis_find_node(r, n->host ? n->host : LOCALHOST,
+                                                 strlen(n->host ? n->host : LOCALHOST),
+                                                 port);
             if (idx < 0)
                 return STREAMY_ESTORE;
             if (k == REDIR_ASK) {

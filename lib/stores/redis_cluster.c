@@ -152,7 +152,8 @@ int streamy__redis_read_map(redis_store *r, rnode *n)
         }
         /* An empty host: the node did not know its address; it is the one asked. */
         idx = p->element[0]->len == 0 || strcmp(p->element[0]->str, "?") == 0
-                  ? streamy__redis_find_node(r, n->host, strlen(n->host),
+                  ? streamy__redis_find_node(r, n->host ? n->host : LOCALHOST,
+                                             strlen(n->host ? n->host : LOCALHOST),
                                              (int)p->element[1]->integer)
                   : streamy__redis_find_node(r, p->element[0]->str, p->element[0]->len,
                                              (int)p->element[1]->integer);

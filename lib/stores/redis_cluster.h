@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The host of a node named without one (an empty host in CLUSTER SLOTS, MOVED or ASK)
+ * when the node that named it was reached over a Unix socket. */
+#define LOCALHOST "127.0.0.1"
 /* A Redis Cluster has 16384 hash slots. */
 #define CLUSTER_SLOTS 16384
 /* Longest key prefix from the URI, in bytes. */

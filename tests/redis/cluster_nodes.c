@@ -475,6 +475,47 @@ static void reshard_users(void)
     }
 }
 
+/* A field of one line of INFO commandstats, e.g. cmdstat_evalsha's rejected_calls. */
+static long long cmdstat(int port, const char *cmd, const char *field)
+{
+    redisContext *c = node(port);
+    redisReply *r;
+    const char *line, *eol, *f;
+    long long v = 0;
+
+    if (c == NULL)
+        return 0;
+    r = redisCommand(c, "INFO commandstats");
+    if (r != NULL && r->type == REDIS_REPLY_STRING &&
+        (line = strstr(r->str, cmd)) != NULL) {
+        eol = strchr(line, '\n');
+        if ((f = strstr(line, field)) != NULL && (eol == NULL || f < eol))
+            v = atoll(f + strlen(field));
+    }
+    freeReplyObject(r);
+    redisFree(c);
+    return v;
+}
+
+/* The store met the migrations: it sent ASKING (only the store does), and its EVALSHAs
+ * were redirected (MOVED, ASK, TRYAGAIN: "rejected" in Redis's command statistics). */
+static void check_redirections(void)
+{
+    long long asking = 0, rejected = 0;
+
+    for (int i = 0; i < NODES; i++) {
+        asking += cmdstat(ports[i], "cmdstat_asking:", "calls=");
+        rejected += cmdstat(ports[i], "cmdstat_evalsha:", "rejected_calls=");
+    }
+    printf("reshard: the store followed ASK %lld times; %lld of its scripts were "
+           "redirected or told to try again\n",
+           asking, rejected);
+    if (asking == 0 || rejected == 0)
+        fail("the store met no ASK (%lld ASKING) or no redirection (%lld): the test "
+             "tested nothing",
+             asking, rejected);
+}
+
 /* --- failover ----------------------------------------------------------------------- */
 
 static long count_ok(void)
@@ -645,6 +686,7 @@ int main(int argc, char **argv)
     } else if (strcmp(argv[1], "reshard") == 0) {
         allow_503 = 1;
         contend(1, reshard_users);
+        check_redirections();
     } else if (strcmp(argv[1], "failover") == 0) {
         run_failover();
     } else {
