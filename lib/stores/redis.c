@@ -596,6 +596,50 @@ static int did_not_run(const redis_store *r, const redisReply *rep)
                                       &port) != REDIR_NONE;
 }
 
+/* Route a batch: the node of each operation (its index in r->nodes), every node
+ * connected (used[] = 1). A cluster whose node cannot be reached, or whose slot has no
+ * node, is asked again for its map after a pause, until the handle's timeout. */
+static int route_batch(redis_store *r, const unsigned int *slot, uint16_t *node,
+                       unsigned char *used, size_t n)
+{
+    int64_t deadline = mono_ms() + r->timeout_ms;
+    int backoff = BACKOFF_FIRST_MS;
+
+    for (;;) {
+        int missing = 0, rc = STREAMY_OK;
+        memset(used, 0, NODES_MAX);
+        for (size_t i = 0; i < n; i++) {
+            rnode *nd = streamy__redis_route(r, slot[i]);
+            int idx;
+            node[i] = NO_NODE;
+            if (nd == NULL) {
+                streamy_store_set_error(&r->base, "%s: batch: no node serves slot %u",
+                                        r->where, slot[i]);
+                missing = 1;
+                continue;
+            }
+            idx = streamy__redis_node_index(r, nd);
+            if (used[idx] == 0) {
+                rc = streamy__redis_ensure_conn(r, nd);
+                used[idx] = rc == STREAMY_OK ? 1 : 2;
+            }
+            if (used[idx] == 1)
+                node[i] = (uint16_t)idx;
+            else
+                missing = 1;
+        }
+        if (!missing)
+            return STREAMY_OK;
+        if (!r->cluster || rc == STREAMY_ENOMEM)
+            return rc == STREAMY_OK ? STREAMY_ESTORE : rc;
+        if (mono_ms() + backoff > deadline)
+            return STREAMY_ESTORE;
+        nap_ms(backoff);
+        backoff = backoff * 2 > BACKOFF_MOST_MS ? BACKOFF_MOST_MS : backoff * 2;
+        streamy__redis_refresh_map(r);
+    }
+}
+
 /*
  * A batch is split by node: one pipeline per node (a single Redis: one), every node's
  * pipeline written before any answer is read, so all are in flight at once; the answers
@@ -605,7 +649,8 @@ static int did_not_run(const redis_store *r, const redisReply *rep)
  * connection fails while answers are read, the batch fails and no decision is
  * acknowledged, yet the decisions that had reached Redis may have taken effect: like an
  * answer lost on the way. The caller then sees an error, never a wrong answer; a later
- * subscribe of the same stream simply finds its lease. An operation answered NOSCRIPT,
+ * subscribe of the same stream simply finds its lease. Nothing is sent before every
+ * operation has a reachable node (route_batch()). An operation answered NOSCRIPT,
  * MOVED, ASK, TRYAGAIN or CLUSTERDOWN did not run: it is sent again alone, in order,
  * through exec_cmd(), unless a later operation of the same slot did run (the order would
  * change): then the batch fails.
@@ -634,21 +679,18 @@ static int redis_apply(streamy_store *st, streamy_store_op *ops, size_t n)
     pthread_mutex_lock(&r->lock);
     if (!r->cluster && (rc = streamy__redis_ensure_conn(r, r->nodes[0])) != STREAMY_OK)
         goto out;
-    /* Route every operation before anything is written: reading the map again uses a
-     * connection, which must not hold a half-sent pipeline then. */
     for (i = 0; i < n; i++) {
-        rnode *nd;
-        int idx;
         build(&cmds[i], r, op_of(ops[i].kind), &ops[i].req);
         slot[i] = user_slot(r, cmds[i].leases);
-        node[i] = NO_NODE;
-        if ((nd = streamy__redis_route(r, slot[i])) == NULL)
-            continue;
-        idx = streamy__redis_node_index(r, nd);
-        if (used[idx] == 0)
-            used[idx] = streamy__redis_ensure_conn(r, nd) == STREAMY_OK ? 1 : 2;
-        if (used[idx] == 1)
-            node[i] = (uint16_t)idx;
+    }
+    /* Route every operation, and connect to every node, before anything is written:
+     * reading the map again uses a connection, which must not hold a half-sent
+     * pipeline then; and a batch for a node that cannot be reached (a primary just
+     * killed, before its replica is promoted) waits within the timeout, then fails
+     * whole with nothing sent, rather than half-applied. */
+    if ((rc = route_batch(r, slot, node, used, n)) != STREAMY_OK) {
+        drained = 1; /* nothing written */
+        goto out;
     }
     for (i = 0; i < n; i++) {
         rnode *nd = node[i] == NO_NODE ? NULL : r->nodes[node[i]];
