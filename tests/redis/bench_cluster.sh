@@ -34,8 +34,8 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/streamy-clusterbench.XXXXXX")
 trap 'redis_stop; cluster_stop; rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM HUP
 mkdir -p "$tmp/single" "$tmp/cluster"
-redis_start "$tmp/single"
-cluster_start "$tmp/cluster"
+redis_start "$tmp/single" || { echo "bench_cluster: cannot start redis-server" >&2; exit 1; }
+cluster_start "$tmp/cluster" || { echo "bench_cluster: cannot start the cluster" >&2; exit 1; }
 first=${CLUSTER_PORTS# }
 first=${first%% *}
 # A cluster of one primary without a replica, all slots its own: the store's cluster
