@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: MIT */
-/* redis.c: the Redis store: one Lua script a decision, keys hash-tagged by user. */
+/* redis.c: the Redis store: one Lua script a decision, keys hash-tagged by user; a single
+ * Redis, or a Redis Cluster whose slots it routes itself (redis_cluster.h). */
 #include "stores.h"
 
 #include "answer.h"
+#include "redis_cluster.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 
 /*
  * Keys, for a user U and the URI's prefix P (empty by default):
@@ -24,6 +28,14 @@
  * reads the user's leases and limit, decides and writes inside Redis, which runs a script
  * alone. Its first argument is the operation (OP_* below, the same characters as the
  * script's); a decision answers with an array in the order of answer.h.
+ *
+ * A Redis Cluster is found at open (INFO cluster says cluster_enabled:1). The store then
+ * reads the slot map (CLUSTER SLOTS) and keeps one connection per node, opened when first
+ * needed. A command goes to the node of its key's slot. MOVED updates the map and sends
+ * the command again; ASK sends ASKING and the command to the named node once; TRYAGAIN,
+ * CLUSTERDOWN and a connection that cannot be opened mean the command did not run: it is
+ * tried again with a growing pause, until the handle's timeout. An answer lost after
+ * sending is an error for a decision (it may have run), never a second try.
  */
 extern const char *const streamy__redis_lua;
 extern const size_t streamy__redis_lua_len;
@@ -44,30 +56,20 @@ const char *streamy__redis_script(void)
     return streamy__redis_lua;
 }
 
-/* Longest key prefix from the URI, in bytes. */
-#define PREFIX_MAX 256
 /* prefix + "streamy:{" + user + "}:leases" + NUL */
 #define KEY_MAX (PREFIX_MAX + STREAMY_ID_MAX + 32)
 #define DEFAULT_CONNECT_TIMEOUT_MS 2000
 #define DEFAULT_TIMEOUT_MS 5000
+/* Largest wait= (replicas a write waits for). */
+#define WAIT_MAX 16
+/* Redirections one command follows before it gives up (a map that keeps changing). */
+#define REDIRECTS_MAX 16
+#define HOST_MAX 256
+/* The pause before trying again a command that did not run, doubling up to the most. */
+#define BACKOFF_FIRST_MS 10
+#define BACKOFF_MOST_MS 200
 
-typedef struct redis_store {
-    streamy_store base;
-    pthread_mutex_t lock; /* one connection, used by one thread at a time */
-    redisContext *c;      /* NULL while disconnected */
-    char sha[41];         /* the script's SHA1, from SCRIPT LOAD */
-    /* Where and how to connect. */
-    char *host, *path; /* exactly one is set: TCP host, or Unix socket path */
-    int port;
-    char *user, *pass; /* AUTH, when pass is set */
-    long db;
-    int connect_timeout_ms, timeout_ms;
-    char prefix[PREFIX_MAX + 1];
-    size_t prefix_len;
-    char where[300]; /* "redis 127.0.0.1:6379" or "redis unix:/path", for messages */
-} redis_store;
-
-/* One EVALSHA/EVAL being built: its arguments live here. */
+/* One command being built: its arguments live here. */
 typedef struct rcmd {
     const char *argv[12];
     size_t len[12];
@@ -75,6 +77,13 @@ typedef struct rcmd {
     char leases[KEY_MAX], limit[KEY_MAX];
     char op[2], now[24], ttl[24], lim[16], policy[4];
 } rcmd;
+
+/* How exec_cmd() may treat a command. */
+#define X_SCRIPT 1 /* EVALSHA: after NOSCRIPT, send it as EVAL */
+#define X_RESEND                                                                         \
+    2            /* reads or idempotent writes: may be sent again after a lost answer    \
+                  */
+#define X_WAIT 4 /* a write: WAIT for the URI's replicas */
 
 static struct timeval ms_tv(int ms)
 {
@@ -84,52 +93,55 @@ static struct timeval ms_tv(int ms)
     return tv;
 }
 
-/* Report a failure of the connection and drop it: the next call reconnects. */
-static int conn_error(redis_store *r, const char *what)
+static int64_t mono_ms(void)
 {
-    int timed_out = r->c != NULL && r->c->err == REDIS_ERR_IO &&
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void nap_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Report a failure of a node's connection and drop it: the next call reconnects. */
+int streamy__redis_conn_error(redis_store *r, rnode *n, const char *what)
+{
+    int timed_out = n->c != NULL && n->c->err == REDIS_ERR_IO &&
                     (errno == EAGAIN || errno == EWOULDBLOCK);
 
-    if (r->c == NULL)
-        streamy_store_set_error(&r->base, "%s: %s: not connected", r->where, what);
+    if (n->c == NULL)
+        streamy_store_set_error(&r->base, "%s: %s: not connected", n->where, what);
     else if (timed_out)
-        streamy_store_set_error(&r->base, "%s: %s: no answer within %d ms", r->where,
+        streamy_store_set_error(&r->base, "%s: %s: no answer within %d ms", n->where,
                                 what, r->timeout_ms);
     else
-        streamy_store_set_error(&r->base, "%s: %s: %s", r->where, what,
-                                r->c->errstr[0] ? r->c->errstr : "connection lost");
-    if (r->c != NULL) {
-        redisFree(r->c);
-        r->c = NULL;
+        streamy_store_set_error(&r->base, "%s: %s: %s", n->where, what,
+                                n->c->errstr[0] ? n->c->errstr : "connection lost");
+    if (n->c != NULL) {
+        redisFree(n->c);
+        n->c = NULL;
     }
     return STREAMY_ESTORE;
 }
 
 /* An error reply from Redis: BUSY (a script runs too long) and LOADING are transient. */
-static int reply_error(redis_store *r, const redisReply *rep, const char *what)
+int streamy__redis_reply_error(redis_store *r, const char *where, const redisReply *rep,
+                               const char *what)
 {
-    streamy_store_set_error(&r->base, "%s: %s: %.*s", r->where, what, (int)rep->len,
+    streamy_store_set_error(&r->base, "%s: %s: %.*s", where, what, (int)rep->len,
                             rep->str);
     if (strncmp(rep->str, "BUSY", 4) == 0 || strncmp(rep->str, "LOADING", 7) == 0)
         return STREAMY_EBUSY;
     return STREAMY_ESTORE;
 }
 
-/* Hand a reply to the caller (who frees it), or make an error reply the store's error. */
-static int take_reply(redis_store *r, redisReply *rep, redisReply **out, const char *what)
-{
-    int rc;
-
-    if (rep->type == REDIS_REPLY_ERROR) {
-        rc = reply_error(r, rep, what);
-        freeReplyObject(rep);
-        return rc;
-    }
-    *out = rep;
-    return STREAMY_OK;
-}
-
-static int bad_reply(redis_store *r, const char *what)
+int streamy__redis_bad_reply(redis_store *r, const char *what)
 {
     streamy_store_set_error(&r->base, "%s: %s: unexpected reply from Redis", r->where,
                             what);
@@ -137,71 +149,79 @@ static int bad_reply(redis_store *r, const char *what)
 }
 
 /* One command on a fresh connection, during connect; NULL on failure (error set). */
-static redisReply *setup_command(redis_store *r, const char *what, int argc,
+static redisReply *setup_command(redis_store *r, rnode *n, const char *what, int argc,
                                  const char **argv)
 {
-    redisReply *rep = redisCommandArgv(r->c, argc, argv, NULL);
+    redisReply *rep = redisCommandArgv(n->c, argc, argv, NULL);
 
     if (rep == NULL) {
-        conn_error(r, what);
+        streamy__redis_conn_error(r, n, what);
         return NULL;
     }
     if (rep->type == REDIS_REPLY_ERROR) {
-        reply_error(r, rep, what);
+        streamy__redis_reply_error(r, n->where, rep, what);
         freeReplyObject(rep);
-        redisFree(r->c);
-        r->c = NULL;
+        redisFree(n->c);
+        n->c = NULL;
         return NULL;
     }
     return rep;
 }
 
-/* Connect, authenticate, select the database and load the script. */
-static int connect_store(redis_store *r)
+/* Connect to a node and authenticate. */
+static int node_connect(redis_store *r, rnode *n)
 {
-    char dbtext[24];
     redisReply *rep;
     struct timeval ctv = ms_tv(r->connect_timeout_ms);
 
-    r->c = r->path ? redisConnectUnixWithTimeout(r->path, ctv)
-                   : redisConnectWithTimeout(r->host, r->port, ctv);
-    if (r->c == NULL) {
-        streamy_store_set_error(&r->base, "%s: cannot allocate a connection", r->where);
+    n->c = n->host == NULL ? redisConnectUnixWithTimeout(r->path, ctv)
+                           : redisConnectWithTimeout(n->host, n->port, ctv);
+    if (n->c == NULL) {
+        streamy_store_set_error(&r->base, "%s: cannot allocate a connection", n->where);
         return STREAMY_ENOMEM;
     }
-    if (r->c->err) {
-        streamy_store_set_error(&r->base, "%s: cannot connect: %s", r->where,
-                                r->c->errstr);
-        redisFree(r->c);
-        r->c = NULL;
+    if (n->c->err) {
+        streamy_store_set_error(&r->base, "%s: cannot connect: %s", n->where,
+                                n->c->errstr);
+        redisFree(n->c);
+        n->c = NULL;
         return STREAMY_ESTORE;
     }
-    if (redisSetTimeout(r->c, ms_tv(r->timeout_ms)) != REDIS_OK)
-        return conn_error(r, "set the timeout");
-    if (r->path == NULL)
-        redisEnableKeepAlive(r->c);
+    if (redisSetTimeout(n->c, ms_tv(r->timeout_ms)) != REDIS_OK)
+        return streamy__redis_conn_error(r, n, "set the timeout");
+    if (n->host != NULL)
+        redisEnableKeepAlive(n->c);
     if (r->pass != NULL) {
         const char *argv[3] = {"AUTH", r->user ? r->user : r->pass, r->pass};
-        if ((rep = setup_command(r, "AUTH", r->user ? 3 : 2, argv)) == NULL)
+        if ((rep = setup_command(r, n, "AUTH", r->user ? 3 : 2, argv)) == NULL)
             return STREAMY_ESTORE;
         freeReplyObject(rep);
     }
-    if (r->db != 0) {
+    return STREAMY_OK;
+}
+
+/* On a connected node: select the database (a cluster has only 0) and load the script. */
+static int node_prepare(redis_store *r, rnode *n)
+{
+    char dbtext[24];
+    redisReply *rep;
+
+    if (r->db != 0 && !r->cluster) {
         const char *argv[2] = {"SELECT", dbtext};
         snprintf(dbtext, sizeof(dbtext), "%ld", r->db);
-        if ((rep = setup_command(r, "SELECT", 2, argv)) == NULL)
+        if ((rep = setup_command(r, n, "SELECT", 2, argv)) == NULL)
             return STREAMY_ESTORE;
         freeReplyObject(rep);
     }
     {
         const char *argv[3] = {"SCRIPT", "LOAD", streamy__redis_lua};
-        if ((rep = setup_command(r, "SCRIPT LOAD", 3, argv)) == NULL)
+        if ((rep = setup_command(r, n, "SCRIPT LOAD", 3, argv)) == NULL)
             return STREAMY_ESTORE;
         if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
             freeReplyObject(rep);
-            redisFree(r->c);
-            r->c = NULL;
-            return bad_reply(r, "SCRIPT LOAD");
+            redisFree(n->c);
+            n->c = NULL;
+            return streamy__redis_bad_reply(r, "SCRIPT LOAD");
         }
         memcpy(r->sha, rep->str, 40);
         r->sha[40] = '\0';
@@ -210,31 +230,40 @@ static int connect_store(redis_store *r)
     return STREAMY_OK;
 }
 
+static int connect_node(redis_store *r, rnode *n)
+{
+    int rc = node_connect(r, n);
+
+    return rc != STREAMY_OK ? rc : node_prepare(r, n);
+}
+
 /* Whether the connection can carry a command that has not been sent yet. A server
  * that restarted or closed an idle client has closed the socket: seen here, before
  * anything is sent, so reconnecting and sending is safe. */
-static int conn_alive(const redis_store *r)
+static int conn_alive(const rnode *n)
 {
     char b;
-    ssize_t n;
+    ssize_t got;
 
-    if (r->c == NULL || r->c->err)
+    if (n->c == NULL || n->c->err)
         return 0;
-    n = recv(r->c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    got = recv(n->c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-/* Make sure there is a live connection: reconnect once if needed. */
-static int ensure_conn(redis_store *r)
+/* Make sure a node has a live connection: reconnect once if needed. */
+int streamy__redis_ensure_conn(redis_store *r, rnode *n)
 {
-    if (conn_alive(r))
+    if (conn_alive(n))
         return STREAMY_OK;
-    if (r->c != NULL) {
-        redisFree(r->c);
-        r->c = NULL;
+    if (n->c != NULL) {
+        redisFree(n->c);
+        n->c = NULL;
     }
-    return connect_store(r);
+    return connect_node(r, n);
 }
+
+/* --- commands --------------------------------------------------------------------- */
 
 static void make_key(char out[KEY_MAX], const redis_store *r, const char *user,
                      const char *what)
@@ -243,6 +272,11 @@ static void make_key(char out[KEY_MAX], const redis_store *r, const char *user,
              "%s"
              "streamy:{%s}:%s",
              r->prefix, user, what);
+}
+
+static unsigned int user_slot(const redis_store *r, const char *key)
+{
+    return r->cluster ? streamy__redis_key_slot(key, strlen(key)) : 0;
 }
 
 /* EVALSHA sha 2 leases limit op now ttl limit policy shadow stream. */
@@ -285,46 +319,183 @@ static int is_noscript(const redisReply *rep)
     return rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0;
 }
 
-/* Send the EVAL form of a command: after a NOSCRIPT answer, which means the script
- * did not run (a flushed script cache); EVAL also caches the script again. */
-static redisReply *eval_fallback(redis_store *r, rcmd *c)
+/* The script command as EVALSHA, or as EVAL: after a NOSCRIPT answer, which means the
+ * script did not run (a flushed script cache, a new node); EVAL also caches it again. */
+static void script_form(redis_store *r, rcmd *c, int eval)
 {
-    c->argv[0] = "EVAL";
-    c->argv[1] = streamy__redis_lua;
-    c->len[0] = 4;
-    c->len[1] = streamy__redis_lua_len;
-    return redisCommandArgv(r->c, c->argc, c->argv, c->len);
+    c->argv[0] = eval ? "EVAL" : "EVALSHA";
+    c->len[0] = eval ? 4 : 7;
+    c->argv[1] = eval ? streamy__redis_lua : r->sha;
+    c->len[1] = eval ? streamy__redis_lua_len : 40;
 }
 
-/* One script call, under the lock. `retry_sent`: the operation only reads, or writes
- * the same whether it runs once or twice, so it may be sent again on a new connection
- * when the first one failed after sending it. Decisions never are: their first try
- * may have taken effect, and a second answer could differ from the first. */
-static int call(redis_store *r, rcmd *c, redisReply **out, int retry_sent,
-                const char *what)
+/* The answer of WAIT after a write: fewer replicas than asked is an error, since the
+ * write could be lost by a failover; it may have been applied on the primary, like a
+ * decision whose answer was lost. */
+static int check_wait(redis_store *r, const rnode *n, const redisReply *w,
+                      const char *what)
 {
-    redisReply *rep = NULL;
-    int rc, tries = 0;
+    if (w->type == REDIS_REPLY_ERROR)
+        return streamy__redis_reply_error(r, n->where, w, what);
+    if (w->type != REDIS_REPLY_INTEGER)
+        return streamy__redis_bad_reply(r, what);
+    if (w->integer >= r->wait)
+        return STREAMY_OK;
+    streamy_store_set_error(&r->base,
+                            "%s: %s: acknowledged by %lld of %d replicas within %d ms "
+                            "(wait=%d): the write may have been applied on the primary "
+                            "alone",
+                            n->where, what, w->integer, r->wait, r->timeout_ms / 2,
+                            r->wait);
+    return STREAMY_ESTORE;
+}
+
+static void append_wait(redis_store *r, rnode *n)
+{
+    char nrep[8], ms[16];
+    const char *argv[3] = {"WAIT", nrep, ms};
+
+    snprintf(nrep, sizeof(nrep), "%d", r->wait);
+    snprintf(ms, sizeof(ms), "%d", r->timeout_ms / 2 > 0 ? r->timeout_ms / 2 : 1);
+    redisAppendCommandArgv(n->c, 3, argv, NULL);
+}
+
+/*
+ * One command for a key's slot, under the lock, and its reply (the caller frees it),
+ * following the cluster: MOVED (update the map, send again), ASK (ASKING and the command
+ * to the named node, once), TRYAGAIN / CLUSTERDOWN / no connection (it did not run: try
+ * again after a pause, within the timeout). An answer lost after sending ends the call
+ * with an error unless X_RESEND says sending twice is harmless; for a single Redis that
+ * is one more try, as the store always did.
+ */
+static int exec_cmd(redis_store *r, unsigned int slot, rcmd *c, int flags,
+                    redisReply **out, const char *what)
+{
+    int64_t deadline = mono_ms() + r->timeout_ms;
+    int backoff = BACKOFF_FIRST_MS, redirects = 0, resent = 0, eval = 0, rc;
+    int do_wait = (flags & X_WAIT) && r->wait > 0;
+    rnode *ask = NULL;
 
     for (;;) {
-        if ((rc = ensure_conn(r)) != STREAMY_OK)
-            return rc;
-        c->argv[1] = r->sha;
-        rep = redisCommandArgv(r->c, c->argc, c->argv, c->len);
-        if (rep != NULL && is_noscript(rep)) {
+        rnode *n = ask != NULL ? ask : streamy__redis_route(r, slot);
+        int asking = ask != NULL, ok;
+        redisReply *a = NULL, *rep = NULL, *w = NULL;
+        char host[HOST_MAX];
+        unsigned int moved_slot;
+        int port, idx;
+        redir_kind k;
+
+        ask = NULL;
+        if (n == NULL) {
+            streamy_store_set_error(&r->base, "%s: %s: no node serves slot %u", r->where,
+                                    what, slot);
+            goto later;
+        }
+        if ((rc = streamy__redis_ensure_conn(r, n)) != STREAMY_OK) {
+            if (!r->cluster || rc == STREAMY_ENOMEM)
+                return rc;
+            streamy__redis_refresh_map(r); /* a failover may have promoted a replica */
+            goto later;
+        }
+        if (flags & X_SCRIPT)
+            script_form(r, c, eval);
+        if (asking)
+            redisAppendCommand(n->c, "ASKING");
+        redisAppendCommandArgv(n->c, c->argc, c->argv, c->len);
+        if (do_wait)
+            append_wait(r, n);
+        ok = (!asking || redisGetReply(n->c, (void **)&a) == REDIS_OK) &&
+             redisGetReply(n->c, (void **)&rep) == REDIS_OK && rep != NULL &&
+             (!do_wait || (redisGetReply(n->c, (void **)&w) == REDIS_OK && w != NULL));
+        if (a != NULL)
+            freeReplyObject(a);
+        if (!ok) {
+            if (rep != NULL)
+                freeReplyObject(rep);
+            rc = streamy__redis_conn_error(r, n, what);
+            if (!(flags & X_RESEND))
+                return rc;
+            if (!r->cluster) {
+                if (resent++ > 0)
+                    return rc;
+                continue;
+            }
+            goto later;
+        }
+        if ((flags & X_SCRIPT) && !eval && is_noscript(rep)) {
+            eval = 1;
             freeReplyObject(rep);
-            rep = eval_fallback(r, c);
-            c->argv[0] = "EVALSHA";
-            c->len[0] = 7;
-            c->len[1] = 40;
+            if (w != NULL)
+                freeReplyObject(w);
+            continue;
+        }
+        k = rep->type != REDIS_REPLY_ERROR || !r->cluster
+                ? REDIR_NONE
+                : streamy__redis_redirection(rep->str, rep->len, &moved_slot, host,
+                                             sizeof(host), &port);
+        if (k != REDIR_NONE) {
+            streamy__redis_reply_error(r, n->where, rep, what);
+            freeReplyObject(rep);
+            if (w != NULL)
+                freeReplyObject(w);
+            if (k == REDIR_TRYAGAIN || k == REDIR_DOWN)
+                goto later;
+            if (redirects++ == REDIRECTS_MAX)
+                return STREAMY_ESTORE;
+            idx = host[0]
+                      ? streamy__redis_find_node(r, host, strlen(host), port)
+                      : streamy__redis_find_node(r, n->host ? n->host : LOCALHOST,
+                                                 strlen(n->host ? n->host : LOCALHOST),
+                                                 port);
+            if (idx < 0)
+                return STREAMY_ESTORE;
+            if (k == REDIR_ASK) {
+                ask = r->nodes[idx];
+            } else {
+                r->slots[moved_slot] = (uint16_t)idx;
+                streamy__redis_refresh_map(r);
+            }
+            continue;
+        }
+        if (rep->type == REDIS_REPLY_ERROR) {
+            rc = streamy__redis_reply_error(r, n->where, rep, what);
+        } else if (do_wait && (rc = check_wait(r, n, w, what)) == STREAMY_OK) {
+            *out = rep;
+            rep = NULL;
+        } else if (!do_wait) {
+            rc = STREAMY_OK;
+            *out = rep;
+            rep = NULL;
         }
         if (rep != NULL)
-            break;
-        rc = conn_error(r, what);
-        if (!retry_sent || tries++ > 0)
-            return rc;
+            freeReplyObject(rep);
+        if (w != NULL)
+            freeReplyObject(w);
+        return rc;
+    later:
+        if (mono_ms() + backoff > deadline)
+            return STREAMY_ESTORE;
+        nap_ms(backoff);
+        backoff = backoff * 2 > BACKOFF_MOST_MS ? BACKOFF_MOST_MS : backoff * 2;
     }
-    return take_reply(r, rep, out, what);
+}
+
+/* A plain command on a user's key (reads, SET, DEL: sending twice is harmless). */
+static int plain(redis_store *r, const char *key, int argc, const char **argv, int flags,
+                 redisReply **out, const char *what)
+{
+    rcmd c;
+    int rc;
+
+    c.argc = argc;
+    for (int i = 0; i < argc; i++) {
+        c.argv[i] = argv[i];
+        c.len[i] = strlen(argv[i]);
+    }
+    pthread_mutex_lock(&r->lock);
+    rc = exec_cmd(r, user_slot(r, key), &c, flags | X_RESEND, out, what);
+    pthread_mutex_unlock(&r->lock);
+    return rc;
 }
 
 static int int_at(const redisReply *rep, size_t i, long long *v)
@@ -343,15 +514,15 @@ static int read_decision(redis_store *r, const redisReply *rep, streamy_decision
     const redisReply *ev;
 
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != ANSWER_FIELDS)
-        return bad_reply(r, what);
+        return streamy__redis_bad_reply(r, what);
     for (size_t i = 0; i < ANSWER_EVICTED; i++)
         if (int_at(rep, i, &v[i]) != 0)
-            return bad_reply(r, what);
+            return streamy__redis_bad_reply(r, what);
     ev = rep->element[ANSWER_EVICTED];
     if (ev->type != REDIS_REPLY_STRING || ev->len > STREAMY_ID_MAX ||
         (v[ANSWER_RC] != STREAMY_OK && v[ANSWER_RC] != STREAMY_LIMIT_REACHED &&
          v[ANSWER_RC] != STREAMY_NOT_FOUND))
-        return bad_reply(r, what);
+        return streamy__redis_bad_reply(r, what);
     out->created = (int)v[ANSWER_CREATED];
     out->removed = (int)v[ANSWER_REMOVED];
     out->shadow_refused = (int)v[ANSWER_SHADOW_REFUSED];
@@ -376,7 +547,7 @@ static int decide(streamy_store *st, char op, const streamy_store_req *req,
 
     build(&c, r, op, req);
     pthread_mutex_lock(&r->lock);
-    rc = call(r, &c, &rep, 0, what);
+    rc = exec_cmd(r, user_slot(r, c.leases), &c, X_SCRIPT | X_WAIT, &rep, what);
     pthread_mutex_unlock(&r->lock);
     if (rc != STREAMY_OK)
         return rc;
@@ -410,94 +581,218 @@ static char op_of(streamy_op_kind kind)
                                             : OP_RENEW;
 }
 
+/* Whether an answer in a batch means the operation did not run, and is to be sent again
+ * by itself: NOSCRIPT, or (cluster) a redirection or a transient refusal. */
+static int did_not_run(const redis_store *r, const redisReply *rep)
+{
+    unsigned int s;
+    char host[HOST_MAX];
+    int port;
+
+    if (rep == NULL || is_noscript(rep))
+        return 1;
+    return r->cluster && rep->type == REDIS_REPLY_ERROR &&
+           streamy__redis_redirection(rep->str, rep->len, &s, host, sizeof(host),
+                                      &port) != REDIR_NONE;
+}
+
+/* Route a batch: the node of each operation (its index in r->nodes), every node
+ * connected (used[] = 1). A cluster whose node cannot be reached, or whose slot has no
+ * node, is asked again for its map after a pause, until the handle's timeout. */
+static int route_batch(redis_store *r, const unsigned int *slot, uint16_t *node,
+                       unsigned char *used, size_t n)
+{
+    int64_t deadline = mono_ms() + r->timeout_ms;
+    int backoff = BACKOFF_FIRST_MS;
+
+    for (;;) {
+        int missing = 0, rc = STREAMY_OK;
+        memset(used, 0, NODES_MAX);
+        for (size_t i = 0; i < n; i++) {
+            rnode *nd = streamy__redis_route(r, slot[i]);
+            int idx;
+            node[i] = NO_NODE;
+            if (nd == NULL) {
+                streamy_store_set_error(&r->base, "%s: batch: no node serves slot %u",
+                                        r->where, slot[i]);
+                missing = 1;
+                continue;
+            }
+            idx = streamy__redis_node_index(r, nd);
+            if (used[idx] == 0) {
+                rc = streamy__redis_ensure_conn(r, nd);
+                used[idx] = rc == STREAMY_OK ? 1 : 2;
+            }
+            if (used[idx] == 1)
+                node[i] = (uint16_t)idx;
+            else
+                missing = 1;
+        }
+        if (!missing)
+            return STREAMY_OK;
+        if (!r->cluster || rc == STREAMY_ENOMEM)
+            return rc == STREAMY_OK ? STREAMY_ESTORE : rc;
+        if (mono_ms() + backoff > deadline)
+            return STREAMY_ESTORE;
+        nap_ms(backoff);
+        backoff = backoff * 2 > BACKOFF_MOST_MS ? BACKOFF_MOST_MS : backoff * 2;
+        streamy__redis_refresh_map(r);
+    }
+}
+
 /*
- * A batch is ONE pipeline: every EVALSHA is written at once, in order, and the answers
- * are read back in order: one round trip. Redis runs each script alone, so each
- * decision is atomic and they take effect in the batch's order; but Redis has no
- * transaction across them (MULTI/EXEC would not roll back either). If the connection
- * fails while the answers are read, the batch fails and no decision is acknowledged,
- * yet the decisions that had reached Redis may have taken effect: like an answer lost
- * on the way. The caller then sees an error, never a wrong answer; a later subscribe
- * of the same stream simply finds its lease.
+ * A batch is split by node: one pipeline per node (a single Redis: one), every node's
+ * pipeline written before any answer is read, so all are in flight at once; the answers
+ * are read back and put in input order. Redis runs each script alone, so each decision is
+ * atomic and a user's decisions (one slot, one node) take effect in the batch's order;
+ * there is no transaction across them (MULTI/EXEC would not roll back either). If a
+ * connection fails while answers are read, the batch fails and no decision is
+ * acknowledged, yet the decisions that had reached Redis may have taken effect: like an
+ * answer lost on the way. The caller then sees an error, never a wrong answer; a later
+ * subscribe of the same stream simply finds its lease. Nothing is sent before every
+ * operation has a reachable node (route_batch()). An operation answered NOSCRIPT,
+ * MOVED, ASK, TRYAGAIN or CLUSTERDOWN did not run: it is sent again alone, in order,
+ * through exec_cmd(), unless a later operation of the same slot did run (the order would
+ * change): then the batch fails.
  */
 static int redis_apply(streamy_store *st, streamy_store_op *ops, size_t n)
 {
     redis_store *r = (redis_store *)st;
     redisReply **reps = calloc(n, sizeof(*reps));
     rcmd *cmds = malloc(n * sizeof(*cmds));
-    size_t i, got = 0, first_noscript = n;
-    int rc = STREAMY_OK;
+    uint16_t *node = malloc(n * sizeof(*node));
+    unsigned int *slot = malloc(n * sizeof(*slot));
+    redisReply *waits[NODES_MAX] = {NULL};
+    unsigned char used[NODES_MAX] = {0}; /* 1: in the batch, 2: could not connect */
+    size_t i, j;
+    int rc = STREAMY_OK, drained = 0;
 
-    if (reps == NULL || cmds == NULL) {
+    if (reps == NULL || cmds == NULL || node == NULL || slot == NULL) {
         free(reps);
         free(cmds);
+        free(node);
+        free(slot);
         streamy_store_set_error(st, "%s: cannot allocate a batch of %zu operations",
                                 r->where, n);
         return STREAMY_ENOMEM;
     }
     pthread_mutex_lock(&r->lock);
-    if ((rc = ensure_conn(r)) != STREAMY_OK)
+    if (!r->cluster && (rc = streamy__redis_ensure_conn(r, r->nodes[0])) != STREAMY_OK)
         goto out;
     for (i = 0; i < n; i++) {
-        int done;
         build(&cmds[i], r, op_of(ops[i].kind), &ops[i].req);
-        cmds[i].argv[1] = r->sha;
-        if (redisAppendCommandArgv(r->c, cmds[i].argc, cmds[i].argv, cmds[i].len) !=
+        slot[i] = user_slot(r, cmds[i].leases);
+    }
+    /* Route every operation, and connect to every node, before anything is written:
+     * reading the map again uses a connection, which must not hold a half-sent
+     * pipeline then; and a batch for a node that cannot be reached (a primary just
+     * killed, before its replica is promoted) waits within the timeout, then fails
+     * whole with nothing sent, rather than half-applied. */
+    if ((rc = route_batch(r, slot, node, used, n)) != STREAMY_OK) {
+        drained = 1; /* nothing written */
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        rnode *nd = node[i] == NO_NODE ? NULL : r->nodes[node[i]];
+        int done;
+        if (nd == NULL)
+            continue;
+        if (redisAppendCommandArgv(nd->c, cmds[i].argc, cmds[i].argv, cmds[i].len) !=
             REDIS_OK) {
-            rc = conn_error(r, "batch");
+            rc = streamy__redis_conn_error(r, nd, "batch");
             goto out;
         }
-        /* Hand Redis the first commands while the rest are formatted: still one
-         * pipeline, whose answers are read once all is sent. */
-        if (i % 8 == 7 && redisBufferWrite(r->c, &done) != REDIS_OK) {
-            rc = conn_error(r, "batch");
+        /* Hand Redis the first commands while the rest are formatted. */
+        if (i % 8 == 7 && redisBufferWrite(nd->c, &done) != REDIS_OK) {
+            rc = streamy__redis_conn_error(r, nd, "batch");
             goto out;
         }
     }
-    for (got = 0; got < n; got++) {
-        if (redisGetReply(r->c, (void **)&reps[got]) != REDIS_OK || reps[got] == NULL) {
-            rc = conn_error(r, "batch");
-            goto out;
-        }
-        if (is_noscript(reps[got]) && first_noscript == n)
-            first_noscript = got;
+    for (j = 0; j < r->n_nodes; j++) {
+        int done = 0;
+        if (used[j] != 1)
+            continue;
+        if (r->wait > 0)
+            append_wait(r, r->nodes[j]);
+        while (!done && r->nodes[j]->c != NULL)
+            if (redisBufferWrite(r->nodes[j]->c, &done) != REDIS_OK)
+                rc = streamy__redis_conn_error(r, r->nodes[j], "batch");
     }
-    /* NOSCRIPT: those scripts did not run. Only a tail of the batch may be sent again
-     * (as EVAL), or the order would change. */
-    if (first_noscript < n) {
-        for (i = first_noscript; i < n; i++)
-            if (!is_noscript(reps[i])) {
+    /* Every answer is read, also after a failure, so that the connections stay usable. */
+    for (i = 0; i < n; i++) {
+        rnode *nd = node[i] == NO_NODE ? NULL : r->nodes[node[i]];
+        if (nd == NULL || nd->c == NULL)
+            continue;
+        if (redisGetReply(nd->c, (void **)&reps[i]) != REDIS_OK || reps[i] == NULL) {
+            reps[i] = NULL;
+            rc = streamy__redis_conn_error(r, nd, "batch");
+        }
+    }
+    for (j = 0; j < r->n_nodes && r->wait > 0; j++)
+        if (used[j] == 1 && r->nodes[j]->c != NULL &&
+            (redisGetReply(r->nodes[j]->c, (void **)&waits[j]) != REDIS_OK ||
+             waits[j] == NULL)) {
+            waits[j] = NULL;
+            rc = streamy__redis_conn_error(r, r->nodes[j], "batch");
+        }
+    drained = 1;
+    if (rc != STREAMY_OK)
+        goto out;
+    for (i = 0; i < n; i++) {
+        if (!did_not_run(r, reps[i]))
+            continue;
+        for (j = i + 1; j < n; j++)
+            if (slot[j] == slot[i] && !did_not_run(r, reps[j])) {
                 streamy_store_set_error(st,
-                                        "%s: batch: the script cache was flushed during "
-                                        "the batch",
+                                        "%s: batch: the script cache was flushed or the "
+                                        "slot moved during the batch",
                                         r->where);
                 rc = STREAMY_ESTORE;
                 goto out;
             }
-        for (i = first_noscript; i < n; i++) {
-            freeReplyObject(reps[i]);
-            reps[i] = eval_fallback(r, &cmds[i]);
-            if (reps[i] == NULL) {
-                rc = conn_error(r, "batch");
-                goto out;
-            }
-        }
     }
+    for (i = 0; i < n; i++) {
+        if (!did_not_run(r, reps[i]))
+            continue;
+        if (reps[i] != NULL)
+            freeReplyObject(reps[i]);
+        reps[i] = NULL;
+        if ((rc = exec_cmd(r, slot[i], &cmds[i], X_SCRIPT | X_WAIT, &reps[i], "batch")) !=
+            STREAMY_OK)
+            goto out;
+    }
+    for (j = 0; j < r->n_nodes; j++)
+        if (waits[j] != NULL &&
+            (rc = check_wait(r, r->nodes[j], waits[j], "batch")) != STREAMY_OK)
+            goto out;
     for (i = 0; i < n && rc >= 0; i++) {
         if (reps[i]->type == REDIS_REPLY_ERROR)
-            rc = reply_error(r, reps[i], "batch");
+            rc = streamy__redis_reply_error(
+                r, node[i] == NO_NODE ? r->where : r->nodes[node[i]]->where, reps[i],
+                "batch");
         else
             rc = ops[i].result = read_decision(r, reps[i], ops[i].out, "batch");
     }
     if (rc > 0)
         rc = STREAMY_OK;
 out:
+    /* A pipeline that was written but not read would answer the next call: drop it. */
+    for (j = 0; j < r->n_nodes && !drained; j++)
+        if (used[j] == 1 && r->nodes[j]->c != NULL) {
+            redisFree(r->nodes[j]->c);
+            r->nodes[j]->c = NULL;
+        }
     pthread_mutex_unlock(&r->lock);
     for (i = 0; i < n; i++)
         if (reps[i] != NULL)
             freeReplyObject(reps[i]);
+    for (j = 0; j < NODES_MAX; j++)
+        if (waits[j] != NULL)
+            freeReplyObject(waits[j]);
     free(reps);
     free(cmds);
+    free(node);
+    free(slot);
     return rc;
 }
 
@@ -515,6 +810,20 @@ static int by_since(const void *a, const void *b)
     return strcmp(x->stream, y->stream);
 }
 
+/* A reading script call (list, count): sending it twice is harmless. */
+static int read_call(redis_store *r, char op, const streamy_store_req *req,
+                     redisReply **rep, const char *what)
+{
+    rcmd c;
+    int rc;
+
+    build(&c, r, op, req);
+    pthread_mutex_lock(&r->lock);
+    rc = exec_cmd(r, user_slot(r, c.leases), &c, X_SCRIPT | X_RESEND, rep, what);
+    pthread_mutex_unlock(&r->lock);
+    return rc;
+}
+
 static int redis_list(streamy_store *st, const streamy_store_req *req,
                       streamy_lease_cb cb, void *payload)
 {
@@ -522,17 +831,12 @@ static int redis_list(streamy_store *st, const streamy_store_req *req,
     redisReply *rep = NULL;
     lease_row *rows = NULL;
     size_t n, i;
-    rcmd c;
     int rc;
 
-    build(&c, r, OP_LIST, req);
-    pthread_mutex_lock(&r->lock);
-    rc = call(r, &c, &rep, 1, "list");
-    pthread_mutex_unlock(&r->lock);
-    if (rc != STREAMY_OK)
+    if ((rc = read_call(r, OP_LIST, req, &rep, "list")) != STREAMY_OK)
         return rc;
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements % 4 != 0) {
-        rc = bad_reply(r, "list");
+        rc = streamy__redis_bad_reply(r, "list");
         goto out;
     }
     n = rep->elements / 4;
@@ -546,7 +850,7 @@ static int redis_list(streamy_store *st, const streamy_store_req *req,
         if (rep->element[4 * i]->type != REDIS_REPLY_STRING ||
             int_at(rep, 4 * i + 1, &v[0]) || int_at(rep, 4 * i + 2, &v[1]) ||
             int_at(rep, 4 * i + 3, &v[2])) {
-            rc = bad_reply(r, "list");
+            rc = streamy__redis_bad_reply(r, "list");
             goto out;
         }
         rows[i].stream = rep->element[4 * i]->str;
@@ -570,44 +874,16 @@ static int redis_count(streamy_store *st, const streamy_store_req *req, unsigned
 {
     redis_store *r = (redis_store *)st;
     redisReply *rep = NULL;
-    rcmd c;
     int rc;
 
-    build(&c, r, OP_COUNT, req);
-    pthread_mutex_lock(&r->lock);
-    rc = call(r, &c, &rep, 1, "count");
-    pthread_mutex_unlock(&r->lock);
-    if (rc != STREAMY_OK)
+    if ((rc = read_call(r, OP_COUNT, req, &rep, "count")) != STREAMY_OK)
         return rc;
     if (rep->type != REDIS_REPLY_INTEGER || rep->integer < 0)
-        rc = bad_reply(r, "count");
+        rc = streamy__redis_bad_reply(r, "count");
     else
         *out = (unsigned int)rep->integer;
     freeReplyObject(rep);
     return rc;
-}
-
-/* A plain command that may be sent twice (reads, SET, DEL), under the lock. */
-static int plain(redis_store *r, int argc, const char **argv, redisReply **out,
-                 const char *what)
-{
-    redisReply *rep = NULL;
-    int rc;
-
-    pthread_mutex_lock(&r->lock);
-    for (int tries = 0;; tries++) {
-        if ((rc = ensure_conn(r)) != STREAMY_OK)
-            break;
-        if ((rep = redisCommandArgv(r->c, argc, argv, NULL)) != NULL)
-            break;
-        rc = conn_error(r, what);
-        if (tries > 0)
-            break;
-    }
-    pthread_mutex_unlock(&r->lock);
-    if (rep == NULL)
-        return rc;
-    return take_reply(r, rep, out, what);
 }
 
 static int redis_set_limit(streamy_store *st, const char *user, unsigned int limit)
@@ -620,7 +896,7 @@ static int redis_set_limit(streamy_store *st, const char *user, unsigned int lim
 
     make_key(key, r, user, "limit");
     snprintf(val, sizeof(val), "%u", limit);
-    if ((rc = plain(r, 3, argv, &rep, "set limit")) == STREAMY_OK)
+    if ((rc = plain(r, key, 3, argv, X_WAIT, &rep, "set limit")) == STREAMY_OK)
         freeReplyObject(rep);
     return rc;
 }
@@ -634,7 +910,7 @@ static int redis_clear_limit(streamy_store *st, const char *user)
     int rc;
 
     make_key(key, r, user, "limit");
-    if ((rc = plain(r, 2, argv, &rep, "clear limit")) == STREAMY_OK)
+    if ((rc = plain(r, key, 2, argv, X_WAIT, &rep, "clear limit")) == STREAMY_OK)
         freeReplyObject(rep);
     return rc;
 }
@@ -650,7 +926,7 @@ static int redis_get_limit(streamy_store *st, const char *user, unsigned int *li
     int rc;
 
     make_key(key, r, user, "limit");
-    if ((rc = plain(r, 2, argv, &rep, "read limit")) != STREAMY_OK)
+    if ((rc = plain(r, key, 2, argv, 0, &rep, "read limit")) != STREAMY_OK)
         return rc;
     *found = 0;
     if (rep->type == REDIS_REPLY_STRING &&
@@ -658,7 +934,7 @@ static int redis_get_limit(streamy_store *st, const char *user, unsigned int *li
         *found = 1;
         *limit = (unsigned int)v;
     } else if (rep->type != REDIS_REPLY_NIL) {
-        rc = bad_reply(r, "read limit");
+        rc = streamy__redis_bad_reply(r, "read limit");
     }
     freeReplyObject(rep);
     return rc;
@@ -677,13 +953,17 @@ static void scan_pattern(char *out, size_t size, const redis_store *r)
     snprintf(out + o, size - o, "streamy:{*}:leases");
 }
 
-/* Add an answer of the purge script to `*total`. */
-static int purge_count(redis_store *r, const redisReply *rep, uint64_t *total)
+/* Add an answer of the purge script to `*total`. A redirection means the key left this
+ * node between SCAN and the script (a resharding): its new node purges it. */
+static int purge_count(redis_store *r, const rnode *n, const redisReply *rep,
+                       uint64_t *total)
 {
+    if (did_not_run(r, rep) && !is_noscript(rep))
+        return STREAMY_OK;
     if (rep->type == REDIS_REPLY_ERROR)
-        return reply_error(r, rep, "purge");
+        return streamy__redis_reply_error(r, n->where, rep, "purge");
     if (rep->type != REDIS_REPLY_INTEGER || rep->integer < 0)
-        return bad_reply(r, "purge");
+        return streamy__redis_bad_reply(r, "purge");
     *total += (uint64_t)rep->integer;
     return STREAMY_OK;
 }
@@ -691,7 +971,7 @@ static int purge_count(redis_store *r, const redisReply *rep, uint64_t *total)
 /* Drop the expired leases of each key of a SCAN page, one pipeline for the page. A
  * NOSCRIPT answer means that key's script did not run: it runs again as EVAL (dropping
  * expired leases is the same whether done once or twice). */
-static int purge_page(redis_store *r, const redisReply *keys, const char *now,
+static int purge_page(redis_store *r, rnode *n, const redisReply *keys, const char *now,
                       uint64_t *total)
 {
     static const char op[] = {OP_PURGE, '\0'};
@@ -703,15 +983,15 @@ static int purge_page(redis_store *r, const redisReply *keys, const char *now,
         const char *a[6] = {"EVALSHA", r->sha, "1", keys->element[i]->str, op, now};
         size_t l[6] = {7, 40, 1, keys->element[i]->len, 1, nlen};
         if (keys->element[i]->type != REDIS_REPLY_STRING)
-            return bad_reply(r, "purge");
-        if (redisAppendCommandArgv(r->c, 6, a, l) != REDIS_OK)
-            return conn_error(r, "purge");
+            return streamy__redis_bad_reply(r, "purge");
+        if (redisAppendCommandArgv(n->c, 6, a, l) != REDIS_OK)
+            return streamy__redis_conn_error(r, n, "purge");
     }
     for (i = 0; i < keys->elements; i++) {
         redisReply *rep;
-        if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || rep == NULL) {
+        if (redisGetReply(n->c, (void **)&rep) != REDIS_OK || rep == NULL) {
             free(again);
-            return conn_error(r, "purge");
+            return streamy__redis_conn_error(r, n, "purge");
         }
         if (is_noscript(rep)) {
             if (again == NULL && (again = calloc(keys->elements, 1)) == NULL)
@@ -719,7 +999,7 @@ static int purge_page(redis_store *r, const redisReply *keys, const char *now,
             else
                 again[i] = 1;
         } else if (rc == STREAMY_OK) {
-            rc = purge_count(r, rep, total);
+            rc = purge_count(r, n, rep, total);
         }
         freeReplyObject(rep);
     }
@@ -730,11 +1010,11 @@ static int purge_page(redis_store *r, const redisReply *keys, const char *now,
         redisReply *rep;
         if (!again[i])
             continue;
-        if ((rep = redisCommandArgv(r->c, 6, a, l)) == NULL) {
-            rc = conn_error(r, "purge");
+        if ((rep = redisCommandArgv(n->c, 6, a, l)) == NULL) {
+            rc = streamy__redis_conn_error(r, n, "purge");
             break;
         }
-        rc = purge_count(r, rep, total);
+        rc = purge_count(r, n, rep, total);
         freeReplyObject(rep);
     }
     free(again);
@@ -743,65 +1023,131 @@ static int purge_page(redis_store *r, const redisReply *keys, const char *now,
     return rc;
 }
 
-/* SCAN the keyspace of this prefix on the node this handle is connected to, and drop
- * each user's expired leases with the script. Purging twice is harmless, so a lost
+/* SCAN one node's keys of this prefix and drop each user's expired leases with the
+ * script; then WAIT for the replicas, when asked. Purging twice is harmless, so a lost
  * connection is retried once, from the start. */
-static int redis_purge(streamy_store *st, const streamy_store_req *req, uint64_t *removed)
+static int purge_node(redis_store *r, rnode *n, const char *now, uint64_t *removed)
 {
-    redis_store *r = (redis_store *)st;
-    char pattern[2 * PREFIX_MAX + 32], cursor[32], now[24];
+    char pattern[2 * PREFIX_MAX + 32], cursor[32];
     const char *argv[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
     uint64_t total = 0;
     int rc = STREAMY_OK, tries = 0;
 
     scan_pattern(pattern, sizeof(pattern), r);
-    snprintf(now, sizeof(now), "%lld",
-             req->injected_clock ? (long long)req->now_ms : -1LL);
-    pthread_mutex_lock(&r->lock);
 again:
+    total = 0;
     strcpy(cursor, "0");
     do {
         redisReply *page;
 
-        if ((rc = ensure_conn(r)) != STREAMY_OK)
+        if ((rc = streamy__redis_ensure_conn(r, n)) != STREAMY_OK)
             break;
-        if ((page = redisCommandArgv(r->c, 6, argv, NULL)) == NULL) {
-            rc = conn_error(r, "purge");
+        if ((page = redisCommandArgv(n->c, 6, argv, NULL)) == NULL) {
+            rc = streamy__redis_conn_error(r, n, "purge");
             break;
         }
         if (page->type == REDIS_REPLY_ERROR)
-            rc = reply_error(r, page, "purge");
+            rc = streamy__redis_reply_error(r, n->where, page, "purge");
         else if (page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
                  page->element[0]->type != REDIS_REPLY_STRING ||
                  page->element[0]->len >= sizeof(cursor) ||
                  page->element[1]->type != REDIS_REPLY_ARRAY)
-            rc = bad_reply(r, "purge");
+            rc = streamy__redis_bad_reply(r, "purge");
         else {
             memcpy(cursor, page->element[0]->str, page->element[0]->len + 1);
-            rc = purge_page(r, page->element[1], now, &total);
+            rc = purge_page(r, n, page->element[1], now, &total);
         }
         freeReplyObject(page);
     } while (rc == STREAMY_OK && strcmp(cursor, "0") != 0);
-    if (rc == STREAMY_ESTORE && r->c == NULL && tries++ == 0)
+    if (rc == STREAMY_ESTORE && n->c == NULL && tries++ == 0)
         goto again;
+    if (rc == STREAMY_OK && r->wait > 0) {
+        redisReply *w;
+        append_wait(r, n);
+        if (redisGetReply(n->c, (void **)&w) != REDIS_OK || w == NULL)
+            return streamy__redis_conn_error(r, n, "purge");
+        rc = check_wait(r, n, w, "purge");
+        freeReplyObject(w);
+    }
+    if (rc == STREAMY_OK)
+        *removed += total;
+    return rc;
+}
+
+/* Purge covers every primary of a cluster (the map read again first). */
+static int redis_purge(streamy_store *st, const streamy_store_req *req, uint64_t *removed)
+{
+    redis_store *r = (redis_store *)st;
+    unsigned char used[NODES_MAX];
+    char now[24];
+    uint64_t total = 0;
+    int rc = STREAMY_OK;
+
+    snprintf(now, sizeof(now), "%lld",
+             req->injected_clock ? (long long)req->now_ms : -1LL);
+    pthread_mutex_lock(&r->lock);
+    if (r->cluster && (rc = streamy__redis_refresh_map(r)) != STREAMY_OK)
+        goto out;
+    streamy__redis_primaries(r, used);
+    for (size_t j = 0; j < r->n_nodes && rc == STREAMY_OK; j++)
+        if (used[j])
+            rc = purge_node(r, r->nodes[j], now, &total);
+out:
     pthread_mutex_unlock(&r->lock);
     if (rc == STREAMY_OK)
         *removed = total;
     return rc;
 }
 
+/* PING one node; a lost connection is tried once more. */
+static int ping(redis_store *r, rnode *n)
+{
+    const char *argv[1] = {"PING"};
+    redisReply *rep = NULL;
+    int rc;
+
+    for (int tries = 0;; tries++) {
+        if ((rc = streamy__redis_ensure_conn(r, n)) != STREAMY_OK)
+            return rc;
+        if ((rep = redisCommandArgv(n->c, 1, argv, NULL)) != NULL)
+            break;
+        rc = streamy__redis_conn_error(r, n, "health check");
+        if (tries > 0)
+            return rc;
+    }
+    if (rep->type == REDIS_REPLY_ERROR)
+        rc = streamy__redis_reply_error(r, n->where, rep, "health check");
+    else if (rep->type != REDIS_REPLY_STATUS || strcmp(rep->str, "PONG") != 0)
+        rc = streamy__redis_bad_reply(r, "health check");
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* Healthy when every primary answers (a cluster: with the map read again, so that a
+ * promoted replica is asked, not the primary it replaced). */
 static int redis_health(streamy_store *st)
 {
     redis_store *r = (redis_store *)st;
-    const char *argv[1] = {"PING"};
-    redisReply *rep;
-    int rc;
+    unsigned char used[NODES_MAX];
+    int rc = STREAMY_OK;
 
-    if ((rc = plain(r, 1, argv, &rep, "health check")) != STREAMY_OK)
-        return rc;
-    if (rep->type != REDIS_REPLY_STATUS || strcmp(rep->str, "PONG") != 0)
-        rc = bad_reply(r, "health check");
-    freeReplyObject(rep);
+    pthread_mutex_lock(&r->lock);
+    if (r->cluster && (rc = streamy__redis_refresh_map(r)) != STREAMY_OK)
+        goto out;
+    streamy__redis_primaries(r, used);
+    for (size_t j = 0; j < r->n_nodes && rc == STREAMY_OK; j++)
+        if (used[j])
+            rc = ping(r, r->nodes[j]);
+    if (rc == STREAMY_OK && r->cluster) {
+        for (size_t s = 0; s < CLUSTER_SLOTS && rc == STREAMY_OK; s++)
+            if (r->slots[s] == NO_NODE) {
+                streamy_store_set_error(st, "%s: health check: no node serves slot %zu",
+                                        r->where, s);
+                rc = STREAMY_ESTORE;
+            }
+    }
+out:
+    pthread_mutex_unlock(&r->lock);
     return rc;
 }
 
@@ -809,10 +1155,14 @@ static void redis_free(streamy_store *st)
 {
     redis_store *r = (redis_store *)st;
 
-    if (r->c != NULL)
-        redisFree(r->c);
+    for (size_t i = 0; i < r->n_nodes; i++) {
+        if (r->nodes[i]->c != NULL)
+            redisFree(r->nodes[i]->c);
+        free(r->nodes[i]->host);
+        free(r->nodes[i]);
+    }
+    free(r->slots);
     pthread_mutex_destroy(&r->lock);
-    free(r->host);
     free(r->path);
     free(r->user);
     free(r->pass);
@@ -835,7 +1185,7 @@ static int parse_ms(int *out, const char *name, const char *text)
     return STREAMY_OK;
 }
 
-/* The query string: prefix=, connect_timeout=, timeout=, and for unix:// db=,
+/* The query string: prefix=, connect_timeout=, timeout=, wait=, and for unix:// db=,
  * user=, password=. */
 static int parse_query(redis_store *r, const char *q, int is_unix)
 {
@@ -876,6 +1226,15 @@ static int parse_query(redis_store *r, const char *q, int is_unix)
             rc = parse_ms(&r->connect_timeout_ms, "connect_timeout", val);
         } else if (KEY_IS("timeout")) {
             rc = parse_ms(&r->timeout_ms, "timeout", val);
+        } else if (KEY_IS("wait")) {
+            unsigned long long w;
+            if (streamy__parse_uint(&w, val, WAIT_MAX) != STREAMY_OK)
+                rc = streamy__error(STREAMY_EINVAL,
+                                    "redis URI parameter wait=\"%.32s\" is not a number "
+                                    "of replicas from 0 to %d",
+                                    val, WAIT_MAX);
+            else
+                r->wait = (int)w;
         } else if (is_unix && KEY_IS("db")) {
             unsigned long long db;
             if (streamy__parse_uint(&db, val, 1000000) != STREAMY_OK)
@@ -894,7 +1253,7 @@ static int parse_query(redis_store *r, const char *q, int is_unix)
         } else {
             rc = streamy__error(STREAMY_EINVAL,
                                 "redis URI parameter \"%.*s\" is unknown (use prefix, "
-                                "connect_timeout, timeout%s)",
+                                "connect_timeout, timeout, wait%s)",
                                 (int)(klen > 64 ? 64 : klen), q,
                                 is_unix ? ", db, user, password" : "");
         }
@@ -912,12 +1271,78 @@ static int nomem(void)
     return streamy__error(STREAMY_ENOMEM, "cannot allocate the redis store");
 }
 
-/* redis://[[user]:pass@]host[:port][/db][?params] */
+/* Add a seed node from host[:port] (an IPv6 host in brackets). */
+static int parse_seed(redis_store *r, const char *p, const char *end)
+{
+    const char *hostend, *portstart = NULL;
+    unsigned long long v;
+    rnode *n;
+
+    if (r->n_nodes == NODES_MAX)
+        return streamy__error(STREAMY_EINVAL, "redis URI lists more than %d hosts",
+                              NODES_MAX);
+    if ((n = calloc(1, sizeof(*n))) == NULL)
+        return nomem();
+    r->nodes[r->n_nodes++] = n;
+    r->n_seeds = r->n_nodes;
+    n->port = 6379;
+    if (*p == '[') {
+        const char *close = memchr(p, ']', (size_t)(end - p));
+        if (close == NULL || close == p + 1)
+            return streamy__error(
+                STREAMY_EINVAL, "redis URI host \"%.*s\" is not a bracketed IPv6 address",
+                (int)(end - p), p);
+        n->host = strndup(p + 1, (size_t)(close - p - 1));
+        hostend = close + 1;
+        if (hostend < end && *hostend != ':')
+            return streamy__error(STREAMY_EINVAL,
+                                  "redis URI has \"%.*s\" after the IPv6 address",
+                                  (int)(end - hostend), hostend);
+    } else {
+        hostend = memchr(p, ':', (size_t)(end - p));
+        if (hostend == NULL)
+            hostend = end;
+        n->host = strndup(p, (size_t)(hostend - p));
+    }
+    if (n->host == NULL)
+        return nomem();
+    if (n->host[0] == '\0')
+        return streamy__error(STREAMY_EINVAL,
+                              r->n_seeds > 1 ? "redis URI host %zu of the list is empty "
+                                               "(use redis://HOST:PORT,HOST:PORT)"
+                                             : "redis URI has no host (use "
+                                               "redis://HOST[:PORT][/DB])",
+                              r->n_seeds);
+    if (hostend < end && *hostend == ':') {
+        char port[8];
+        size_t plen;
+        portstart = hostend + 1;
+        plen = (size_t)(end - portstart);
+        if (plen == 0 || plen >= sizeof(port))
+            goto bad_port;
+        memcpy(port, portstart, plen);
+        port[plen] = '\0';
+        if (streamy__parse_uint(&v, port, 65535) != STREAMY_OK || v == 0)
+            goto bad_port;
+        n->port = (int)v;
+    }
+    streamy__redis_node_where(n, NULL);
+    return STREAMY_OK;
+bad_port:
+    return streamy__error(
+        STREAMY_EINVAL,
+        "redis URI port \"%.*s\" of host \"%.*s\" is not a number from 1 to 65535",
+        (int)((size_t)(end - portstart) > 16 ? 16 : (size_t)(end - portstart)), portstart,
+        (int)(hostend - p > 64 ? 64 : hostend - p), p);
+}
+
+/* redis://[[user]:pass@]host[:port][,host[:port]...][/db][?params]: several hosts are
+ * seeds of one Redis Cluster. */
 static int parse_tcp(redis_store *r, const char *uri)
 {
     const char *p = uri + 8, *end, *at, *q = strchr(p, '?');
-    const char *hostend, *portstart = NULL;
     unsigned long long v;
+    int rc;
 
     end = q ? q : p + strlen(p);
     /* The authority ends at the first '/'. */
@@ -945,42 +1370,13 @@ static int parse_tcp(redis_store *r, const char *uri)
                                       "redis URI password has a bad %%-escape");
             p = at + 1;
         }
-        if (*p == '[') {
-            const char *close = memchr(p, ']', (size_t)(auth_end - p));
-            if (close == NULL || close == p + 1)
-                return streamy__error(
-                    STREAMY_EINVAL,
-                    "redis URI host \"%.*s\" is not a bracketed IPv6 address",
-                    (int)(auth_end - p), p);
-            r->host = strndup(p + 1, (size_t)(close - p - 1));
-            hostend = close + 1;
-            if (hostend < auth_end && *hostend != ':')
-                return streamy__error(STREAMY_EINVAL,
-                                      "redis URI has \"%.*s\" after the IPv6 address",
-                                      (int)(auth_end - hostend), hostend);
-        } else {
-            hostend = memchr(p, ':', (size_t)(auth_end - p));
-            if (hostend == NULL)
-                hostend = auth_end;
-            r->host = strndup(p, (size_t)(hostend - p));
-        }
-        if (r->host == NULL)
-            return nomem();
-        if (r->host[0] == '\0')
-            return streamy__error(STREAMY_EINVAL, "redis URI has no host (use "
-                                                  "redis://HOST[:PORT][/DB])");
-        if (hostend < auth_end && *hostend == ':') {
-            char port[8];
-            size_t plen;
-            portstart = hostend + 1;
-            plen = (size_t)(auth_end - portstart);
-            if (plen == 0 || plen >= sizeof(port))
-                goto bad_port;
-            memcpy(port, portstart, plen);
-            port[plen] = '\0';
-            if (streamy__parse_uint(&v, port, 65535) != STREAMY_OK || v == 0)
-                goto bad_port;
-            r->port = (int)v;
+        for (;;) {
+            const char *comma = memchr(p, ',', (size_t)(auth_end - p));
+            if ((rc = parse_seed(r, p, comma ? comma : auth_end)) != STREAMY_OK)
+                return rc;
+            if (comma == NULL)
+                break;
+            p = comma + 1;
         }
         if (slash != NULL && slash + 1 < end) {
             char db[16];
@@ -998,11 +1394,6 @@ static int parse_tcp(redis_store *r, const char *uri)
     if (q != NULL)
         return parse_query(r, q + 1, 0);
     return STREAMY_OK;
-bad_port:
-    return streamy__error(
-        STREAMY_EINVAL, "redis URI port \"%.*s\" is not a number from 1 to 65535",
-        (int)((size_t)(end - portstart) > 16 ? 16 : (size_t)(end - portstart)),
-        portstart);
 }
 
 /* unix:///path/to/redis.sock[?params] */
@@ -1017,9 +1408,75 @@ static int parse_unix(redis_store *r, const char *uri)
                               "redis.sock)");
     if ((r->path = streamy__percent_decode(p, len, NULL)) == NULL)
         return streamy__error(STREAMY_EINVAL, "unix URI path has a bad %%-escape");
+    if ((r->nodes[0] = calloc(1, sizeof(*r->nodes[0]))) == NULL)
+        return nomem();
+    r->n_nodes = r->n_seeds = 1;
+    streamy__redis_node_where(r->nodes[0], r->path);
     if (q != NULL)
         return parse_query(r, q + 1, 1);
     return STREAMY_OK;
+}
+
+/* Find out what the URI's hosts are: the first that answers says whether it is a Redis
+ * Cluster node. A single Redis is the store's one node, as always; a cluster's slot map
+ * is read, and the seeds stay in the table as places to read it again. */
+static int open_nodes(redis_store *r)
+{
+    char tried[512] = "";
+    size_t o = 0;
+    int rc = STREAMY_ESTORE;
+
+    for (size_t i = 0; i < r->n_seeds; i++) {
+        rnode *n = r->nodes[i];
+        redisReply *rep;
+        int enabled;
+
+        if ((rc = node_connect(r, n)) != STREAMY_OK) {
+            if (r->n_seeds == 1 || rc == STREAMY_ENOMEM)
+                return rc;
+            o += (size_t)snprintf(tried + o, o < sizeof(tried) ? sizeof(tried) - o : 0,
+                                  "%s%s", o ? ", " : "", n->where + 6);
+            if (o >= sizeof(tried))
+                o = sizeof(tried) - 1;
+            continue;
+        }
+        rep = redisCommand(n->c, "INFO cluster");
+        if (rep == NULL)
+            return streamy__redis_conn_error(r, n, "INFO cluster");
+        enabled = rep->type == REDIS_REPLY_STRING &&
+                  strstr(rep->str, "cluster_enabled:1") != NULL;
+        freeReplyObject(rep);
+        if (!enabled) {
+            if (r->n_seeds > 1)
+                return streamy__error(STREAMY_EINVAL,
+                                      "redis URI lists %zu hosts, but %s is not a Redis "
+                                      "Cluster node (cluster_enabled:0): name one host "
+                                      "for a single Redis",
+                                      r->n_seeds, n->where + 6);
+            snprintf(r->where, sizeof(r->where), "%s", n->where);
+            return node_prepare(r, n);
+        }
+        if (r->db != 0)
+            return streamy__error(STREAMY_EINVAL,
+                                  "redis URI database %ld: %s is a Redis Cluster node, "
+                                  "and a cluster has only database 0",
+                                  r->db, n->where + 6);
+        r->cluster = 1;
+        o = (size_t)snprintf(r->where, sizeof(r->where), "redis cluster");
+        for (size_t j = 0; j < r->n_seeds && o < sizeof(r->where); j++)
+            o += (size_t)snprintf(r->where + o, sizeof(r->where) - o, "%s%s",
+                                  j ? "," : " ", r->nodes[j]->where + 6);
+        if ((r->slots = malloc(CLUSTER_SLOTS * sizeof(*r->slots))) == NULL)
+            return nomem();
+        for (size_t s = 0; s < CLUSTER_SLOTS; s++)
+            r->slots[s] = NO_NODE;
+        if ((rc = node_prepare(r, n)) != STREAMY_OK)
+            return rc;
+        return streamy__redis_read_map(r, n);
+    }
+    streamy_store_set_error(&r->base, "redis: cannot connect to any of the %zu hosts: %s",
+                            r->n_seeds, tried);
+    return STREAMY_ESTORE;
 }
 
 int streamy__store_redis_open(streamy_store **out, const char *uri,
@@ -1042,7 +1499,6 @@ int streamy__store_redis_open(streamy_store **out, const char *uri,
     streamy_store_init(&r->base, STREAMY_STORE_VERSION);
     r->base.name = "redis";
     r->base.free = redis_free;
-    r->port = 6379;
     r->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
     r->timeout_ms = DEFAULT_TIMEOUT_MS;
     rc = strncmp(uri, "unix://", 7) == 0 ? parse_unix(r, uri) : parse_tcp(r, uri);
@@ -1052,13 +1508,7 @@ int streamy__store_redis_open(streamy_store **out, const char *uri,
         rc = streamy__error(STREAMY_EINVAL, "redis URI gives a user without a password");
         goto fail;
     }
-    if (r->path != NULL)
-        snprintf(r->where, sizeof(r->where), "redis unix:%.200s", r->path);
-    else
-        snprintf(r->where, sizeof(r->where),
-                 strchr(r->host, ':') ? "redis [%.200s]:%d" : "redis %.200s:%d", r->host,
-                 r->port);
-    if ((rc = connect_store(r)) != STREAMY_OK)
+    if ((rc = open_nodes(r)) != STREAMY_OK)
         goto fail;
     r->base.acquire = redis_acquire;
     r->base.release = redis_release;

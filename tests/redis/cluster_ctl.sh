@@ -24,6 +24,7 @@ cluster_node_start() {
     --cluster-enabled yes --cluster-config-file "$_d/nodes.conf" \
     --cluster-node-timeout "${STREAMY_CLUSTER_NODE_TIMEOUT:-1000}" \
     --logfile "$_d/redis.log" --daemonize no --enable-debug-command local \
+    --repl-diskless-sync-delay 0 \
     >/dev/null 2>&1 &
   _pid=$!
   _i=0
@@ -45,8 +46,10 @@ cluster_start() {
   redis_require
   while [ $_attempt -lt 10 ]; do
     _attempt=$((_attempt + 1))
-    # Six consecutive ports from 20000 to 49999: the buses take 30000 to 59999.
-    _base=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 29990))
+    # Six consecutive ports from 20000 to 22705, the buses 10000 higher: all below
+    # Linux's ephemeral ports (32768 and up), which the nodes' own connections to each
+    # other take, so that a node seldom finds its port in use.
+    _base=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 2700))
     CLUSTER_PORTS="" CLUSTER_PIDS=""
     _ok=1
     for _n in 0 1 2 3 4 5; do
@@ -70,11 +73,13 @@ cluster_start() {
     fi
     cluster_stop
   done
-  echo "redis cluster tests: could not start the 6 nodes (see $_dir/*/redis.log)" >&2
+  echo "redis cluster tests: could not start the 6 nodes; the ends of their logs:" >&2
+  tail -n 3 "$_dir"/*/redis.log >&2 2>/dev/null
   return 1
 }
 
-# Every node says cluster_state:ok and knows 3 primaries with slots (up to 30 s, scaled).
+# Every node says cluster_state:ok and knows 3 primaries with slots, and every primary's
+# replica is online (up to 30 s, scaled).
 cluster_wait_ok() {
   _i=0
   while [ $_i -lt $((300 * ${STREAMY_TEST_TIMEOUT_MULTIPLIER:-1})) ]; do
@@ -87,6 +92,17 @@ cluster_wait_ok() {
         break
       fi
     done
+    # ... and every primary has its replica online (a write can then WAIT for it).
+    if [ $_all -eq 1 ]; then
+      for _p in $CLUSTER_PORTS; do
+        _r=$(redis-cli -p "$_p" info replication 2>/dev/null)
+        if echo "$_r" | grep -q '^role:master' &&
+          ! echo "$_r" | grep -q '^slave0:.*state=online'; then
+          _all=0
+          break
+        fi
+      done
+    fi
     [ $_all -eq 1 ] && return 0
     sleep 0.1
     _i=$((_i + 1))
