@@ -384,49 +384,6 @@ START_TEST(every_statement_uses_an_index)
 }
 END_TEST
 
-/* The WAL is checkpointed by the store's own thread, not inside a decision's commit:
- * thousands of commits (several thousand WAL pages, past the 1000 at which SQLite
- * would have checkpointed inside a commit) and no decision checkpointed, while the
- * database file grew, which only a checkpoint does. */
-START_TEST(wal_is_checkpointed_off_the_decisions)
-{
-    char user[32], wal[4200];
-    struct stat st;
-    off_t before;
-    int64_t frames = 0, page;
-    sqlite3 *db;
-    int i;
-
-    open_default();
-    ck_assert_rc(streamy_subscribe(NULL, h, "first", "s"), STREAMY_OK);
-    ck_assert_int_eq(stat(path, &st), 0);
-    before = st.st_size;
-    for (i = 0; i < 3000; i++) {
-        snprintf(user, sizeof(user), "user-%d", i);
-        ck_assert_rc(streamy_subscribe(NULL, h, user, "s"), STREAMY_OK);
-    }
-    /* The checkpointer runs on its own: wait for the database file to grow. */
-    for (i = 0; i < 1000 && stat(path, &st) == 0 && st.st_size == before; i++)
-        usleep(test_timeout_scale(10) * 1000);
-    db = raw_open();
-    page = raw_int(db, "PRAGMA page_size");
-    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM leases"), 3001);
-    sqlite3_close(db);
-    snprintf(wal, sizeof(wal), "%s-wal", path);
-    if (stat(wal, &st) == 0)
-        frames = st.st_size / page;
-    ck_assert_int_eq(stat(path, &st), 0);
-    printf("sqlite: 3000 commits: database %lld -> %lld bytes, WAL %lld pages, "
-           "checkpoints inside a commit: %lu\n",
-           (long long)before, (long long)st.st_size, (long long)frames,
-           streamy__sqlite_inline_checkpoints());
-    ck_assert_msg(st.st_size > before,
-                  "no checkpoint: the database file stayed %lld bytes",
-                  (long long)before);
-    ck_assert_uint_eq(streamy__sqlite_inline_checkpoints(), 0);
-}
-END_TEST
-
 START_TEST(synchronous_full_and_uri_parameters)
 {
     char uri[4200];
@@ -459,7 +416,6 @@ int main(void)
     tcase_add_test(tc, concurrent_creation);
     tcase_add_test(tc, every_statement_uses_an_index);
     tcase_add_test(tc, synchronous_full_and_uri_parameters);
-    tcase_add_test(tc, wal_is_checkpointed_off_the_decisions);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -89,21 +89,8 @@ typedef struct sqlite_store {
     sqlite3_stmt *stmt[ST_COUNT_];
     int busy_timeout_ms;
     int64_t busy_since_us;
-    /* The WAL is checkpointed by a thread of its own (see wal_grew). */
-    pthread_t ckpt_thread;
-    pthread_mutex_t ckpt_lock;
-    pthread_cond_t ckpt_cond;
-    int ckpt_started, ckpt_stop, ckpt_wanted;
-    pid_t ckpt_pid; /* a forked child has no checkpointer to stop */
     char path[];
 } sqlite_store;
-
-/* WAL frames (pages) after which a checkpoint is asked for: SQLite's own default. Past
- * CKPT_INLINE_FRAMES the checkpointer has fallen far behind (or this is a forked child,
- * which has no checkpointer), and the committing connection checkpoints itself, as
- * SQLite would, so that the WAL never grows without bound. */
-#define CKPT_FRAMES 1000
-#define CKPT_INLINE_FRAMES (16 * CKPT_FRAMES)
 
 /* What one scan of a user's rows found, before anything is changed. */
 typedef struct scan {
@@ -551,113 +538,15 @@ static int sqlite_health(streamy_store *st)
     return rc;
 }
 
-static void checkpointer_stop(sqlite_store *s);
-
 static void sqlite_free(streamy_store *st)
 {
     sqlite_store *s = (sqlite_store *)st;
 
-    checkpointer_stop(s);
     for (int i = 0; i < ST_COUNT_; i++)
         sqlite3_finalize(s->stmt[i]);
     sqlite3_close(s->db);
     pthread_mutex_destroy(&s->lock);
-    pthread_mutex_destroy(&s->ckpt_lock);
-    pthread_cond_destroy(&s->ckpt_cond);
     free(s);
-}
-
-/* --- checkpoints, off the decisions' path --------------------------------------------
- *
- * With synchronous=NORMAL a commit only appends to the WAL; the disk is synced when the
- * WAL is checkpointed into the database. SQLite checkpoints inside the commit that
- * crosses 1000 pages, so one decision in a few hundred waited for two fsyncs and the
- * copy of the WAL (tests/bench/commit_latency.c: p99.9 of 12-30 ms against a p50 of
- * 50 us). Here the committing connection only notices the WAL grew, and a thread of the
- * store runs a PASSIVE checkpoint on a connection of its own, which neither waits for
- * writers nor makes them wait. */
-
-static void *checkpointer_main(void *arg)
-{
-    sqlite_store *s = arg;
-    sqlite3 *db = NULL;
-
-    /* A connection finds the WAL only when it first reads: until then, a checkpoint on
-     * it does nothing. */
-    if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK ||
-        sqlite3_busy_timeout(db, 5000) != SQLITE_OK ||
-        sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) !=
-            SQLITE_OK) {
-        sqlite3_close(db);
-        db = NULL; /* the committing connection checkpoints past CKPT_INLINE_FRAMES */
-    }
-    pthread_mutex_lock(&s->ckpt_lock);
-    for (;;) {
-        while (!s->ckpt_wanted && !s->ckpt_stop)
-            pthread_cond_wait(&s->ckpt_cond, &s->ckpt_lock);
-        if (s->ckpt_stop)
-            break;
-        __atomic_store_n(&s->ckpt_wanted, 0, __ATOMIC_RELAXED);
-        pthread_mutex_unlock(&s->ckpt_lock);
-        /* SQLITE_BUSY (another checkpoint runs, e.g. another process's) is fine: the
-         * next growth asks again. */
-        if (db != NULL)
-            sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        pthread_mutex_lock(&s->ckpt_lock);
-    }
-    pthread_mutex_unlock(&s->ckpt_lock);
-    sqlite3_close(db);
-    return NULL;
-}
-
-static unsigned long inline_checkpoints;
-
-unsigned long streamy__sqlite_inline_checkpoints(void)
-{
-    return __atomic_load_n(&inline_checkpoints, __ATOMIC_RELAXED);
-}
-
-/* sqlite3_wal_hook: called after each commit with the WAL's size in pages. */
-static int wal_grew(void *arg, sqlite3 *db, const char *name, int frames)
-{
-    sqlite_store *s = arg;
-
-    if (frames >= CKPT_INLINE_FRAMES) {
-        __atomic_fetch_add(&inline_checkpoints, 1, __ATOMIC_RELAXED);
-        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    } else if (frames >= CKPT_FRAMES &&
-               !__atomic_load_n(&s->ckpt_wanted, __ATOMIC_RELAXED)) {
-        pthread_mutex_lock(&s->ckpt_lock);
-        __atomic_store_n(&s->ckpt_wanted, 1, __ATOMIC_RELAXED);
-        pthread_cond_signal(&s->ckpt_cond);
-        pthread_mutex_unlock(&s->ckpt_lock);
-    }
-    return SQLITE_OK;
-}
-
-/* Take checkpoints off the decisions' connection; without a thread, SQLite's own
- * automatic checkpoints stay. */
-static void checkpointer_start(sqlite_store *s)
-{
-    if (pthread_create(&s->ckpt_thread, NULL, checkpointer_main, s) != 0)
-        return;
-    s->ckpt_started = 1;
-    s->ckpt_pid = getpid();
-    sqlite3_wal_autocheckpoint(s->db, 0);
-    sqlite3_wal_hook(s->db, wal_grew, s);
-}
-
-static void checkpointer_stop(sqlite_store *s)
-{
-    if (!s->ckpt_started || s->ckpt_pid != getpid())
-        return;
-    pthread_mutex_lock(&s->ckpt_lock);
-    s->ckpt_stop = 1;
-    pthread_cond_signal(&s->ckpt_cond);
-    pthread_mutex_unlock(&s->ckpt_lock);
-    pthread_join(s->ckpt_thread, NULL);
-    s->ckpt_started = 0;
 }
 
 static int pragma_int(sqlite_store *s, const char *pragma, int64_t *value)
@@ -854,8 +743,6 @@ int streamy_store_sqlite_new(streamy_store **out, const char *path, int readonly
         return streamy__error(STREAMY_ENOMEM, "cannot allocate the sqlite store");
     memcpy(s->path, path, len + 1);
     pthread_mutex_init(&s->lock, NULL);
-    pthread_mutex_init(&s->ckpt_lock, NULL);
-    pthread_cond_init(&s->ckpt_cond, NULL);
     s->busy_timeout_ms = opts->busy_timeout_ms;
     streamy_store_init(&s->base, STREAMY_STORE_VERSION);
     s->base.name = "sqlite";
@@ -900,8 +787,6 @@ int streamy_store_sqlite_new(streamy_store **out, const char *path, int readonly
     s->base.purge = sqlite_purge;
     s->base.health = sqlite_health;
     s->base.apply = sqlite_apply;
-    if (!memory && !readonly)
-        checkpointer_start(s);
     *out = &s->base;
     return STREAMY_OK;
 fail:

@@ -29,10 +29,6 @@ enum {
 
 const char *streamy__sqlite_sql(int i);
 
-/* How many checkpoints the decisions' own connections ran, in this process, because the
- * store's checkpointer had fallen far behind (for the tests: normally none). */
-unsigned long streamy__sqlite_inline_checkpoints(void);
-
 /* A SQLite store URI taken apart, before anything is opened. */
 typedef struct streamy__sqlite_uri {
     char path[4096];      /* the file, or ":memory:" */
