@@ -37,6 +37,10 @@ for p in $pkgs; do [ -f "$(deb "$p")" ] || fail "missing $(deb "$p") (./bootstra
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/streamy-debs.XXXXXX")
 chmod 0755 "$tmp" # apt-get reads the .deb files as the user _apt
+# apt-get installs copies: it reads them as _apt, which may not reach DIST (a clone under
+# /root), and their paths must not hold spaces, which a list of words cannot carry.
+mkdir "$tmp/new"
+for p in $pkgs; do cp "$(deb "$p")" "$tmp/new/"; done
 installed="" pulled=""
 cleanup() {
   rc=$?
@@ -220,7 +224,7 @@ grep -qx STREAMY_MAX_STREAMS=2 /etc/default/streamy || fail "could not edit /etc
 
 # --- Upgrade to the DIST packages: the state and the changed settings stay ------------
 # shellcheck disable=SC2046
-apt_install $(for p in $pkgs; do deb "$p"; done)
+apt_install $(for p in $pkgs; do echo "$tmp/new/${p}_${version}_$arch.deb"; done)
 is_version streamyctl "$version"
 is_version "$lib" "$version"
 [ "$(id -u streamy)" = "$uid" ] || fail "the upgrade changed the uid of streamy"
