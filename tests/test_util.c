@@ -3,9 +3,11 @@
 #include "test_util.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -142,6 +144,25 @@ int test_timeout_scale(int value)
     int k = m ? atoi(m) : 1;
 
     return value * (k > 0 ? k : 1);
+}
+
+int64_t test_bound_us(int ms)
+{
+    return (int64_t)test_timeout_scale(ms) * 1000;
+}
+
+void test_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+int64_t test_monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 TCase *test_add_case(Suite *s, const char *name, SFun setup, SFun teardown, int seconds)

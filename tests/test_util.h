@@ -49,6 +49,12 @@ char *test_expand(const char *tmpl, const char *dir);
 
 /* Scale a timeout by STREAMY_TEST_TIMEOUT_MULTIPLIER (sanitizer runs are slower). */
 int test_timeout_scale(int value);
+/* The same bound of `ms` milliseconds, scaled, in microseconds. */
+int64_t test_bound_us(int ms);
+
+/* Sleep `ms` milliseconds, through signals; the monotonic clock in microseconds. */
+void test_sleep_ms(long ms);
+int64_t test_monotonic_us(void);
 
 /* End a child process the test forked: _exit(code), after the leak check that exit()
  * would have run under LeakSanitizer (exit code 23 when something leaked). */

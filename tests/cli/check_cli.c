@@ -95,13 +95,6 @@ int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* The parent's environment without STREAMY_* (so the caller's shell cannot leak
  * into a test), plus `extra`. */
 static char **child_env(const char *const *extra)

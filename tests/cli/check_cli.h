@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "test_util.h"
+
 /* This test's own directory, the streamyctl working directory, and a store in it. */
 extern char tmp[1024];
 extern char db[1100];
@@ -31,7 +33,6 @@ char *path_in_tmp(const char *name);
 char *fmt(const char *f, const char *a);
 
 int64_t now_ms(void); /* wall clock */
-void sleep_ms(long ms);
 
 /* A streamyctl running in the test's directory, its standard streams piped. */
 typedef struct proc {

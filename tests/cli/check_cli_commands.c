@@ -350,7 +350,7 @@ START_TEST(purge_json)
     expect_exit(CLI("subscribe", "u1", "s1", "--db", db, "--ttl", "1ms"), 0);
     expect_exit(CLI("subscribe", "u2", "s1", "--db", db, "--ttl", "1ms"), 0);
     expect_exit(CLI("subscribe", "u3", "s1", "--db", db), 0);
-    sleep_ms(20);
+    test_sleep_ms(20);
     r = CLI("purge", "--db", db, "--json");
     expect_exit(r, 0);
     ck_assert_int_eq(jint(json_only(&r), "removed"), 2);
@@ -423,7 +423,7 @@ START_TEST(policies_and_shadow)
         snprintf(s, sizeof(s), "s%d", i);
         expect_exit(CLI("subscribe", "old", s, "--db", db), 0);
         expect_exit(CLI("subscribe", "idle", s, "--db", db), 0);
-        sleep_ms(3); /* distinct start times, whatever the machine's speed */
+        test_sleep_ms(3); /* distinct start times, whatever the machine's speed */
     }
     r = CLI("subscribe", "old", "s4", "--db", db, "--json", "--policy", "evict-oldest");
     expect_exit(r, 0);

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "http_util.h"
+#include "test_util.h"
 
 #define SUB "/video-streams/subscription"
 #define RENEW "/video-streams/subscription/renew"

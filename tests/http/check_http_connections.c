@@ -105,7 +105,7 @@ START_TEST(connection_limit)
         ck_assert_msg(r->status == 0 && http_mono_ms() < deadline,
                       "GET /health after the idle connections closed: %ld %s%s",
                       r->status, r->body, r->error);
-        http_sleep_ms(20);
+        test_sleep_ms(20);
     }
     subscribe_ok(&s, "u", "s1");
     expect_stop(&s);
@@ -149,7 +149,7 @@ START_TEST(connection_limit_is_for_the_whole_server)
                 close(fd[i]);
         served += !turned_away;
         if (turned_away)
-            http_sleep_ms(20);
+            test_sleep_ms(20);
     }
     ck_assert_msg(served > 0, "no round had both connections served");
     expect_stop(&s);
@@ -182,7 +182,7 @@ static void wait_log_line(const char *file, const char *needle)
     while (log_lines_with(file, needle) == 0) {
         ck_assert_msg(http_mono_ms() < deadline, "no log line with %s in %s", needle,
                       file);
-        http_sleep_ms(20);
+        test_sleep_ms(20);
     }
 }
 

@@ -188,7 +188,7 @@ static char *metrics_when(http_server *s, const char *const *series, const doubl
         if (http_mono_ms() > deadline)
             ck_abort_msg("/metrics: %s is %g, expected %g; all: %s", series[i],
                          http_metric(r->body, series[i]), values[i], r->body);
-        http_sleep_ms(20);
+        test_sleep_ms(20);
     }
 }
 

@@ -59,7 +59,7 @@ static void wait_listener_closed(http_server *s)
         close(fd);
         ck_assert_msg(http_mono_ms() < deadline,
                       "the server still accepts after SIGTERM");
-        http_sleep_ms(10);
+        test_sleep_ms(10);
     }
 }
 
@@ -368,7 +368,7 @@ START_TEST(limit_holds_under_parallel_clients)
         monitor_main(mon, s.db);
     }
     while (mon->polls == 0 && mon->violations == 0)
-        http_sleep_ms(1);
+        test_sleep_ms(1);
 
     cr->mon = mon;
     cr->seed = 20261128u;

@@ -2,6 +2,7 @@
 /* http_server.c: the real `streamyctl serve` as a child process: started, signalled,
  * watched through /proc and stopped. */
 #include "http_util.h"
+#include "test_util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -203,7 +204,7 @@ void http_server_wait_signal_taken(const http_server *s, int sig)
             return;
         ck_assert_msg(http_mono_ms() < deadline, "the server did not take signal %d",
                       sig);
-        http_sleep_ms(2);
+        test_sleep_ms(2);
     }
 }
 
@@ -266,7 +267,7 @@ int http_server_wait(http_server *s)
 
     ck_assert(!s->stopped);
     while ((got = waitpid(s->pid, &status, WNOHANG)) == 0 && http_mono_ms() < deadline)
-        http_sleep_ms(10);
+        test_sleep_ms(10);
     if (got == 0) {
         kill(s->pid, SIGKILL);
         waitpid(s->pid, &status, 0);

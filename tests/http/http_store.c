@@ -2,6 +2,7 @@
 /* http_store.c: a child process that holds the SQLite store's WAL locks, and queries of
  * the store on a connection of its own. */
 #include "http_util.h"
+#include "test_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,7 +64,7 @@ void http_store_hold(http_store_lock *l, const char *db)
             shm_lock(fd, SHM_WRITE_LOCK, F_UNLCK);
             if (http_mono_ms() > deadline)
                 _exit(4);
-            http_sleep_ms(2);
+            test_sleep_ms(2);
         }
         if (pread(fd, &orig, 1, SHM_HEADER_COPY2_LAST) != 1)
             _exit(5);

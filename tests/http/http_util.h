@@ -40,7 +40,6 @@ char *http_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int64_t http_now_ms(void);  /* wall clock */
 int64_t http_mono_ms(void); /* monotonic clock */
-void http_sleep_ms(long ms);
 /* A bound in milliseconds, scaled by STREAMY_TEST_TIMEOUT_MULTIPLIER. */
 int http_scaled_ms(int ms);
 

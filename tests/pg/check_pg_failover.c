@@ -27,26 +27,6 @@ static const char *ctl_bin;  /* streamyctl */
 static const char *base_uri; /* from the harness */
 static char *tmp;
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-/* A bound in milliseconds, scaled for sanitizer runs. */
-static int64_t bound_us(int ms)
-{
-    return (int64_t)test_timeout_scale(ms) * 1000;
-}
-
 /* --- the server -------------------------------------------------------------------- */
 
 typedef struct server {
@@ -64,7 +44,7 @@ static void server_start(const char *db, const char *busy)
     int out[2];
     char line[512];
     size_t n = 0;
-    int64_t deadline = mono_us() + bound_us(20000);
+    int64_t deadline = test_monotonic_us() + test_bound_us(20000);
 
     snprintf(srv.log, sizeof(srv.log), "%s/server.log", tmp);
     ck_assert_int_eq(pipe(out), 0);
@@ -84,7 +64,7 @@ static void server_start(const char *db, const char *busy)
     close(out[1]);
     while (n + 1 < sizeof(line) && (n == 0 || line[n - 1] != '\n')) {
         struct pollfd p = {out[0], POLLIN, 0};
-        int64_t left = deadline - mono_us();
+        int64_t left = deadline - test_monotonic_us();
         ck_assert_msg(left > 0, "the server did not say where it listens (log %s)",
                       srv.log);
         if (poll(&p, 1, (int)(left / 1000) + 1) <= 0)
@@ -102,13 +82,14 @@ static void server_start(const char *db, const char *busy)
 
 static void server_stop(void)
 {
-    int64_t deadline = mono_us() + bound_us(20000);
+    int64_t deadline = test_monotonic_us() + test_bound_us(20000);
     int status;
     pid_t w;
 
     kill(srv.pid, SIGTERM);
-    while ((w = waitpid(srv.pid, &status, WNOHANG)) == 0 && mono_us() < deadline)
-        sleep_ms(10);
+    while ((w = waitpid(srv.pid, &status, WNOHANG)) == 0 &&
+           test_monotonic_us() < deadline)
+        test_sleep_ms(10);
     if (w == 0) {
         kill(srv.pid, SIGKILL);
         waitpid(srv.pid, &status, 0);
@@ -134,7 +115,7 @@ static long request(CURL *e, const char *method, const char *path, const char *u
 {
     char url[160], body[256];
     long status = 0;
-    int64_t t0 = mono_us();
+    int64_t t0 = test_monotonic_us();
 
     snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", srv.port, path);
     curl_easy_setopt(e, CURLOPT_URL, url);
@@ -152,7 +133,7 @@ static long request(CURL *e, const char *method, const char *path, const char *u
     if (curl_easy_perform(e) == CURLE_OK)
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     if (took_ms != NULL)
-        *took_ms = (mono_us() - t0) / 1000;
+        *took_ms = (test_monotonic_us() - t0) / 1000;
     return status;
 }
 
@@ -180,17 +161,17 @@ static long health(CURL *e, int64_t *took_ms)
 /* Wait until a subscribe of `user` and /health both answer 200; how long it took. */
 static int64_t wait_recovered(CURL *e, const char *user, const char *what)
 {
-    int64_t t0 = mono_us(), deadline = t0 + bound_us(20000);
+    int64_t t0 = test_monotonic_us(), deadline = t0 + test_bound_us(20000);
     char stream[32];
     int i = 0;
 
     for (;;) {
         snprintf(stream, sizeof(stream), "r%d", i++ % 2);
         if (subscribe(e, user, stream, NULL) == 200 && health(e, NULL) == 200)
-            return (mono_us() - t0) / 1000;
-        ck_assert_msg(mono_us() < deadline, "no recovery after %s (log %s)", what,
-                      srv.log);
-        sleep_ms(100);
+            return (test_monotonic_us() - t0) / 1000;
+        ck_assert_msg(test_monotonic_us() < deadline, "no recovery after %s (log %s)",
+                      what, srv.log);
+        test_sleep_ms(100);
     }
 }
 
@@ -247,7 +228,7 @@ static int64_t last_ok_us, max_gap_us;
 
 static void note_ok(int64_t killed)
 {
-    int64_t now = mono_us();
+    int64_t now = test_monotonic_us();
 
     pthread_mutex_lock(&gap_lock);
     if (killed && now - (last_ok_us > killed ? last_ok_us : killed) > max_gap_us)
@@ -269,7 +250,7 @@ static void *load_main(void *arg)
 
     for (long seq = 0; !atomic_load(&stop_load); seq++) {
         char user[32];
-        int64_t sent = mono_us(), killed;
+        int64_t sent = test_monotonic_us(), killed;
         long st;
 
         snprintf(user, sizeof(user), "c%d-%ld", l->id, seq);
@@ -284,13 +265,13 @@ static void *load_main(void *arg)
             atomic_fetch_add(&acks, 1);
             note_ok(killed);
             if (killed && sent >= killed && l->first_ok_after_kill_us == 0)
-                l->first_ok_after_kill_us = mono_us();
+                l->first_ok_after_kill_us = test_monotonic_us();
         } else if (st == 503) {
             l->unavailable++;
-            sleep_ms(20);
+            test_sleep_ms(20);
         } else {
             l->other++;
-            sleep_ms(20);
+            test_sleep_ms(20);
         }
     }
     curl_easy_cleanup(e);
@@ -299,11 +280,12 @@ static void *load_main(void *arg)
 
 static void wait_acks(long target, const char *what)
 {
-    int64_t deadline = mono_us() + bound_us(30000);
+    int64_t deadline = test_monotonic_us() + test_bound_us(30000);
     while (atomic_load(&acks) < target) {
-        ck_assert_msg(mono_us() < deadline, "%s: %ld of %ld acknowledged (log %s)", what,
-                      atomic_load(&acks), target, srv.log);
-        sleep_ms(10);
+        ck_assert_msg(test_monotonic_us() < deadline,
+                      "%s: %ld of %ld acknowledged (log %s)", what, atomic_load(&acks),
+                      target, srv.log);
+        test_sleep_ms(10);
     }
 }
 
@@ -335,11 +317,11 @@ START_TEST(primary_killed_and_standby_promoted)
         ck_assert_int_eq(pthread_create(&t[i], NULL, load_main, &loads[i]), 0);
     }
     wait_acks(200, "before the failover");
-    killed = mono_us();
+    killed = test_monotonic_us();
     atomic_store(&kill_us, killed);
     pair_control("kill-primary");
     pair_control("promote");
-    promoted = mono_us();
+    promoted = test_monotonic_us();
     before = atomic_load(&acks);
     wait_acks(before + 200, "after the promotion");
     atomic_store(&stop_load, 1);
@@ -491,7 +473,7 @@ START_TEST(stalled_store_answers_in_time_and_recovers)
     for (int i = 0; i < npids; i++)
         kill(pids[i], SIGSTOP);
     ck_assert_int_eq(pthread_create(&t, NULL, subscribe_main, &sub), 0);
-    sleep_ms(300);
+    test_sleep_ms(300);
     hst = health(h, &took);
     pthread_join(t, NULL);
     printf("stall (a stopped server): subscribe %ld after %lld ms, /health during it "
@@ -511,7 +493,7 @@ START_TEST(stalled_store_answers_in_time_and_recovers)
     /* 3. Commits wait for a synchronous standby that is not there. */
     sql_ok(admin, "ALTER SYSTEM SET synchronous_standby_names = 'streamy_absent'");
     sql_ok(admin, "SELECT pg_reload_conf()");
-    sleep_ms(300);
+    test_sleep_ms(300);
     check_stalled(e, h, "nosync", "no synchronous standby", 0);
     sql_ok(admin, "ALTER SYSTEM RESET synchronous_standby_names");
     sql_ok(admin, "SELECT pg_reload_conf()");

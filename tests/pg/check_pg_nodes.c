@@ -27,26 +27,6 @@ static const char *ctl_bin;  /* streamyctl */
 static const char *base_uri; /* from pg_harness.sh */
 static const char *pg_ctl;   /* $STREAMY_PG_CTL: stop | start */
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-/* A bound in milliseconds, scaled for sanitizer runs. */
-static int64_t bound_us(int ms)
-{
-    return (int64_t)test_timeout_scale(ms) * 1000;
-}
-
 /* --- the servers ------------------------------------------------------------------- */
 
 typedef struct server {
@@ -62,7 +42,7 @@ static void server_start(server *sv, const char *db, const char *dir, int idx)
     int out[2];
     char line[512];
     size_t n = 0;
-    int64_t deadline = mono_us() + bound_us(20000);
+    int64_t deadline = test_monotonic_us() + test_bound_us(20000);
 
     snprintf(sv->log, sizeof(sv->log), "%s/server%d.log", dir, idx);
     ck_assert_int_eq(pipe(out), 0);
@@ -82,7 +62,7 @@ static void server_start(server *sv, const char *db, const char *dir, int idx)
     close(out[1]);
     while (n + 1 < sizeof(line) && (n == 0 || line[n - 1] != '\n')) {
         struct pollfd p = {out[0], POLLIN, 0};
-        int64_t left = deadline - mono_us();
+        int64_t left = deadline - test_monotonic_us();
         ssize_t got;
         ck_assert_msg(left > 0, "server %d did not say where it listens (log %s)", idx,
                       sv->log);
@@ -103,13 +83,14 @@ static void server_start(server *sv, const char *db, const char *dir, int idx)
 
 static void server_stop(server *sv)
 {
-    int64_t deadline = mono_us() + bound_us(20000);
+    int64_t deadline = test_monotonic_us() + test_bound_us(20000);
     int status;
     pid_t w;
 
     kill(sv->pid, SIGTERM);
-    while ((w = waitpid(sv->pid, &status, WNOHANG)) == 0 && mono_us() < deadline)
-        sleep_ms(10);
+    while ((w = waitpid(sv->pid, &status, WNOHANG)) == 0 &&
+           test_monotonic_us() < deadline)
+        test_sleep_ms(10);
     if (w == 0) {
         kill(sv->pid, SIGKILL);
         waitpid(sv->pid, &status, 0);
@@ -234,9 +215,9 @@ static void client_main(const client_cfg *cfg)
             del = 0;
             snprintf(stream, sizeof(stream), "c%d-%ld", cfg->id, seq++);
         }
-        t0 = mono_us();
+        t0 = test_monotonic_us();
         status = http(e[srv], cfg->ports[srv], del ? "DELETE" : "POST", user, stream);
-        t1 = mono_us();
+        t1 = test_monotonic_us();
         fprintf(out, "R %lld %lld %s %ld\n", (long long)t0, (long long)t1,
                 del ? "DELETE" : "POST", status);
         atomic_fetch_add(&progress->requests, 1);
@@ -286,13 +267,14 @@ static pid_t client_start(const client_cfg *cfg)
 
 static void clients_wait(const pid_t *pids, int n, int timeout_ms)
 {
-    int64_t deadline = mono_us() + bound_us(timeout_ms);
+    int64_t deadline = test_monotonic_us() + test_bound_us(timeout_ms);
 
     for (int i = 0; i < n; i++) {
         int status;
         pid_t w;
-        while ((w = waitpid(pids[i], &status, WNOHANG)) == 0 && mono_us() < deadline)
-            sleep_ms(10);
+        while ((w = waitpid(pids[i], &status, WNOHANG)) == 0 &&
+               test_monotonic_us() < deadline)
+            test_sleep_ms(10);
         if (w == 0) {
             for (int k = i; k < n; k++)
                 kill(pids[k], SIGKILL);
@@ -452,7 +434,7 @@ static void *monitor_main(void *arg)
             m->failed_polls++; /* the table may not exist yet */
         }
         PQclear(r);
-        sleep_ms(1);
+        test_sleep_ms(1);
     }
     PQfinish(c);
     return NULL;
@@ -596,9 +578,9 @@ static void show_logs(void)
 /* Wait until `*counter` reaches `target` (bounded). */
 static void wait_for(atomic_long *counter, long target, const char *what)
 {
-    int64_t deadline = mono_us() + bound_us(30000);
+    int64_t deadline = test_monotonic_us() + test_bound_us(30000);
     while (atomic_load(counter) < target) {
-        if (mono_us() >= deadline) {
+        if (test_monotonic_us() >= deadline) {
             show_logs();
             ck_abort_msg(
                 "timed out waiting for %s (%ld of %ld); requests %ld: ok %ld, 503 "
@@ -607,7 +589,7 @@ static void wait_for(atomic_long *counter, long target, const char *what)
                 atomic_load(&progress->ok), atomic_load(&progress->unavailable),
                 atomic_load(&progress->other));
         }
-        sleep_ms(5);
+        test_sleep_ms(5);
     }
 }
 
@@ -642,21 +624,22 @@ START_TEST(database_stopped_and_started_under_load)
     /* Load, then the database goes away at once. */
     wait_for(&progress->ok, 200, "answers before the stop");
     pg_control("stop");
-    stopped = mono_us();
+    stopped = test_monotonic_us();
     /* While it is away every decision fails, with 503. */
     wait_for(&progress->unavailable, atomic_load(&progress->unavailable) + 100,
              "503 answers while the database is down");
     for (int i = 0; i < SERVERS; i++)
         ck_assert_int_eq(health(sv[i].port), 503);
-    starting = mono_us();
+    starting = test_monotonic_us();
     pg_control("start");
-    started = mono_us();
+    started = test_monotonic_us();
     /* The servers recover by themselves. */
-    deadline = mono_us() + bound_us(30000);
+    deadline = test_monotonic_us() + test_bound_us(30000);
     for (int i = 0; i < SERVERS; i++)
         while (health(sv[i].port) != 200) {
-            ck_assert_msg(mono_us() < deadline, "server %d does not recover", i);
-            sleep_ms(20);
+            ck_assert_msg(test_monotonic_us() < deadline, "server %d does not recover",
+                          i);
+            test_sleep_ms(20);
         }
     wait_for(&progress->ok, atomic_load(&progress->ok) + 200,
              "answers after the restart");

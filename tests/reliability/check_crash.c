@@ -365,10 +365,10 @@ START_TEST(serve_killed_under_load)
         for (int64_t end = http_mono_ms() + http_scaled_ms(20000);
              __atomic_load_n(&L.answered, __ATOMIC_RELAXED) < 20;) {
             ck_assert_msg(http_mono_ms() < end, "no answers from streamyctl serve");
-            http_sleep_ms(1);
+            test_sleep_ms(1);
         }
         delay = 20 + (int)(next_rand(&seed) % 400);
-        http_sleep_ms(delay);
+        test_sleep_ms(delay);
         ck_assert_int_eq(kill(s.pid, SIGKILL), 0);
         pthread_mutex_lock(&L.lock);
         L.stop = 1;

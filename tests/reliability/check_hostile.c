@@ -93,7 +93,7 @@ static pstat settle(const http_server *s, int fds)
     pstat p;
 
     while ((p = proc_stat(s)).fds > fds && http_mono_ms() < deadline)
-        http_sleep_ms(20);
+        test_sleep_ms(20);
     return p;
 }
 
@@ -166,7 +166,7 @@ START_TEST(idle_connections_up_to_the_limit)
     t0 = http_mono_ms();
     /* The server has taken them all: nothing waits in its accept queue. */
     while (http_server_accept_queue(&s) > 0 && http_mono_ms() - t0 < http_scaled_ms(5000))
-        http_sleep_ms(10);
+        test_sleep_ms(10);
     during = proc_stat(&s);
     /* The client that was there first is still served. */
     http_raw_send(keep, "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -255,7 +255,7 @@ START_TEST(slowloris_is_closed_by_the_deadline)
                     open--;
                 }
             }
-            http_sleep_ms(20);
+            test_sleep_ms(20);
         }
         if (during.rss_kb == 0) {
             during = proc_stat(&s);
@@ -574,7 +574,7 @@ static void *flood_main(void *arg)
         int on = __atomic_load_n(&f->on, __ATOMIC_ACQUIRE);
         long st = 0;
         if (on == 0) {
-            http_sleep_ms(2);
+            test_sleep_ms(2);
             continue;
         }
         curl_easy_setopt(e, CURLOPT_URL, url[on == 1]);
@@ -670,7 +670,7 @@ START_TEST(a_flood_of_429s_does_not_slow_other_users)
     for (int ph = 0; ph < 3 * PHASES; ph++) {
         int kind = ph % 3;
         __atomic_store_n(&f.on, kind, __ATOMIC_RELEASE);
-        http_sleep_ms(50); /* the flood under way, or gone */
+        test_sleep_ms(50); /* the flood under way, or gone */
         victim_phase(e, s.base, ph, lat);
         p99[kind][ph / 3] = pct(lat, SAMPLES, 0.99);
         p50[kind][ph / 3] = pct(lat, SAMPLES, 0.50);
