@@ -17,9 +17,9 @@ cd "$(dirname "$0")"
 mode=${1:-run}
 jobs=$(nproc 2>/dev/null || echo 2)
 
-build_pkgs="build-essential cmake pkg-config libsqlite3-dev libjansson-dev libmicrohttpd-dev
+build_pkgs="build-essential cmake pkg-config libsqlite3-dev uuid-dev libjansson-dev libmicrohttpd-dev
   libhiredis-dev libpq-dev"
-test_pkgs="check uuid-dev sqlite3 binutils curl libcurl4-openssl-dev valgrind redis-server
+test_pkgs="check sqlite3 binutils curl libcurl4-openssl-dev valgrind redis-server
   redis-tools postgresql postgresql-contrib clang libclang-rt-14-dev clang-format
   lintian systemd man-db"
 # The Debian packages (./bootstrap.sh package, and the packages stage of the tests).

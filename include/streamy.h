@@ -14,9 +14,9 @@ extern "C" {
  * The one place the version lives; CMake reads it from here.
  * @{ */
 #define STREAMY_VERSION_MAJOR 0
-#define STREAMY_VERSION_MINOR 2
+#define STREAMY_VERSION_MINOR 3
 #define STREAMY_VERSION_PATCH 0
-#define STREAMY_VERSION "0.2.0"
+#define STREAMY_VERSION "0.3.0"
 /** 0xMMmmpp, for use in `#if`. */
 #define STREAMY_VERSION_NUMBER                                                           \
     ((STREAMY_VERSION_MAJOR << 16) | (STREAMY_VERSION_MINOR << 8) | STREAMY_VERSION_PATCH)
@@ -38,6 +38,12 @@ extern "C" {
 #define STREAMY_TTL_MAX_MS (366LL * 24 * 3600 * 1000)
 /** Longest busy timeout: one hour, in milliseconds. */
 #define STREAMY_BUSY_TIMEOUT_MAX_MS (3600 * 1000)
+/** Length of a lease id: a UUID in its 36-character text form, lower case. */
+#define STREAMY_LEASE_ID_LEN 36
+/** Longest device label, in bytes (without the terminating NUL). */
+#define STREAMY_DEVICE_MAX 64
+/** streamy_call.max_streams when the caller gives no limit of its own. */
+#define STREAMY_MAX_STREAMS_NONE (-1)
 
 /**
  * Result codes, kept in one list so the enum and streamy_strerror() agree.
@@ -200,12 +206,21 @@ typedef struct streamy_decision {
                        with options version 2 */
 } streamy_decision;
 
-/** One lease, as streamy_list() reports it. */
+/**
+ * One lease, as streamy_list() reports it. The library fills it, so fields are only
+ * ever appended: a caller built against an older header reads the fields it knows.
+ */
 typedef struct streamy_lease {
     const char *stream; /**< valid only during the callback */
     int64_t since_ms;   /**< when it started */
     int64_t renewed_ms; /**< when it was last subscribed or renewed */
     int64_t expires_ms; /**< when it expires; 0 = never */
+    /* Release 0.2 ends here. */
+    const char *lease_id; /**< its id (STREAMY_LEASE_ID_LEN characters), or "" from a
+                               store that keeps no ids (vtable version 1); valid only
+                               during the callback. Since 0.3 */
+    const char *device;   /**< its device label, or "" when it has none; valid only
+                               during the callback. Since 0.3 */
 } streamy_lease;
 
 /** Lease callback for streamy_list(); return non-zero to stop early. */
@@ -259,6 +274,102 @@ typedef struct streamy_op {
     int result;                /**< out: what the single call would have returned */
     streamy_decision decision; /**< out */
 } streamy_op;
+
+/**
+ * The call version this header describes. streamy_call and streamy_answer carry
+ * the version they were built with and grow only by appending; the library reads and
+ * writes only the fields of that version.
+ */
+#define STREAMY_CALL_VERSION 1
+
+/**
+ * The inputs of one subscribe, renew or unsubscribe through the `_ex` functions
+ * (and of a streamy_batch_op). Initialise with STREAMY_CALL_INIT or
+ * streamy_call_init(): every optional field then says "not given", and the call
+ * behaves exactly as the plain function. The caller owns it and every string it
+ * points to; the library reads them during the call only.
+ */
+typedef struct streamy_call {
+    unsigned int version;  /**< STREAMY_CALL_VERSION */
+    const char *user;      /**< the user id, as for streamy_subscribe() */
+    const char *stream;    /**< the stream id */
+    const char *lease_id;  /**< renew, unsubscribe: the lease id the caller holds, or
+                                NULL. When the current lease of (user, stream) has
+                                another id, renew answers STREAMY_NOT_FOUND and
+                                unsubscribe removes nothing; `stale` says so. Any
+                                case; must be a UUID. Subscribe: must be NULL */
+    const char *device;    /**< subscribe: a device label to store with the lease, or
+                                NULL (a refresh then keeps the lease's own label):
+                                1 to STREAMY_DEVICE_MAX bytes of UTF-8 without control
+                                characters, as identifiers. Renew, unsubscribe: NULL */
+    int max_streams;       /**< subscribe: the limit the caller's entitlement gives the
+                                user now, 0 to STREAMY_LIMIT_MAX, or
+                                STREAMY_MAX_STREAMS_NONE. A limit stored for the user
+                                wins over it; it wins over the handle's default. It is
+                                not stored. Renew, unsubscribe: NONE */
+    /* Version 1 ends here. Later fields are appended below this line. */
+} streamy_call;
+
+#define STREAMY_CALL_INIT                                                                \
+    {                                                                                    \
+        STREAMY_CALL_VERSION, NULL, NULL, NULL, NULL, STREAMY_MAX_STREAMS_NONE           \
+    }
+
+/**
+ * Fill @p call with the defaults of call version @p version (nothing given), writing
+ * only the fields of that version.
+ * @return STREAMY_OK, or STREAMY_EINVAL if @p call is NULL or @p version is unknown.
+ * Thread-safe.
+ */
+STREAMY_EXTERN int streamy_call_init(streamy_call *call, unsigned int version);
+
+/**
+ * The answer to one call through the `_ex` functions: the plain functions' decision,
+ * and the session it concerns. The caller provides it with `version` set
+ * (STREAMY_ANSWER_INIT or streamy_answer_init()); the library zeroes and fills the
+ * fields of that version. Strings are NUL-terminated; "" when there is nothing.
+ */
+typedef struct streamy_answer {
+    unsigned int version;       /**< STREAMY_CALL_VERSION */
+    streamy_decision decision;  /**< exactly what the plain function answers */
+    char lease_id[STREAMY_LEASE_ID_LEN + 1]; /**< subscribe, renew (OK): the lease's id,
+                                     kept by a refresh and a renew, new for a new
+                                     lease; unsubscribe: the id of the lease removed.
+                                     "" from a store that keeps no ids, or degraded */
+    char device[STREAMY_DEVICE_MAX + 1];     /**< subscribe, renew (OK): the lease's
+                                                  device label */
+    char evicted_lease_id[STREAMY_LEASE_ID_LEN + 1]; /**< subscribe: the id of the lease
+                                                          evicted (`decision.evicted`) */
+    char evicted_device[STREAMY_DEVICE_MAX + 1];     /**< and its device label */
+    int stale; /**< renew, unsubscribe: 1 when the call named a lease id and the
+                    unexpired lease of (user, stream) has another one: renew answered
+                    STREAMY_NOT_FOUND and unsubscribe removed nothing */
+    /* Version 1 ends here. Later fields are appended below this line. */
+} streamy_answer;
+
+#define STREAMY_ANSWER_INIT                                                              \
+    {                                                                                    \
+        STREAMY_CALL_VERSION                                                             \
+    }
+
+/**
+ * Zero @p answer and set its version, writing only the fields of that version.
+ * @return STREAMY_OK, or STREAMY_EINVAL if @p answer is NULL or @p version is unknown.
+ * Thread-safe.
+ */
+STREAMY_EXTERN int streamy_answer_init(streamy_answer *answer, unsigned int version);
+
+/**
+ * One operation of a batch through streamy_apply_ex(). It holds pointers, so its
+ * size never changes: new inputs go into streamy_call, new outputs into
+ * streamy_answer.
+ */
+typedef struct streamy_batch_op {
+    streamy_op_kind kind;      /**< in */
+    const streamy_call *call;  /**< in: the caller's; read during the call only */
+    int result;                /**< out: what the single call would have returned */
+    streamy_answer *answer;    /**< out: the caller's, `version` set; may be NULL */
+} streamy_batch_op;
 
 /**
  * Open a handle on the store named by @p uri.
@@ -352,6 +463,55 @@ STREAMY_EXTERN int streamy_renew(streamy_decision *out, streamy *h, const char *
  * Thread-safe.
  */
 STREAMY_EXTERN int streamy_apply(streamy *h, streamy_op *ops, size_t n);
+
+/**
+ * Subscribe with the inputs of @p call (device label, the caller's limit): the same
+ * decision as streamy_subscribe(), and the lease's id and device in @p out.
+ *
+ * @param out   receives the answer; may be NULL; its `version` must be set.
+ * @param call  the inputs; `user` and `stream` are required.
+ * @return as streamy_subscribe(); also STREAMY_EINVAL for a bad call or answer
+ *         version, a bad device label or max_streams, or a lease id (subscribe takes
+ *         none), named in streamy_errmsg(); STREAMY_EUNSUPPORTED when the call gives
+ *         a device label and the store keeps none (vtable version 1): nothing is
+ *         then decided. The caller's limit works with every store.
+ * Thread-safe.
+ */
+STREAMY_EXTERN int streamy_subscribe_ex(streamy_answer *out, streamy *h,
+                                        const streamy_call *call);
+
+/**
+ * Renew with the inputs of @p call: with `lease_id`, only the lease that has that id
+ * is renewed (otherwise STREAMY_NOT_FOUND, `out->stale` 1 when another lease holds
+ * (user, stream)).
+ * @return as streamy_renew(); also STREAMY_EINVAL for bad inputs (a lease id that
+ *         is not a UUID, a device label or max_streams, which renew does not take);
+ *         STREAMY_EUNSUPPORTED for a lease id sent to a store that keeps no ids.
+ * Thread-safe.
+ */
+STREAMY_EXTERN int streamy_renew_ex(streamy_answer *out, streamy *h,
+                                    const streamy_call *call);
+
+/**
+ * Unsubscribe with the inputs of @p call: with `lease_id`, only the lease that has
+ * that id is removed; otherwise nothing is (`decision.removed` 0, `stale` 1 when
+ * another lease holds (user, stream)). Still STREAMY_OK: unsubscribe is idempotent.
+ * @return as streamy_unsubscribe(); also STREAMY_EINVAL and STREAMY_EUNSUPPORTED as
+ *         for streamy_renew_ex().
+ * Thread-safe.
+ */
+STREAMY_EXTERN int streamy_unsubscribe_ex(streamy_answer *out, streamy *h,
+                                          const streamy_call *call);
+
+/**
+ * streamy_apply() with the `_ex` inputs and answers: @p n operations decided in
+ * order inside ONE store transaction, each `ops[i].result` and `*ops[i].answer`
+ * exactly what the `_ex` call would have given at that instant. Every rule of
+ * streamy_apply() holds; an invalid operation (NULL call, bad inputs, unsupported
+ * inputs) gets its own error and the others go on.
+ * Thread-safe.
+ */
+STREAMY_EXTERN int streamy_apply_ex(streamy *h, streamy_batch_op *ops, size_t n);
 
 /**
  * List the user's unexpired leases, oldest first. The leases are read first

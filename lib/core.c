@@ -4,6 +4,7 @@
 #include "streamy_int.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -96,6 +97,12 @@ static int check_options(streamy_options *o, const streamy_options *in)
     return STREAMY_OK;
 }
 
+/* Whether the store keeps sessions: lease ids and device labels (vtable version 2). */
+static int has_sessions(const streamy_store *st)
+{
+    return st->version >= 2 && st->decide != NULL;
+}
+
 int streamy_open_store(streamy **out, streamy_store *st, const streamy_options *opts)
 {
     streamy_options o;
@@ -118,12 +125,13 @@ int streamy_open_store(streamy **out, streamy_store *st, const streamy_options *
             st->version, STREAMY_STORE_VERSION);
         goto fail;
     }
-    if (st->acquire == NULL || st->release == NULL || st->renew == NULL ||
+    if (((st->acquire == NULL || st->release == NULL || st->renew == NULL) &&
+         !has_sessions(st)) ||
         st->list == NULL || st->free == NULL) {
         rc = streamy__error(
             STREAMY_EINVAL,
             "store \"%s\" lacks a required method (acquire, release, renew, "
-            "list and free are required)",
+            "list and free are required; decide may stand for the first three)",
             st->name ? st->name : "?");
         goto fail;
     }
@@ -327,26 +335,181 @@ static int degrade(streamy *h, const streamy_store_req *req, streamy_decision *d
     return STREAMY_OK;
 }
 
+static const char *op_name(streamy_op_kind kind)
+{
+    return kind == STREAMY_OP_SUBSCRIBE ? "subscribe"
+           : kind == STREAMY_OP_RENEW   ? "renew"
+                                        : "unsubscribe";
+}
+
+/* One call, validated: its store operation and the buffers of its canonical ids. */
+typedef struct prepared {
+    streamy_store_call sc;
+    char user[STREAMY_ID_MAX + 1], stream[STREAMY_ID_MAX + 1];
+    char lease_id[STREAMY_LEASE_ID_LEN + 1];
+} prepared;
+
+/* Validate `call` for an operation `kind` into `p`, from the request `base` (the
+ * handle's settings and the instant). Nothing the store cannot honour gets through:
+ * a lease id or a device label for a store that keeps none is refused. */
+static int check_call(prepared *p, const streamy *h, streamy_op_kind kind,
+                      const streamy_call *call, const streamy_store_req *base)
+{
+    const char *op = op_name(kind);
+    int rc;
+
+    if (kind != STREAMY_OP_SUBSCRIBE && kind != STREAMY_OP_UNSUBSCRIBE &&
+        kind != STREAMY_OP_RENEW)
+        return streamy__error(STREAMY_EINVAL, "operation kind %d is unknown", (int)kind);
+    if (call == NULL)
+        return streamy__error(STREAMY_EINVAL, "call is NULL");
+    if (call->version == 0 || call->version > STREAMY_CALL_VERSION)
+        return streamy__error(STREAMY_EINVAL,
+                              "call version %u is unknown (this library knows 1 to %d)",
+                              call->version, STREAMY_CALL_VERSION);
+    p->sc.kind = kind;
+    p->sc.req = *base;
+    p->sc.lease_id = NULL;
+    p->sc.device = NULL;
+    p->sc.result = STREAMY_OK;
+    p->sc.out = NULL;
+    if ((rc = streamy__id_check(p->user, &p->sc.req.user, "user", call->user,
+                                h->opts.require_uuid)) != STREAMY_OK ||
+        (rc = streamy__id_check(p->stream, &p->sc.req.stream, "stream", call->stream,
+                                h->opts.require_uuid)) != STREAMY_OK)
+        return rc;
+    if (call->lease_id != NULL) {
+        if (kind == STREAMY_OP_SUBSCRIBE)
+            return streamy__error(STREAMY_EINVAL, "subscribe takes no lease id (renew "
+                                                  "and unsubscribe do)");
+        if ((rc = streamy__lease_id_check(p->lease_id, call->lease_id)) != STREAMY_OK)
+            return rc;
+        p->sc.lease_id = p->lease_id;
+    }
+    if (call->device != NULL) {
+        if (kind != STREAMY_OP_SUBSCRIBE)
+            return streamy__error(STREAMY_EINVAL,
+                                  "%s takes no device label (subscribe does)", op);
+        if ((rc = streamy__device_check(call->device)) != STREAMY_OK)
+            return rc;
+        p->sc.device = call->device;
+    }
+    if (call->max_streams != STREAMY_MAX_STREAMS_NONE) {
+        if (kind != STREAMY_OP_SUBSCRIBE)
+            return streamy__error(STREAMY_EINVAL, "%s takes no max_streams (subscribe does)",
+                                  op);
+        if (call->max_streams < 0 || (unsigned)call->max_streams > STREAMY_LIMIT_MAX)
+            return streamy__error(STREAMY_EINVAL,
+                                  "max_streams %d is out of range (0 to %u)",
+                                  call->max_streams, STREAMY_LIMIT_MAX);
+        p->sc.req.limit = (unsigned)call->max_streams;
+    }
+    if ((p->sc.lease_id != NULL || p->sc.device != NULL) && !has_sessions(h->store))
+        return streamy__error(STREAMY_EUNSUPPORTED,
+                              "store \"%s\" keeps no %s (storage vtable version %u): "
+                              "the %s cannot be honoured",
+                              streamy_store_name(h),
+                              p->sc.lease_id ? "lease ids" : "device labels",
+                              h->store->version,
+                              p->sc.lease_id ? "lease id" : "device label");
+    return STREAMY_OK;
+}
+
+/* The library's own answer before a call: nothing known. */
+static void answer_reset(streamy_answer *a)
+{
+    a->version = STREAMY_CALL_VERSION;
+    memset(&a->decision, 0, sizeof(a->decision));
+    a->lease_id[0] = a->device[0] = '\0';
+    a->evicted_lease_id[0] = a->evicted_device[0] = '\0';
+    a->stale = 0;
+}
+
+/* Copy the library's answer into the caller's, whose version has been checked. */
+static void answer_copy(streamy_answer *out, const streamy_answer *a)
+{
+    out->decision = a->decision;
+    memcpy(out->lease_id, a->lease_id, strlen(a->lease_id) + 1);
+    memcpy(out->device, a->device, strlen(a->device) + 1);
+    memcpy(out->evicted_lease_id, a->evicted_lease_id, strlen(a->evicted_lease_id) + 1);
+    memcpy(out->evicted_device, a->evicted_device, strlen(a->evicted_device) + 1);
+    out->stale = a->stale;
+}
+
+static int answer_version_ok(const streamy_answer *out)
+{
+    if (out != NULL && (out->version == 0 || out->version > STREAMY_CALL_VERSION))
+        return streamy__error(STREAMY_EINVAL,
+                              "answer version %u is unknown (this library knows 1 to %d)",
+                              out->version, STREAMY_CALL_VERSION);
+    return STREAMY_OK;
+}
+
+/* Decide one prepared call into `a`. */
+static int run_one(streamy *h, prepared *p, streamy_answer *a)
+{
+    streamy_store *st = h->store;
+    int rc;
+
+    if (!has_sessions(st))
+        return call_store(h, p->sc.kind, &p->sc.req, &a->decision);
+    p->sc.out = a;
+    rc = st->decide(st, &p->sc, 1);
+    return rc < 0 ? rc : p->sc.result;
+}
+
+static int decide_call(streamy_answer *a, streamy *h, streamy_op_kind kind,
+                       const streamy_call *call)
+{
+    streamy_store_req base;
+    prepared p;
+    int rc;
+
+    answer_reset(a);
+    streamy__error_begin(h);
+    if (h == NULL)
+        return streamy__error(STREAMY_EINVAL, "handle is NULL");
+    memset(&base, 0, sizeof(base));
+    fill_req(&base, h);
+    if ((rc = check_call(&p, h, kind, call, &base)) != STREAMY_OK)
+        return rc;
+    rc = store_result(h, run_one(h, &p, a));
+    if (rc < 0) {
+        answer_reset(a);
+        if (degrades(h, kind, rc))
+            return degrade(h, &p.sc.req, &a->decision);
+    }
+    account(h, kind, &p.sc.req, rc, &a->decision);
+    return rc;
+}
+
 static int decide(streamy_decision *out, streamy *h, streamy_op_kind kind,
                   const char *user, const char *stream)
 {
-    char ubuf[STREAMY_ID_MAX + 1], sbuf[STREAMY_ID_MAX + 1];
-    streamy_decision local;
-    streamy_store_req req;
+    streamy_call call = STREAMY_CALL_INIT;
+    streamy_answer a;
     int rc;
 
-    if (out == NULL)
-        out = &local;
-    memset(out, 0, sizeof(*out));
-    if ((rc = prepare(&req, ubuf, sbuf, h, user, stream, 1)) != STREAMY_OK)
+    call.user = user;
+    call.stream = stream;
+    rc = decide_call(&a, h, kind, &call);
+    if (out != NULL)
+        *out = a.decision;
+    return rc;
+}
+
+static int decide_ex(streamy_answer *out, streamy *h, streamy_op_kind kind,
+                     const streamy_call *call)
+{
+    streamy_answer a;
+    int rc;
+
+    streamy__error_begin(h);
+    if ((rc = answer_version_ok(out)) != STREAMY_OK)
         return rc;
-    rc = store_result(h, call_store(h, kind, &req, out));
-    if (rc < 0) {
-        memset(out, 0, sizeof(*out));
-        if (degrades(h, kind, rc))
-            return degrade(h, &req, out);
-    }
-    account(h, kind, &req, rc, out);
+    rc = decide_call(&a, h, kind, call);
+    if (out != NULL)
+        answer_copy(out, &a);
     return rc;
 }
 
@@ -367,12 +530,208 @@ int streamy_renew(streamy_decision *out, streamy *h, const char *user, const cha
     return decide(out, h, STREAMY_OP_RENEW, user, stream);
 }
 
+int streamy_subscribe_ex(streamy_answer *out, streamy *h, const streamy_call *call)
+{
+    return decide_ex(out, h, STREAMY_OP_SUBSCRIBE, call);
+}
+
+int streamy_renew_ex(streamy_answer *out, streamy *h, const streamy_call *call)
+{
+    return decide_ex(out, h, STREAMY_OP_RENEW, call);
+}
+
+int streamy_unsubscribe_ex(streamy_answer *out, streamy *h, const streamy_call *call)
+{
+    return decide_ex(out, h, STREAMY_OP_UNSUBSCRIBE, call);
+}
+
+int streamy_call_init(streamy_call *call, unsigned int version)
+{
+    static const streamy_call blank = STREAMY_CALL_INIT;
+
+    streamy__error_begin(NULL);
+    if (call == NULL)
+        return streamy__error(STREAMY_EINVAL, "call pointer is NULL");
+    if (version == 0 || version > STREAMY_CALL_VERSION)
+        return streamy__error(STREAMY_EINVAL,
+                              "call version %u is unknown (this library knows 1 to %d)",
+                              version, STREAMY_CALL_VERSION);
+    *call = blank;
+    call->version = version;
+    return STREAMY_OK;
+}
+
+int streamy_answer_init(streamy_answer *answer, unsigned int version)
+{
+    streamy__error_begin(NULL);
+    if (answer == NULL)
+        return streamy__error(STREAMY_EINVAL, "answer pointer is NULL");
+    if (version == 0 || version > STREAMY_CALL_VERSION)
+        return streamy__error(STREAMY_EINVAL,
+                              "answer version %u is unknown (this library knows 1 to %d)",
+                              version, STREAMY_CALL_VERSION);
+    memset(answer, 0, sizeof(*answer));
+    answer->version = version;
+    return STREAMY_OK;
+}
+
+/* A batch of either entry point: each operation prepared (or refused with its own
+ * error in `rc`), then decided together, the answers in the library's own structs. */
+typedef struct batch {
+    size_t n;
+    prepared *p;
+    streamy_answer *a;
+    int *rc;
+    streamy_store_req base;
+} batch;
+
+static int batch_init(batch *b, streamy *h, size_t n)
+{
+    size_t one = sizeof(*b->p) + sizeof(*b->a) + sizeof(*b->rc);
+
+    b->n = n;
+    b->p = NULL;
+    b->a = NULL;
+    b->rc = NULL;
+    if (n > SIZE_MAX / (one + sizeof(streamy_store_call) + sizeof(streamy_store_op)))
+        return streamy__error(STREAMY_EINVAL, "batch of %zu operations is too large", n);
+    b->p = malloc(n * sizeof(*b->p));
+    b->a = malloc(n * sizeof(*b->a));
+    b->rc = malloc(n * sizeof(*b->rc));
+    if (b->p == NULL || b->a == NULL || b->rc == NULL)
+        return streamy__error(STREAMY_ENOMEM, "cannot allocate a batch of %zu operations",
+                              n);
+    /* One instant for the whole batch: it is one transaction. */
+    memset(&b->base, 0, sizeof(b->base));
+    fill_req(&b->base, h);
+    return STREAMY_OK;
+}
+
+static void batch_free(batch *b)
+{
+    free(b->p);
+    free(b->a);
+    free(b->rc);
+}
+
+static void batch_prepare(batch *b, streamy *h, size_t i, streamy_op_kind kind,
+                          const streamy_call *call)
+{
+    answer_reset(&b->a[i]);
+    if (kind != STREAMY_OP_SUBSCRIBE && kind != STREAMY_OP_UNSUBSCRIBE &&
+        kind != STREAMY_OP_RENEW)
+        b->rc[i] = streamy__error(STREAMY_EINVAL, "operation %zu: kind %d is unknown", i,
+                                  (int)kind);
+    else
+        b->rc[i] = check_call(&b->p[i], h, kind, call, &b->base);
+}
+
+/* A version-1 store decides a batch with one limit for all: operations with a
+ * max_streams of their own are refused when there are others. */
+static void batch_v1_limits(batch *b, streamy *h)
+{
+    size_t i, m = 0;
+
+    for (i = 0; i < b->n; i++)
+        m += b->rc[i] == STREAMY_OK;
+    if (m < 2)
+        return;
+    for (i = 0; i < b->n; i++)
+        if (b->rc[i] == STREAMY_OK && b->p[i].sc.req.limit != b->base.limit)
+            b->rc[i] = streamy__error(
+                STREAMY_EUNSUPPORTED,
+                "operation %zu: store \"%s\" (storage vtable version %u) decides a batch "
+                "with one limit: max_streams works in single calls only",
+                i, streamy_store_name(h), h->store->version);
+}
+
+static int batch_run(batch *b, streamy *h)
+{
+    streamy_store *st = h->store;
+    streamy_store_call *scs = NULL;
+    streamy_store_op *sops = NULL;
+    size_t i, m = 0;
+    int rc;
+
+    if (!has_sessions(st))
+        batch_v1_limits(b, h);
+    for (i = 0; i < b->n; i++)
+        m += b->rc[i] == STREAMY_OK;
+    if (m == 0)
+        return STREAMY_OK;
+    if (has_sessions(st) ? (scs = malloc(m * sizeof(*scs))) == NULL
+                         : (sops = malloc(m * sizeof(*sops))) == NULL) {
+        rc = streamy__error(STREAMY_ENOMEM, "cannot allocate a batch of %zu operations",
+                            m);
+        goto fail;
+    }
+    for (i = 0, m = 0; i < b->n; i++) {
+        if (b->rc[i] != STREAMY_OK)
+            continue;
+        if (scs != NULL) {
+            scs[m] = b->p[i].sc;
+            scs[m].out = &b->a[i];
+        } else {
+            sops[m].kind = b->p[i].sc.kind;
+            sops[m].req = b->p[i].sc.req;
+            sops[m].result = STREAMY_OK;
+            sops[m].out = &b->a[i].decision;
+        }
+        m++;
+    }
+    if (scs != NULL) {
+        rc = st->decide(st, scs, m);
+    } else if (st->apply != NULL) {
+        rc = st->apply(st, sops, m);
+    } else if (m == 1) {
+        rc = call_store(h, sops[0].kind, &sops[0].req, sops[0].out);
+        sops[0].result = rc;
+    } else {
+        rc = streamy__error(STREAMY_EUNSUPPORTED,
+                            "store \"%s\" cannot decide a batch in one transaction",
+                            st->name ? st->name : "custom");
+    }
+    rc = store_result(h, rc);
+    if (rc < 0 && fails_open(h, rc)) {
+        /* Nothing was written: each operation gets what the single call would
+         * have answered, and the batch still reports the error. */
+        for (i = 0; i < b->n; i++) {
+            if (b->rc[i] != STREAMY_OK)
+                continue; /* invalid: keeps its own error */
+            answer_reset(&b->a[i]);
+            if (degrades(h, b->p[i].sc.kind, rc))
+                b->rc[i] = degrade(h, &b->p[i].sc.req, &b->a[i].decision);
+            else
+                b->rc[i] = rc;
+        }
+        goto out;
+    }
+    if (rc < 0)
+        goto fail;
+    for (i = 0, m = 0; i < b->n; i++) {
+        if (b->rc[i] != STREAMY_OK)
+            continue; /* refused before reaching the store */
+        b->rc[i] = scs != NULL ? scs[m].result : sops[m].result;
+        account(h, b->p[i].sc.kind, &b->p[i].sc.req, b->rc[i], &b->a[i].decision);
+        m++;
+    }
+    rc = STREAMY_OK;
+    goto out;
+fail:
+    for (i = 0; i < b->n; i++) {
+        b->rc[i] = rc;
+        answer_reset(&b->a[i]);
+    }
+out:
+    free(scs);
+    free(sops);
+    return rc;
+}
+
 int streamy_apply(streamy *h, streamy_op *ops, size_t n)
 {
-    streamy_store_op *sops = NULL;
-    char(*ids)[STREAMY_ID_MAX + 1] = NULL;
-    streamy_store_req base;
-    size_t i, m = 0;
+    batch b;
+    size_t i;
     int rc;
 
     streamy__error_begin(h);
@@ -382,106 +741,80 @@ int streamy_apply(streamy *h, streamy_op *ops, size_t n)
         return streamy__error(STREAMY_EINVAL, "operations array is NULL");
     if (n == 0)
         return STREAMY_OK;
-    if (n > SIZE_MAX / (2 * sizeof(*ids) + sizeof(*sops)))
-        return streamy__error(STREAMY_EINVAL, "batch of %zu operations is too large", n);
-    sops = malloc(n * sizeof(*sops));
-    ids = malloc(2 * n * sizeof(*ids));
-    if (sops == NULL || ids == NULL) {
-        rc = streamy__error(STREAMY_ENOMEM, "cannot allocate a batch of %zu operations",
-                            n);
-        goto fail;
-    }
-    /* One instant for the whole batch: it is one transaction. */
-    memset(&base, 0, sizeof(base));
-    fill_req(&base, h);
-    for (i = 0; i < n; i++) {
-        streamy_store_req *req = &sops[m].req;
+    if ((rc = batch_init(&b, h, n)) == STREAMY_OK) {
+        for (i = 0; i < n; i++) {
+            streamy_call call = STREAMY_CALL_INIT;
 
-        memset(&ops[i].decision, 0, sizeof(ops[i].decision));
-        ops[i].result = STREAMY_OK;
-        if (ops[i].kind != STREAMY_OP_SUBSCRIBE &&
-            ops[i].kind != STREAMY_OP_UNSUBSCRIBE && ops[i].kind != STREAMY_OP_RENEW) {
-            ops[i].result = streamy__error(
-                STREAMY_EINVAL, "operation %zu: kind %d is unknown", i, (int)ops[i].kind);
-            continue;
+            call.user = ops[i].user;
+            call.stream = ops[i].stream;
+            batch_prepare(&b, h, i, ops[i].kind, &call);
         }
-        *req = base;
-        rc = streamy__id_check(ids[2 * i], &req->user, "user", ops[i].user,
-                               h->opts.require_uuid);
-        if (rc == STREAMY_OK)
-            rc = streamy__id_check(ids[2 * i + 1], &req->stream, "stream", ops[i].stream,
-                                   h->opts.require_uuid);
-        if (rc != STREAMY_OK) {
-            ops[i].result = rc;
-            continue;
-        }
-        sops[m].kind = ops[i].kind;
-        sops[m].result = STREAMY_OK;
-        sops[m].out = &ops[i].decision;
-        m++;
+        rc = batch_run(&b, h);
     }
-    if (m == 0) {
-        rc = STREAMY_OK;
-        goto out;
-    }
-    if (h->store->apply != NULL) {
-        rc = h->store->apply(h->store, sops, m);
-    } else if (m == 1) {
-        rc = call_store(h, sops[0].kind, &sops[0].req, sops[0].out);
-        sops[0].result = rc;
-    } else {
-        rc = streamy__error(STREAMY_EUNSUPPORTED,
-                            "store \"%s\" cannot decide a batch in one transaction",
-                            h->store->name ? h->store->name : "custom");
-    }
-    rc = store_result(h, rc);
-    if (rc < 0 && fails_open(h, rc)) {
-        /* Nothing was written: each operation gets what the single call would
-         * have answered, and the batch still reports the error. */
-        for (i = 0, m = 0; i < n; i++) {
-            if (ops[i].result != STREAMY_OK)
-                continue; /* invalid: keeps its own error */
-            if (degrades(h, ops[i].kind, rc)) {
-                ops[i].result = degrade(h, &sops[m].req, &ops[i].decision);
-            } else {
-                ops[i].result = rc;
-                memset(&ops[i].decision, 0, sizeof(ops[i].decision));
-            }
-            m++;
-        }
-        goto out;
-    }
-    if (rc < 0)
-        goto fail;
-    for (i = 0, m = 0; i < n; i++) {
-        if (ops[i].result != STREAMY_OK)
-            continue; /* refused as invalid before reaching the store */
-        ops[i].result = sops[m].result;
-        account(h, ops[i].kind, &sops[m].req, ops[i].result, &ops[i].decision);
-        m++;
-    }
-    rc = STREAMY_OK;
-    goto out;
-fail:
     for (i = 0; i < n; i++) {
-        ops[i].result = rc;
-        memset(&ops[i].decision, 0, sizeof(ops[i].decision));
+        ops[i].result = b.rc ? b.rc[i] : rc;
+        if (b.a != NULL && b.rc != NULL)
+            ops[i].decision = b.a[i].decision;
+        else
+            memset(&ops[i].decision, 0, sizeof(ops[i].decision));
     }
-out:
-    free(sops);
-    free(ids);
+    batch_free(&b);
+    return rc;
+}
+
+int streamy_apply_ex(streamy *h, streamy_batch_op *ops, size_t n)
+{
+    batch b;
+    size_t i;
+    int rc;
+
+    streamy__error_begin(h);
+    if (h == NULL)
+        return streamy__error(STREAMY_EINVAL, "handle is NULL");
+    if (ops == NULL && n > 0)
+        return streamy__error(STREAMY_EINVAL, "operations array is NULL");
+    if (n == 0)
+        return STREAMY_OK;
+    for (i = 0; i < n; i++)
+        if (answer_version_ok(ops[i].answer) != STREAMY_OK)
+            return streamy__error(STREAMY_EINVAL,
+                                  "operation %zu: answer version %u is unknown", i,
+                                  ops[i].answer->version);
+    if ((rc = batch_init(&b, h, n)) == STREAMY_OK) {
+        for (i = 0; i < n; i++)
+            batch_prepare(&b, h, i, ops[i].kind, ops[i].call);
+        rc = batch_run(&b, h);
+    }
+    for (i = 0; i < n; i++) {
+        ops[i].result = b.rc ? b.rc[i] : rc;
+        if (ops[i].answer == NULL)
+            continue;
+        if (b.a != NULL && b.rc != NULL) {
+            answer_copy(ops[i].answer, &b.a[i]);
+        } else {
+            streamy_answer blank;
+            answer_reset(&blank);
+            answer_copy(ops[i].answer, &blank);
+        }
+    }
+    batch_free(&b);
     return rc;
 }
 
 struct lease_vec {
     streamy_lease *items;
     size_t len, cap;
+    int sessions; /* the store fills lease_id and device (vtable version 2) */
     int failed;
 };
 
+/* Each lease is copied into one allocation: stream, lease id and device. */
 static int collect_lease(const streamy_lease *lease, void *payload)
 {
     struct lease_vec *v = payload;
+    const char *id = v->sessions && lease->lease_id ? lease->lease_id : "";
+    const char *dev = v->sessions && lease->device ? lease->device : "";
+    size_t ls = strlen(lease->stream) + 1, li = strlen(id) + 1, ld = strlen(dev) + 1;
     char *copy;
 
     if (v->len == v->cap) {
@@ -492,11 +825,18 @@ static int collect_lease(const streamy_lease *lease, void *payload)
         v->items = items;
         v->cap = cap;
     }
-    copy = strdup(lease->stream);
+    copy = malloc(ls + li + ld);
     if (copy == NULL)
         goto nomem;
-    v->items[v->len] = *lease;
-    v->items[v->len++].stream = copy;
+    memcpy(copy, lease->stream, ls);
+    memcpy(copy + ls, id, li);
+    memcpy(copy + ls + li, dev, ld);
+    v->items[v->len].stream = copy;
+    v->items[v->len].since_ms = lease->since_ms;
+    v->items[v->len].renewed_ms = lease->renewed_ms;
+    v->items[v->len].expires_ms = lease->expires_ms;
+    v->items[v->len].lease_id = copy + ls;
+    v->items[v->len++].device = copy + ls + li;
     return 0;
 nomem:
     v->failed = 1;
@@ -506,7 +846,7 @@ nomem:
 int streamy_list(streamy *h, const char *user, streamy_lease_cb cb, void *payload)
 {
     char ubuf[STREAMY_ID_MAX + 1];
-    struct lease_vec v = {NULL, 0, 0, 0};
+    struct lease_vec v = {NULL, 0, 0, 0, 0};
     streamy_store_req req;
     size_t i;
     int rc;
@@ -515,6 +855,7 @@ int streamy_list(streamy *h, const char *user, streamy_lease_cb cb, void *payloa
         return rc;
     if (cb == NULL)
         return streamy__error(STREAMY_EINVAL, "lease callback is NULL");
+    v.sessions = has_sessions(h->store);
     rc = store_result(h, h->store->list(h->store, &req, collect_lease, &v));
     if (rc == STREAMY_OK && v.failed)
         rc = streamy__error(STREAMY_ENOMEM, "cannot allocate the list of leases");

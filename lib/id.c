@@ -37,31 +37,65 @@ static void lower_copy(char *out, const char *id, size_t len)
     out[len] = '\0';
 }
 
-int streamy__id_check(char out[STREAMY_ID_MAX + 1], const char **canon, const char *field,
-                      const char *id, int require_uuid)
+/* The character rules of identifiers and device labels: 1 to `max` bytes of UTF-8
+ * without control characters. `field` and `noun` name the text in the message
+ * ("user" "id"). */
+static int text_check(size_t *out_len, const char *field, const char *noun,
+                      const char *text, size_t max)
 {
-    const unsigned char *s = (const unsigned char *)id;
+    const unsigned char *s = (const unsigned char *)text;
     size_t len, i, n;
 
-    if (id == NULL)
-        return streamy__error(STREAMY_EINVAL, "%s id is missing (NULL)", field);
-    for (len = 0; len <= STREAMY_ID_MAX && s[len]; len++) {
+    if (text == NULL)
+        return streamy__error(STREAMY_EINVAL, "%s %s is missing (NULL)", field, noun);
+    for (len = 0; len <= max && s[len]; len++) {
     }
     if (len == 0)
-        return streamy__error(STREAMY_EINVAL, "%s id is empty", field);
-    if (len > STREAMY_ID_MAX)
-        return streamy__error(STREAMY_EINVAL, "%s id is longer than %d bytes", field,
-                              STREAMY_ID_MAX);
+        return streamy__error(STREAMY_EINVAL, "%s %s is empty", field, noun);
+    if (len > max)
+        return streamy__error(STREAMY_EINVAL, "%s %s is longer than %zu bytes", field, noun,
+                              max);
     for (i = 0; i < len; i += n) {
         if (s[i] < 0x20 || s[i] == 0x7F)
             return streamy__error(STREAMY_EINVAL,
-                                  "%s id contains a control character (byte %zu)", field,
-                                  i + 1);
+                                  "%s %s contains a control character (byte %zu)",
+                                  field, noun, i + 1);
         n = streamy__utf8_seq(s + i, len - i);
         if (n == 0)
-            return streamy__error(STREAMY_EINVAL, "%s id is not valid UTF-8 (byte %zu)",
-                                  field, i + 1);
+            return streamy__error(STREAMY_EINVAL, "%s %s is not valid UTF-8 (byte %zu)",
+                                  field, noun, i + 1);
     }
+    *out_len = len;
+    return STREAMY_OK;
+}
+
+int streamy__device_check(const char *device)
+{
+    size_t len;
+
+    return text_check(&len, "device", "label", device, STREAMY_DEVICE_MAX);
+}
+
+int streamy__lease_id_check(char out[STREAMY_LEASE_ID_LEN + 1], const char *lease_id)
+{
+    size_t len = lease_id ? strnlen(lease_id, STREAMY_LEASE_ID_LEN + 1) : 0;
+
+    if (lease_id == NULL || !is_uuid(lease_id, len))
+        return streamy__error(STREAMY_EINVAL, "lease id %s%.40s%s is not a UUID",
+                              lease_id ? "\"" : "", lease_id ? lease_id : "(NULL)",
+                              lease_id ? "\"" : "");
+    lower_copy(out, lease_id, len);
+    return STREAMY_OK;
+}
+
+int streamy__id_check(char out[STREAMY_ID_MAX + 1], const char **canon, const char *field,
+                      const char *id, int require_uuid)
+{
+    size_t len;
+    int rc;
+
+    if ((rc = text_check(&len, field, "id", id, STREAMY_ID_MAX)) != STREAMY_OK)
+        return rc;
     if (is_uuid(id, len)) {
         lower_copy(out, id, len);
         *canon = out;

@@ -3,6 +3,9 @@
  * that uses the stores (streamy_store_set_error() is in error.c). */
 #include "streamy_int.h"
 
+#include <stddef.h>
+#include <string.h>
+
 int streamy_store_init(streamy_store *st, unsigned int version)
 {
     static const streamy_store blank = STREAMY_STORE_INIT;
@@ -14,7 +17,8 @@ int streamy_store_init(streamy_store *st, unsigned int version)
         return streamy__error(STREAMY_EINVAL,
                               "store version %u is unknown (this library knows 1 to %d)",
                               version, STREAMY_STORE_VERSION);
-    *st = blank;
+    /* A store built against version 1 is smaller: write only its fields. */
+    memcpy(st, &blank, version == 1 ? offsetof(streamy_store, decide) : sizeof(*st));
     st->version = version;
     return STREAMY_OK;
 }

@@ -33,6 +33,13 @@ int streamy__error_is_set(void);
 /* id.c */
 int streamy__id_check(char out[STREAMY_ID_MAX + 1], const char **canon, const char *field,
                       const char *id, int require_uuid);
+/* A device label: the identifier rules, 1 to STREAMY_DEVICE_MAX bytes. */
+int streamy__device_check(const char *device);
+/* lease_id.c: a new lease id, 16 bytes of a random UUID, and its text. */
+int streamy__lease_id_new(unsigned char id[16]);
+void streamy__lease_id_text(char out[STREAMY_LEASE_ID_LEN + 1], const unsigned char id[16]);
+/* A lease id: a UUID in any case, written in lower case into `out`. */
+int streamy__lease_id_check(char out[STREAMY_LEASE_ID_LEN + 1], const char *lease_id);
 
 /* expiry.c: the expiries of a user's active leases, to tell when a slot frees. */
 typedef struct streamy__expiries {

@@ -13,7 +13,7 @@ extern "C" {
  * The vtable version this header describes. The core accepts a store whose
  * `version` is between 1 and this value, and refuses anything else.
  */
-#define STREAMY_STORE_VERSION 1
+#define STREAMY_STORE_VERSION 2
 
 typedef struct streamy_store streamy_store;
 
@@ -45,6 +45,28 @@ typedef struct streamy_store_op {
 } streamy_store_op;
 
 /**
+ * Version 2: one operation with its session inputs and outputs, handed to `decide`.
+ * The core has validated every input.
+ */
+typedef struct streamy_store_call {
+    streamy_op_kind kind;  /**< in: acquire, release or renew */
+    streamy_store_req req; /**< in; `req.limit` is the caller's max_streams when the
+                                call gave one, else the default: a limit stored for
+                                the user wins over either */
+    const char *lease_id;  /**< in: renew, release: the id the caller holds (lower
+                                case, STREAMY_LEASE_ID_LEN characters), or NULL for
+                                whatever lease holds (user, stream) */
+    const char *device;    /**< in: acquire: the label to store with the lease, or
+                                NULL: a refresh keeps the lease's own, a new lease
+                                has none */
+    int result;            /**< out: OK, LIMIT_REACHED or NOT_FOUND */
+    streamy_answer *out;   /**< out: version STREAMY_CALL_VERSION, zeroed by the core;
+                                the store fills `decision` as the version-1 method
+                                would, and `lease_id`, `device`, `evicted_lease_id`,
+                                `evicted_device` and `stale` */
+} streamy_store_call;
+
+/**
  * A storage backend: a table of functions. A backend's private struct starts
  * with `streamy_store base;` and the core only ever sees `&base`.
  *
@@ -61,7 +83,7 @@ struct streamy_store {
     const char *name;     /**< "sqlite", "memory", ...; static */
 
     /**
-     * Required. The atomic check-and-insert, in ONE step that no other
+     * Required (unless `decide` is set). The atomic check-and-insert, in ONE step that no other
      * decision on the same user can interleave with: drop the user's expired
      * leases (count them in `out->expired`); if the lease (user, stream)
      * exists, refresh it (`created` 0); else resolve the user's limit (the
@@ -79,7 +101,7 @@ struct streamy_store {
                    streamy_decision *out);
 
     /**
-     * Required. Remove the lease (user, stream) if present: `out->removed` is
+     * Required (unless `decide` is set). Remove the lease (user, stream) if present: `out->removed` is
      * 1 if it was unexpired, `out->expired` is 1 if it had expired. The user's
      * other expired leases may stay until their next subscribe or renew.
      */
@@ -87,7 +109,7 @@ struct streamy_store {
                    streamy_decision *out);
 
     /**
-     * Required. Extend an unexpired lease: renewed = now, expires = now + ttl
+     * Required (unless `decide` is set). Extend an unexpired lease: renewed = now, expires = now + ttl
      * (0 with no TTL). Drops the user's expired leases. Returns
      * STREAMY_NOT_FOUND when there is no unexpired lease. Fills `active`,
      * `limit`, `since_ms`, `expires_ms`.
@@ -142,14 +164,39 @@ struct streamy_store {
     /** Required. Release everything the store holds, including itself. */
     void (*free)(streamy_store *st);
 
-    /* Version 1 ends here. Later methods are appended below this line. */
+    /* Version 1 ends here. */
+
+    /**
+     * Version 2, optional: sessions. A store that sets it keeps lease ids and device
+     * labels, and the core sends it every acquire, release, renew and batch (so it
+     * may leave those four version-1 methods NULL); its `list` fills
+     * streamy_lease's `lease_id` and `device`.
+     *
+     * Decide @p n (>= 1) operations in order inside ONE transaction, as `apply`
+     * does, each as its version-1 method would, and besides:
+     * - a new lease gets a new id from streamy_lease_id_generate(); a refresh and a
+     *   renew keep the lease's id (a lease without one, written by an earlier
+     *   release, gets a new one then); `out->lease_id` and `out->device` are the
+     *   lease's after an OK acquire or renew, and the removed lease's after a release;
+     * - acquire stores `device` when it is not NULL (a refresh too);
+     * - an evicted lease's id and device go to `evicted_lease_id` and
+     *   `evicted_device`;
+     * - with `lease_id`, when the unexpired lease of (user, stream) has another id:
+     *   renew changes nothing and answers STREAMY_NOT_FOUND, release removes nothing
+     *   (`removed` 0); both set `stale`. An expired lease is nobody's: it is treated
+     *   as without `lease_id`.
+     * Operations of one batch may have different `req.limit`s.
+     */
+    int (*decide)(streamy_store *st, streamy_store_call *calls, size_t n);
+
+    /* Version 2 ends here. Later methods are appended below this line. */
 };
 
 /** Designated initialiser for a store: zero methods, current version. */
 #define STREAMY_STORE_INIT                                                               \
     {                                                                                    \
         STREAMY_STORE_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,     \
-            NULL, NULL, NULL, NULL                                                       \
+            NULL, NULL, NULL, NULL, NULL                                                 \
     }
 
 /**
@@ -169,6 +216,16 @@ STREAMY_EXTERN void streamy_store_set_error(streamy_store *st, const char *fmt, 
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/**
+ * Write a new lease id into @p out: a random (version 4) UUID in lower case, 36
+ * characters and a NUL. The random bytes come from the kernel (getrandom), drawn a
+ * block at a time per thread, never shared across fork(); libuuid gives the text.
+ * For stores of vtable version 2.
+ * @return STREAMY_OK, or STREAMY_ESTORE if the kernel gives no random bytes (the
+ *         message says why). Thread-safe.
+ */
+STREAMY_EXTERN int streamy_lease_id_generate(char out[STREAMY_LEASE_ID_LEN + 1]);
 
 /**
  * Open a handle over a caller's own store.

@@ -3,13 +3,16 @@
 #include "stores.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct mlease {
     struct mlease *next;
     int64_t since, renewed, expires;
-    char stream[]; /* NUL-terminated */
+    char *device;          /* NULL: none */
+    unsigned char id[16];  /* the lease id, a UUID's bytes */
+    char stream[];         /* NUL-terminated */
 } mlease;
 
 typedef struct muser {
@@ -168,6 +171,30 @@ static void scan_user(scan *sc, const muser *u, const char *stream, int64_t now,
     }
 }
 
+static void free_lease(mlease *l)
+{
+    free(l->device);
+    free(l);
+}
+
+/* Whether the call's lease id names another lease than `l`. */
+static int is_stale(const mlease *l, const char *lease_id)
+{
+    char text[STREAMY_LEASE_ID_LEN + 1];
+
+    if (lease_id == NULL)
+        return 0;
+    streamy__lease_id_text(text, l->id);
+    return strcmp(text, lease_id) != 0;
+}
+
+/* The lease's id and device into the answer. */
+static void tell_lease(streamy_answer *a, const mlease *l)
+{
+    streamy__lease_id_text(a->lease_id, l->id);
+    snprintf(a->device, sizeof(a->device), "%s", l->device ? l->device : "");
+}
+
 /* Unlink and free every expired lease of `u`, and `victim` if given. */
 static void drop_leases(muser *u, int64_t now, const mlease *victim)
 {
@@ -176,7 +203,7 @@ static void drop_leases(muser *u, int64_t now, const mlease *victim)
     while ((l = *p) != NULL) {
         if (l == victim || is_expired(l, now)) {
             *p = l->next;
-            free(l);
+            free_lease(l);
         } else {
             p = &l->next;
         }
@@ -214,10 +241,12 @@ static void refuse(streamy_decision *out, const streamy_store_req *req, const mu
     streamy__expiries_free(&e);
 }
 
-static int mem_acquire_locked(memory_store *m, const streamy_store_req *req,
-                              streamy_decision *out, mslot *slot)
+static int mem_acquire_locked(memory_store *m, const streamy_store_call *c, mslot *slot)
 {
+    const streamy_store_req *req = &c->req;
+    streamy_decision *out = &c->out->decision;
     uint64_t hash = hash_id(req->user);
+    char *device = NULL;
     muser *u = find_user(m, req->user, hash);
     const mlease *victim = NULL;
     const char *victim_stream;
@@ -234,12 +263,20 @@ static int mem_acquire_locked(memory_store *m, const streamy_store_req *req,
     in.oldest = sc.oldest ? sc.oldest->stream : NULL;
     in.idlest = sc.idlest ? sc.idlest->stream : NULL;
     in.expiries = NULL;
+    /* Allocate before changing anything, so running out of memory changes nothing. */
+    if (c->device != NULL && (device = strdup(c->device)) == NULL)
+        goto nomem;
     switch (streamy__acquire_decide(out, &victim_stream, req, &in)) {
     case STREAMY__ACQUIRE_REFRESH:
         if (sc.expired)
             drop_leases(u, req->now_ms, NULL);
         sc.existing->renewed = req->now_ms;
         sc.existing->expires = out->expires_ms;
+        if (device != NULL) {
+            free(sc.existing->device);
+            sc.existing->device = device;
+        }
+        tell_lease(c->out, sc.existing);
         return STREAMY_OK;
     case STREAMY__ACQUIRE_REFUSE:
         /* Before the user is dropped: one left with nothing is freed. */
@@ -248,6 +285,7 @@ static int mem_acquire_locked(memory_store *m, const streamy_store_req *req,
             drop_leases(u, req->now_ms, NULL);
         if (u != NULL)
             maybe_drop_user(m, u);
+        free(device);
         return STREAMY_LIMIT_REACHED;
     case STREAMY__ACQUIRE_EVICT:
         victim = victim_stream == in.oldest ? sc.oldest : sc.idlest;
@@ -256,13 +294,18 @@ static int mem_acquire_locked(memory_store *m, const streamy_store_req *req,
     case STREAMY__ACQUIRE_INSERT_SHADOW:
         break;
     }
-    /* Allocate before changing anything, so running out of memory changes nothing. */
     if (slot != NULL && slot->lease != NULL) {
         l = slot->lease;
         slot->lease = NULL;
         strcpy(l->stream, req->stream);
     } else if ((l = new_lease(req->stream)) == NULL) {
         goto nomem;
+    }
+    if (streamy__lease_id_new(l->id) != STREAMY_OK) {
+        free(l);
+        free(device);
+        memset(out, 0, sizeof(*out));
+        return STREAMY_ESTORE;
     }
     if (u == NULL) {
         if (slot != NULL && slot->user != NULL) {
@@ -277,20 +320,30 @@ static int mem_acquire_locked(memory_store *m, const streamy_store_req *req,
         }
         insert_user(m, u);
     }
+    if (victim != NULL) {
+        streamy__lease_id_text(c->out->evicted_lease_id, victim->id);
+        snprintf(c->out->evicted_device, sizeof(c->out->evicted_device), "%s",
+                 victim->device ? victim->device : "");
+    }
     if (sc.expired || victim != NULL)
         drop_leases(u, req->now_ms, victim);
     l->since = l->renewed = req->now_ms;
     l->expires = out->expires_ms;
+    l->device = device;
     append_lease(u, l);
+    tell_lease(c->out, l);
     return STREAMY_OK;
 nomem:
+    free(device);
+    memset(out, 0, sizeof(*out));
     streamy_store_set_error(&m->base, "memory store: cannot allocate a lease");
     return STREAMY_ENOMEM;
 }
 
-static int mem_release_locked(memory_store *m, const streamy_store_req *req,
-                              streamy_decision *out)
+static int mem_release_locked(memory_store *m, const streamy_store_call *c)
 {
+    const streamy_store_req *req = &c->req;
+    streamy_decision *out = &c->out->decision;
     muser *u = find_user(m, req->user, hash_id(req->user));
     mlease **p, *l;
 
@@ -299,21 +352,27 @@ static int mem_release_locked(memory_store *m, const streamy_store_req *req,
     for (p = &u->leases; (l = *p) != NULL; p = &l->next) {
         if (strcmp(l->stream, req->stream) != 0)
             continue;
-        if (is_expired(l, req->now_ms))
+        if (is_expired(l, req->now_ms)) {
             out->expired = 1;
-        else
+        } else if (is_stale(l, c->lease_id)) {
+            c->out->stale = 1;
+            break;
+        } else {
             out->removed = 1;
+            tell_lease(c->out, l);
+        }
         *p = l->next;
-        free(l);
+        free_lease(l);
         break;
     }
     maybe_drop_user(m, u);
     return STREAMY_OK;
 }
 
-static int mem_renew_locked(memory_store *m, const streamy_store_req *req,
-                            streamy_decision *out)
+static int mem_renew_locked(memory_store *m, const streamy_store_call *c)
 {
+    const streamy_store_req *req = &c->req;
+    streamy_decision *out = &c->out->decision;
     muser *u = find_user(m, req->user, hash_id(req->user));
     scan sc;
 
@@ -323,6 +382,10 @@ static int mem_renew_locked(memory_store *m, const streamy_store_req *req,
     out->active = sc.active;
     if (sc.expired)
         drop_leases(u, req->now_ms, NULL);
+    if (sc.existing != NULL && is_stale(sc.existing, c->lease_id)) {
+        c->out->stale = 1;
+        return STREAMY_NOT_FOUND;
+    }
     if (sc.existing == NULL) {
         maybe_drop_user(m, u);
         return STREAMY_NOT_FOUND;
@@ -331,37 +394,8 @@ static int mem_renew_locked(memory_store *m, const streamy_store_req *req,
     sc.existing->expires = expiry(req);
     out->since_ms = sc.existing->since;
     out->expires_ms = sc.existing->expires;
+    tell_lease(c->out, sc.existing);
     return STREAMY_OK;
-}
-
-#define LOCKED(m, expr)                                                                  \
-    do {                                                                                 \
-        int rc_;                                                                         \
-        pthread_mutex_lock(&(m)->lock);                                                  \
-        rc_ = (expr);                                                                    \
-        pthread_mutex_unlock(&(m)->lock);                                                \
-        return rc_;                                                                      \
-    } while (0)
-
-static int memory_acquire(streamy_store *st, const streamy_store_req *req,
-                          streamy_decision *out)
-{
-    memory_store *m = (memory_store *)st;
-    LOCKED(m, mem_acquire_locked(m, req, out, NULL));
-}
-
-static int memory_release(streamy_store *st, const streamy_store_req *req,
-                          streamy_decision *out)
-{
-    memory_store *m = (memory_store *)st;
-    LOCKED(m, mem_release_locked(m, req, out));
-}
-
-static int memory_renew(streamy_store *st, const streamy_store_req *req,
-                        streamy_decision *out)
-{
-    memory_store *m = (memory_store *)st;
-    LOCKED(m, mem_renew_locked(m, req, out));
 }
 
 static void free_slots(mslot *slots, size_t n)
@@ -373,13 +407,38 @@ static void free_slots(mslot *slots, size_t n)
     free(slots);
 }
 
-static int memory_apply(streamy_store *st, streamy_store_op *ops, size_t n)
+/* Decide one operation under the lock. */
+static int mem_decide_locked(memory_store *m, const streamy_store_call *c, mslot *slot)
+{
+    switch (c->kind) {
+    case STREAMY_OP_SUBSCRIBE:
+        return mem_acquire_locked(m, c, slot);
+    case STREAMY_OP_UNSUBSCRIBE:
+        return mem_release_locked(m, c);
+    case STREAMY_OP_RENEW:
+        return mem_renew_locked(m, c);
+    }
+    return STREAMY_EINVAL;
+}
+
+static int memory_decide(streamy_store *st, streamy_store_call *ops, size_t n)
 {
     memory_store *m = (memory_store *)st;
     size_t i;
-    mslot *slots = calloc(n, sizeof(*slots));
+    mslot *slots;
+    int rc;
 
-    if (slots == NULL)
+    if (n == 1) {
+        /* A single decision: its allocations cannot leave a batch half-done. */
+        pthread_mutex_lock(&m->lock);
+        rc = mem_decide_locked(m, &ops[0], NULL);
+        pthread_mutex_unlock(&m->lock);
+        if (rc < 0)
+            return rc;
+        ops[0].result = rc;
+        return STREAMY_OK;
+    }
+    if ((slots = calloc(n, sizeof(*slots))) == NULL)
         goto nomem;
     for (i = 0; i < n; i++) {
         if (ops[i].kind != STREAMY_OP_SUBSCRIBE)
@@ -392,20 +451,8 @@ static int memory_apply(streamy_store *st, streamy_store_op *ops, size_t n)
         }
     }
     pthread_mutex_lock(&m->lock);
-    for (i = 0; i < n; i++) {
-        streamy_store_op *op = &ops[i];
-        switch (op->kind) {
-        case STREAMY_OP_SUBSCRIBE:
-            op->result = mem_acquire_locked(m, &op->req, op->out, &slots[i]);
-            break;
-        case STREAMY_OP_UNSUBSCRIBE:
-            op->result = mem_release_locked(m, &op->req, op->out);
-            break;
-        case STREAMY_OP_RENEW:
-            op->result = mem_renew_locked(m, &op->req, op->out);
-            break;
-        }
-    }
+    for (i = 0; i < n; i++)
+        ops[i].result = mem_decide_locked(m, &ops[i], &slots[i]);
     pthread_mutex_unlock(&m->lock);
     free_slots(slots, n);
     return STREAMY_OK;
@@ -449,7 +496,10 @@ static int memory_list(streamy_store *st, const streamy_store_req *req,
     if (n > 1)
         qsort(v, n, sizeof(*v), by_since);
     for (i = 0; i < n; i++) {
-        streamy_lease lease = {v[i]->stream, v[i]->since, v[i]->renewed, v[i]->expires};
+        char id[STREAMY_LEASE_ID_LEN + 1];
+        streamy_lease lease = {v[i]->stream, v[i]->since,   v[i]->renewed,
+                               v[i]->expires, id,           v[i]->device ? v[i]->device : ""};
+        streamy__lease_id_text(id, v[i]->id);
         if (cb(&lease, payload) != 0)
             break;
     }
@@ -565,7 +615,7 @@ static void memory_free(streamy_store *st)
             next = u->next;
             for (; l != NULL; l = ln) {
                 ln = l->next;
-                free(l);
+                free_lease(l);
             }
             free(u);
         }
@@ -592,16 +642,13 @@ int streamy_store_memory_new(streamy_store **out)
     pthread_mutex_init(&m->lock, NULL);
     streamy_store_init(&m->base, STREAMY_STORE_VERSION);
     m->base.name = "memory";
-    m->base.acquire = memory_acquire;
-    m->base.release = memory_release;
-    m->base.renew = memory_renew;
     m->base.list = memory_list;
     m->base.count = memory_count;
     m->base.set_limit = memory_set_limit;
     m->base.clear_limit = memory_clear_limit;
     m->base.get_limit = memory_get_limit;
     m->base.purge = memory_purge;
-    m->base.apply = memory_apply;
+    m->base.decide = memory_decide;
     m->base.free = memory_free;
     *out = &m->base;
     return STREAMY_OK;
