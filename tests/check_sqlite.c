@@ -88,7 +88,7 @@ START_TEST(new_file_is_private_wal_and_versioned)
     ck_assert_int_eq(st.st_mode & 0777, 0600);
     db = raw_open();
     ck_assert_int_eq(raw_int(db, "PRAGMA application_id"), 0x5354524D);
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 1);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 2);
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM leases"), 1);
     sqlite3_close(db);
 }
@@ -137,12 +137,12 @@ START_TEST(newer_schema_is_refused)
     streamy_close(h);
     h = NULL;
     db = raw_open();
-    raw_exec(db, "PRAGMA user_version = 2");
+    raw_exec(db, "PRAGMA user_version = 3");
     sqlite3_close(db);
     ck_assert_rc(streamy_open(&h, path, NULL), STREAMY_ESTORE);
     ck_assert_ptr_nonnull(strstr(streamy_errmsg(NULL), "newer"));
     db = raw_open();
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 2);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 3);
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM leases"), 1);
     sqlite3_close(db);
 }

@@ -17,6 +17,7 @@ enum {
     ST_DELETE_ONE,
     ST_RELEASE,
     ST_RELEASE_EXPIRED,
+    ST_HELD_BY_OTHER,
     ST_LIST,
     ST_COUNT,
     ST_GET_LIMIT,
