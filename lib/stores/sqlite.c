@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sqlite3.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,9 +271,8 @@ static int scan_user(scan *sc, sqlite_store *s, const streamy_store_req *req)
     sqlite3_stmt *st = bind_user(s, ST_SCAN, req->user);
     int rc;
 
-    memset(sc, 0, offsetof(scan, expiries));
+    memset(sc, 0, sizeof(*sc));
     streamy__expiries_init(&sc->expiries);
-    sc->oldest_since = sc->idlest_renewed = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *stream = (const char *)sqlite3_column_text(st, 0);
         int64_t since = sqlite3_column_int64(st, 1);
