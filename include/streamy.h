@@ -349,7 +349,7 @@ typedef struct streamy_answer {
 
 #define STREAMY_ANSWER_INIT                                                              \
     {                                                                                    \
-        STREAMY_CALL_VERSION                                                             \
+        STREAMY_CALL_VERSION, {0, 0, 0, 0, 0, 0, 0, 0, 0, {0}, 0}, {0}, {0}, {0}, {0}, 0 \
     }
 
 /**
