@@ -595,7 +595,8 @@ static void *worker_main(void *arg)
     if (c->target == T_RAW || c->target == T_RAWLIB)
         raw_run(wk, &seed);
     else if (c->mode == M_SINGLE)
-        (opt.sessions ? lib_single_sessions : lib_single)(wk, handle_of(c, wk->tid), &seed);
+        (opt.sessions ? lib_single_sessions : lib_single)(wk, handle_of(c, wk->tid),
+                                                          &seed);
     else
         (opt.sessions ? lib_batch_sessions : lib_batch)(wk, handle_of(c, wk->tid), &seed);
     return NULL;
