@@ -76,19 +76,10 @@ static const char *const sql[ST_COUNT_] = {
                    "device = coalesce(?6, device) WHERE user = ?1 AND stream = ?2",
     [ST_DROP_EXPIRED] =
         "DELETE FROM leases WHERE user = ?1 AND expires > 0 AND expires <= ?2",
-    [ST_DELETE_ONE] =
-        "DELETE FROM leases WHERE user = ?1 AND stream = ?2 RETURNING id, device",
-    /* Two one-pass deletes: the active lease (only the one holding the lease id ?4,
-     * when given), else the same lease if expired. */
-    [ST_RELEASE] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2 "
-                   "AND (expires = 0 OR expires > ?3) AND (?4 IS NULL OR id = ?4) "
-                   "RETURNING id, device",
-    [ST_RELEASE_EXPIRED] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2 "
-                           "AND expires > 0 AND expires <= ?3",
-    /* Whether another lease than ?4 holds (user, stream): a fenced release that
-     * removed nothing tells a stale caller so. */
-    [ST_HELD_BY_OTHER] = "SELECT 1 FROM leases WHERE user = ?1 AND stream = ?2 "
-                         "AND (expires = 0 OR expires > ?3) AND id IS NOT ?4",
+    /* A release reads the lease (user, stream), decides in C, then deletes it. */
+    [ST_LEASE] = "SELECT id, device, expires FROM leases WHERE user = ?1 AND stream = ?2",
+    /* The delete of a release, and of an eviction. */
+    [ST_RELEASE] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2",
     [ST_LIST] =
         "SELECT stream, since, renewed, expires, id, device FROM leases "
         "WHERE user = ?1 AND (expires = 0 OR expires > ?2) ORDER BY since, stream",
@@ -344,30 +335,35 @@ static int write_lease(sqlite_store *s, const streamy_store_req *req,
     return step_done(s, which, what);
 }
 
-/* Run a delete whose RETURNING gives the removed lease's id and device: `*removed`
- * says whether there was one. */
-static int delete_returning(sqlite_store *s, int which, const char *what, int *removed,
-                            char id[STREAMY_LEASE_ID_LEN + 1],
-                            char device[STREAMY_DEVICE_MAX + 1])
+/* Read the lease (user, stream): `*found` says whether there is one, of any age. */
+static int read_lease(sqlite_store *s, const char *user, const char *stream, int *found,
+                      int64_t *expires, unsigned char id[16], int *has_id,
+                      char device[STREAMY_DEVICE_MAX + 1])
 {
-    sqlite3_stmt *st = s->stmt[which];
-    unsigned char bytes[16];
-    int rc = sqlite3_step(st);
+    sqlite3_stmt *st = bind_user(s, ST_LEASE, user);
+    int rc;
 
-    *removed = rc == SQLITE_ROW;
+    sqlite3_bind_text(st, 2, stream, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
     if (rc == SQLITE_ROW) {
-        id_text(id, bytes, column_id(st, 0, bytes));
+        *has_id = column_id(st, 0, id);
         column_device(st, 1, device);
-        rc = sqlite3_step(st); /* a key names one row: this ends the statement */
+        *expires = sqlite3_column_int64(st, 2);
+        rc = SQLITE_DONE;
     }
-    if (rc != SQLITE_DONE) {
-        rc = db_error(s, rc, what);
-        sqlite3_reset(st);
-        *removed = 0;
-        return rc;
-    }
+    rc = rc == SQLITE_DONE ? STREAMY_OK : db_error(s, rc, "read lease");
     sqlite3_reset(st);
-    return STREAMY_OK;
+    return rc;
+}
+
+static int delete_lease(sqlite_store *s, const char *user, const char *stream,
+                        const char *what)
+{
+    sqlite3_stmt *st = bind_user(s, ST_RELEASE, user);
+
+    sqlite3_bind_text(st, 2, stream, -1, SQLITE_STATIC);
+    return step_done(s, ST_RELEASE, what);
 }
 
 /* The decision itself; the caller holds the lock and an open transaction. */
@@ -379,7 +375,7 @@ static int decide_acquire(sqlite_store *s, streamy_store_call *c, scan *sc)
     streamy__acquire_scan in;
     unsigned char id[16];
     const char *victim;
-    int rc, evicted;
+    int rc;
 
     if ((rc = scan_user(sc, s, req)) != STREAMY_OK)
         return rc;
@@ -405,11 +401,14 @@ static int decide_acquire(sqlite_store *s, streamy_store_call *c, scan *sc)
     case STREAMY__ACQUIRE_REFUSE:
         return STREAMY_LIMIT_REACHED;
     case STREAMY__ACQUIRE_EVICT: {
-        sqlite3_stmt *st = bind_user(s, ST_DELETE_ONE, req->user);
-        sqlite3_bind_text(st, 2, victim, -1, SQLITE_STATIC);
-        if ((rc = delete_returning(s, ST_DELETE_ONE, "evict lease", &evicted,
-                                   a->evicted_lease_id, a->evicted_device)) != STREAMY_OK)
+        unsigned char vid[16];
+        int64_t vexpires;
+        int found, has_id;
+        if ((rc = read_lease(s, req->user, victim, &found, &vexpires, vid, &has_id,
+                             a->evicted_device)) != STREAMY_OK ||
+            (rc = delete_lease(s, req->user, victim, "evict lease")) != STREAMY_OK)
             return rc;
+        id_text(a->evicted_lease_id, vid, found && has_id);
         break;
     }
     case STREAMY__ACQUIRE_INSERT:
@@ -467,54 +466,38 @@ static int do_renew(sqlite_store *s, streamy_store_call *c)
     return STREAMY_OK;
 }
 
-/* Each statement is atomic on its own, so a single release needs no explicit
- * transaction: the second runs only when the first removed nothing, and deletes
- * only an expired lease, so a lease subscribed in between is never taken for
- * expired; the third only reads, and a lease id is never given to a new lease, so
- * what it finds is what a release at that instant would have found. */
+/* Remove the lease (user, stream): read it, then delete it unless the call's lease id
+ * names another; the caller holds the transaction. */
 static int do_release(sqlite_store *s, streamy_store_call *c)
 {
     const streamy_store_req *req = &c->req;
     streamy_answer *a = c->out;
-    unsigned char fence[16];
-    int fenced = c->lease_id != NULL, removed, rc;
-    int64_t found = 0;
-    sqlite3_stmt *st;
+    unsigned char id[16], fence[16];
+    int found, has_id, rc;
+    int64_t expires;
 
-    /* A lease id that is no UUID (the core lets none through) names no lease. */
-    if (fenced && !fence_bytes(fence, c->lease_id))
-        memset(fence, 0, sizeof(fence));
-    st = bind_user(s, ST_RELEASE, req->user);
-    sqlite3_bind_text(st, 2, req->stream, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, req->now_ms);
-    if (fenced)
-        sqlite3_bind_blob(st, 4, fence, 16, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 4);
-    rc =
-        delete_returning(s, ST_RELEASE, "remove lease", &removed, a->lease_id, a->device);
-    if (rc != STREAMY_OK || removed) {
-        a->decision.removed = removed;
+    rc = read_lease(s, req->user, req->stream, &found, &expires, id, &has_id, a->device);
+    if (rc != STREAMY_OK || !found) {
+        a->device[0] = '\0';
         return rc;
     }
-    st = bind_user(s, ST_RELEASE_EXPIRED, req->user);
-    sqlite3_bind_text(st, 2, req->stream, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, req->now_ms);
-    if ((rc = step_done(s, ST_RELEASE_EXPIRED, "remove lease")) != STREAMY_OK)
-        return rc;
-    if (sqlite3_changes(s->db) > 0) {
+    if (expires != 0 && expires <= req->now_ms) {
+        /* An expired lease is nobody's: removed whatever id the call names. */
+        a->device[0] = '\0';
         a->decision.expired = 1;
+        return delete_lease(s, req->user, req->stream, "remove lease");
+    }
+    if (c->lease_id != NULL &&
+        (!fence_bytes(fence, c->lease_id) || !has_id || memcmp(fence, id, 16) != 0)) {
+        a->device[0] = '\0';
+        a->stale = 1;
         return STREAMY_OK;
     }
-    if (!fenced)
-        return STREAMY_OK;
-    st = bind_user(s, ST_HELD_BY_OTHER, req->user);
-    sqlite3_bind_text(st, 2, req->stream, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, req->now_ms);
-    sqlite3_bind_blob(st, 4, fence, 16, SQLITE_STATIC);
-    if ((rc = query_int(s, st, "read lease", &found, &a->stale)) != STREAMY_OK)
-        a->stale = 0;
-    return rc;
+    if ((rc = delete_lease(s, req->user, req->stream, "remove lease")) != STREAMY_OK)
+        return rc;
+    a->decision.removed = 1;
+    id_text(a->lease_id, id, has_id);
+    return STREAMY_OK;
 }
 
 static int decide_one(sqlite_store *s, streamy_store_call *c)
@@ -532,27 +515,18 @@ static int decide_one(sqlite_store *s, streamy_store_call *c)
     return STREAMY_EINVAL;
 }
 
-/* One transaction for a subscribe, a renew or a batch; a single release needs none
- * (do_release()). */
+/* One transaction for each call or batch. */
 static int sqlite_decide(streamy_store *st, streamy_store_call *calls, size_t n)
 {
     sqlite_store *s = (sqlite_store *)st;
     int rc;
 
     pthread_mutex_lock(&s->lock);
-    if (n == 1 && calls[0].kind == STREAMY_OP_UNSUBSCRIBE) {
-        if ((rc = do_release(s, &calls[0])) >= 0) {
-            calls[0].result = rc;
-            rc = STREAMY_OK;
-        }
-        goto out;
+    if ((rc = txn_begin(s)) == STREAMY_OK) {
+        for (size_t i = 0; i < n && rc >= 0; i++)
+            rc = calls[i].result = decide_one(s, &calls[i]);
+        rc = txn_end(s, rc < 0 ? rc : STREAMY_OK);
     }
-    if ((rc = txn_begin(s)) != STREAMY_OK)
-        goto out;
-    for (size_t i = 0; i < n && rc >= 0; i++)
-        rc = calls[i].result = decide_one(s, &calls[i]);
-    rc = txn_end(s, rc < 0 ? rc : STREAMY_OK);
-out:
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
