@@ -76,10 +76,13 @@ static const char *const sql[ST_COUNT_] = {
                    "device = coalesce(?6, device) WHERE user = ?1 AND stream = ?2",
     [ST_DROP_EXPIRED] =
         "DELETE FROM leases WHERE user = ?1 AND expires > 0 AND expires <= ?2",
-    /* A release reads the lease (user, stream), decides in C, then deletes it. */
+    /* An eviction reads the victim's id and device, then deletes it. */
     [ST_LEASE] = "SELECT id, device, expires FROM leases WHERE user = ?1 AND stream = ?2",
-    /* The delete of a release, and of an eviction. */
-    [ST_RELEASE] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2",
+    [ST_EVICT] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2",
+    /* A release in one statement: streamy_release() sees the lease (user, stream),
+     * decides in C whether it goes (release_fn()) and keeps its id and device. */
+    [ST_RELEASE] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2 "
+                   "AND streamy_release(user, stream, id, device, expires)",
     [ST_LIST] =
         "SELECT stream, since, renewed, expires, id, device FROM leases "
         "WHERE user = ?1 AND (expires = 0 OR expires > ?2) ORDER BY since, stream",
@@ -107,6 +110,7 @@ typedef struct sqlite_store {
     sqlite3_stmt *stmt[ST_COUNT_];
     int busy_timeout_ms;
     int64_t busy_since_us;
+    struct release_visit *visit; /* the release in progress, for streamy_release() */
     char path[];
 } sqlite_store;
 
@@ -360,10 +364,10 @@ static int read_lease(sqlite_store *s, const char *user, const char *stream, int
 static int delete_lease(sqlite_store *s, const char *user, const char *stream,
                         const char *what)
 {
-    sqlite3_stmt *st = bind_user(s, ST_RELEASE, user);
+    sqlite3_stmt *st = bind_user(s, ST_EVICT, user);
 
     sqlite3_bind_text(st, 2, stream, -1, SQLITE_STATIC);
-    return step_done(s, ST_RELEASE, what);
+    return step_done(s, ST_EVICT, what);
 }
 
 /* The decision itself; the caller holds the lock and an open transaction. */
@@ -403,7 +407,7 @@ static int decide_acquire(sqlite_store *s, streamy_store_call *c, scan *sc)
     case STREAMY__ACQUIRE_EVICT: {
         unsigned char vid[16];
         int64_t vexpires;
-        int found, has_id;
+        int found = 0, has_id = 0;
         if ((rc = read_lease(s, req->user, victim, &found, &vexpires, vid, &has_id,
                              a->evicted_device)) != STREAMY_OK ||
             (rc = delete_lease(s, req->user, victim, "evict lease")) != STREAMY_OK)
@@ -466,38 +470,67 @@ static int do_renew(sqlite_store *s, streamy_store_call *c)
     return STREAMY_OK;
 }
 
-/* Remove the lease (user, stream): read it, then delete it unless the call's lease id
- * names another; the caller holds the transaction. */
+/* What a release is after, and what streamy_release() found: the lease of the
+ * statement's (user, stream), of which there is at most one. */
+typedef struct release_visit {
+    const streamy_store_req *req;
+    const unsigned char *fence; /* the lease id the call holds, or NULL */
+    streamy_answer *out;
+} release_visit;
+
+/* streamy_release(user, stream, id, device, expires): 1 to delete the row. The
+ * statement finds the row by its key, so this sees at most that one; it checks the key
+ * all the same, so that no query plan could make it decide on another row. */
+static void release_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    sqlite_store *s = sqlite3_user_data(ctx);
+    const release_visit *v = s->visit;
+    const char *user = (const char *)sqlite3_value_text(argv[0]);
+    const char *stream = (const char *)sqlite3_value_text(argv[1]);
+    const unsigned char *id = sqlite3_value_blob(argv[2]);
+    int has_id = id != NULL && sqlite3_value_bytes(argv[2]) == 16;
+    const char *device = (const char *)sqlite3_value_text(argv[3]);
+    int64_t expires = sqlite3_value_int64(argv[4]);
+    int drop = 1;
+
+    STREAMY_UNUSED(argc);
+    if (v == NULL || user == NULL || stream == NULL || strcmp(user, v->req->user) != 0 ||
+        strcmp(stream, v->req->stream) != 0) {
+        drop = 0; /* outside a release, or not its lease */
+    } else if (expires != 0 && expires <= v->req->now_ms) {
+        /* An expired lease is nobody's: it goes whatever id the call names. */
+        v->out->decision.expired = 1;
+    } else if (v->fence != NULL && (!has_id || memcmp(id, v->fence, 16) != 0)) {
+        v->out->stale = 1;
+        drop = 0;
+    } else {
+        v->out->decision.removed = 1;
+        id_text(v->out->lease_id, id, has_id);
+        snprintf(v->out->device, sizeof(v->out->device), "%s", device ? device : "");
+    }
+    sqlite3_result_int(ctx, drop);
+}
+
+/* One statement, atomic on its own: a single release needs no explicit transaction. */
 static int do_release(sqlite_store *s, streamy_store_call *c)
 {
     const streamy_store_req *req = &c->req;
-    streamy_answer *a = c->out;
-    unsigned char id[16], fence[16];
-    int found, has_id, rc;
-    int64_t expires;
+    unsigned char fence[16];
+    release_visit v = {req, NULL, c->out};
+    sqlite3_stmt *st = bind_user(s, ST_RELEASE, req->user);
+    int rc;
 
-    rc = read_lease(s, req->user, req->stream, &found, &expires, id, &has_id, a->device);
-    if (rc != STREAMY_OK || !found) {
-        a->device[0] = '\0';
-        return rc;
+    if (c->lease_id != NULL) {
+        /* A lease id that is no UUID (the core lets none through) names no lease. */
+        if (!fence_bytes(fence, c->lease_id))
+            memset(fence, 0, sizeof(fence));
+        v.fence = fence;
     }
-    if (expires != 0 && expires <= req->now_ms) {
-        /* An expired lease is nobody's: removed whatever id the call names. */
-        a->device[0] = '\0';
-        a->decision.expired = 1;
-        return delete_lease(s, req->user, req->stream, "remove lease");
-    }
-    if (c->lease_id != NULL &&
-        (!fence_bytes(fence, c->lease_id) || !has_id || memcmp(fence, id, 16) != 0)) {
-        a->device[0] = '\0';
-        a->stale = 1;
-        return STREAMY_OK;
-    }
-    if ((rc = delete_lease(s, req->user, req->stream, "remove lease")) != STREAMY_OK)
-        return rc;
-    a->decision.removed = 1;
-    id_text(a->lease_id, id, has_id);
-    return STREAMY_OK;
+    sqlite3_bind_text(st, 2, req->stream, -1, SQLITE_STATIC);
+    s->visit = &v;
+    rc = step_done(s, ST_RELEASE, "remove lease");
+    s->visit = NULL;
+    return rc;
 }
 
 static int decide_one(sqlite_store *s, streamy_store_call *c)
@@ -515,14 +548,20 @@ static int decide_one(sqlite_store *s, streamy_store_call *c)
     return STREAMY_EINVAL;
 }
 
-/* One transaction for each call or batch. */
+/* One transaction for a subscribe, a renew or a batch; a single release is one
+ * statement (do_release()). */
 static int sqlite_decide(streamy_store *st, streamy_store_call *calls, size_t n)
 {
     sqlite_store *s = (sqlite_store *)st;
     int rc;
 
     pthread_mutex_lock(&s->lock);
-    if ((rc = txn_begin(s)) == STREAMY_OK) {
+    if (n == 1 && calls[0].kind == STREAMY_OP_UNSUBSCRIBE) {
+        if ((rc = do_release(s, &calls[0])) >= 0) {
+            calls[0].result = rc;
+            rc = STREAMY_OK;
+        }
+    } else if ((rc = txn_begin(s)) == STREAMY_OK) {
         for (size_t i = 0; i < n && rc >= 0; i++)
             rc = calls[i].result = decide_one(s, &calls[i]);
         rc = txn_end(s, rc < 0 ? rc : STREAMY_OK);
@@ -947,6 +986,14 @@ int streamy_store_sqlite_new(streamy_store **out, const char *path, int readonly
         readonly = 1; /* the file or its directory is not writable: reads still work */
     if ((rc = open_schema(s, memory, readonly, opts->synchronous_full)) != STREAMY_OK)
         goto fail;
+    /* Direct-only: no view or trigger of the file can call it. */
+    rc = sqlite3_create_function_v2(s->db, "streamy_release", 5,
+                                    SQLITE_UTF8 | SQLITE_DIRECTONLY, s, release_fn, NULL,
+                                    NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = db_error(s, rc, "register streamy_release()");
+        goto fail;
+    }
     for (int i = 0; i < ST_COUNT_; i++) {
         rc = sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
                                 NULL);

@@ -15,6 +15,7 @@ enum {
     ST_REFRESH,
     ST_DROP_EXPIRED,
     ST_LEASE,
+    ST_EVICT,
     ST_RELEASE,
     ST_LIST,
     ST_COUNT,
