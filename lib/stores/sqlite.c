@@ -77,7 +77,7 @@ static const char *const sql[ST_COUNT_] = {
     [ST_DROP_EXPIRED] =
         "DELETE FROM leases WHERE user = ?1 AND expires > 0 AND expires <= ?2",
     /* An eviction reads the victim's id and device, then deletes it. */
-    [ST_LEASE] = "SELECT id, device, expires FROM leases WHERE user = ?1 AND stream = ?2",
+    [ST_LEASE] = "SELECT id, device FROM leases WHERE user = ?1 AND stream = ?2",
     [ST_EVICT] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2",
     /* A release in one statement: streamy_release() sees the lease (user, stream),
      * decides in C whether it goes (release_fn()) and keeps its id and device. */
@@ -339,21 +339,20 @@ static int write_lease(sqlite_store *s, const streamy_store_req *req,
     return step_done(s, which, what);
 }
 
-/* Read the lease (user, stream): `*found` says whether there is one, of any age. */
-static int read_lease(sqlite_store *s, const char *user, const char *stream, int *found,
-                      int64_t *expires, unsigned char id[16], int *has_id,
+/* The id (`*has_id` 0 when there is none) and device of the lease (user, stream). */
+static int read_lease(sqlite_store *s, const char *user, const char *stream,
+                      unsigned char id[16], int *has_id,
                       char device[STREAMY_DEVICE_MAX + 1])
 {
     sqlite3_stmt *st = bind_user(s, ST_LEASE, user);
     int rc;
 
     sqlite3_bind_text(st, 2, stream, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    *found = rc == SQLITE_ROW;
-    if (rc == SQLITE_ROW) {
+    *has_id = 0;
+    device[0] = '\0';
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         *has_id = column_id(st, 0, id);
         column_device(st, 1, device);
-        *expires = sqlite3_column_int64(st, 2);
         rc = SQLITE_DONE;
     }
     rc = rc == SQLITE_DONE ? STREAMY_OK : db_error(s, rc, "read lease");
@@ -406,13 +405,12 @@ static int decide_acquire(sqlite_store *s, streamy_store_call *c, scan *sc)
         return STREAMY_LIMIT_REACHED;
     case STREAMY__ACQUIRE_EVICT: {
         unsigned char vid[16];
-        int64_t vexpires;
-        int found = 0, has_id = 0;
-        if ((rc = read_lease(s, req->user, victim, &found, &vexpires, vid, &has_id,
-                             a->evicted_device)) != STREAMY_OK ||
+        int has_id;
+        if ((rc = read_lease(s, req->user, victim, vid, &has_id, a->evicted_device)) !=
+                STREAMY_OK ||
             (rc = delete_lease(s, req->user, victim, "evict lease")) != STREAMY_OK)
             return rc;
-        id_text(a->evicted_lease_id, vid, found && has_id);
+        id_text(a->evicted_lease_id, vid, has_id);
         break;
     }
     case STREAMY__ACQUIRE_INSERT:
