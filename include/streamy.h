@@ -334,8 +334,9 @@ typedef struct streamy_answer {
     streamy_decision decision; /**< exactly what the plain function answers */
     char lease_id[STREAMY_LEASE_ID_LEN + 1]; /**< subscribe, renew (OK): the lease's id,
                                      kept by a refresh and a renew, new for a new
-                                     lease; unsubscribe: the id of the lease removed.
-                                     "" from a store that keeps no ids, or degraded */
+                                     lease. "" for unsubscribe (the call names the
+                                     lease it ends, or any), from a store that keeps
+                                     no ids, and when degraded */
     char device[STREAMY_DEVICE_MAX + 1];     /**< subscribe, renew (OK): the lease's
                                                   device label */
     char evicted_lease_id[STREAMY_LEASE_ID_LEN + 1]; /**< subscribe: the id of the lease

@@ -444,6 +444,14 @@ static int answer_version_ok(const streamy_answer *out)
     return STREAMY_OK;
 }
 
+/* An unsubscribe answers no lease: the caller named it, or did not care which. What
+ * a store may have said of it is dropped, so that every store answers alike. */
+static void answer_settle(streamy_answer *a, streamy_op_kind kind)
+{
+    if (kind == STREAMY_OP_UNSUBSCRIBE)
+        a->lease_id[0] = a->device[0] = '\0';
+}
+
 /* Decide one prepared call into `a`. */
 static int run_one(streamy *h, prepared *p, streamy_answer *a)
 {
@@ -454,6 +462,7 @@ static int run_one(streamy *h, prepared *p, streamy_answer *a)
         return call_store(h, p->sc.kind, &p->sc.req, &a->decision);
     p->sc.out = a;
     rc = st->decide(st, &p->sc, 1);
+    answer_settle(a, p->sc.kind);
     return rc < 0 ? rc : p->sc.result;
 }
 
@@ -711,6 +720,7 @@ static int batch_run(batch *b, streamy *h)
         if (b->rc[i] != STREAMY_OK)
             continue; /* refused before reaching the store */
         b->rc[i] = scs != NULL ? scs[m].result : sops[m].result;
+        answer_settle(&b->a[i], b->p[i].sc.kind);
         account(h, b->p[i].sc.kind, &b->p[i].sc.req, b->rc[i], &b->a[i].decision);
         m++;
     }

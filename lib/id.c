@@ -40,8 +40,12 @@ static void lower_copy(char *out, const char *id, size_t len)
 /* The character rules of identifiers and device labels: 1 to `max` bytes of UTF-8
  * without control characters. `field` and `noun` name the text in the message
  * ("user" "id"). */
-static int text_check(size_t *out_len, const char *field, const char *noun,
-                      const char *text, size_t max)
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline int
+text_check(size_t *out_len, const char *field, const char *noun, const char *text,
+           size_t max)
 {
     const unsigned char *s = (const unsigned char *)text;
     size_t len, i, n;
@@ -71,7 +75,7 @@ static int text_check(size_t *out_len, const char *field, const char *noun,
 
 int streamy__device_check(const char *device)
 {
-    size_t len;
+    size_t len = 0;
 
     return text_check(&len, "device", "label", device, STREAMY_DEVICE_MAX);
 }
@@ -91,7 +95,7 @@ int streamy__lease_id_check(char out[STREAMY_LEASE_ID_LEN + 1], const char *leas
 int streamy__id_check(char out[STREAMY_ID_MAX + 1], const char **canon, const char *field,
                       const char *id, int require_uuid)
 {
-    size_t len;
+    size_t len = 0;
     int rc;
 
     if ((rc = text_check(&len, field, "id", id, STREAMY_ID_MAX)) != STREAMY_OK)

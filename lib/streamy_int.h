@@ -37,7 +37,19 @@ int streamy__id_check(char out[STREAMY_ID_MAX + 1], const char **canon, const ch
 int streamy__device_check(const char *device);
 /* lease_id.c: a new lease id, 16 bytes of a random UUID, and its text. */
 int streamy__lease_id_new(unsigned char id[16]);
-void streamy__lease_id_text(char out[STREAMY_LEASE_ID_LEN + 1], const unsigned char id[16]);
+void streamy__lease_id_text(char out[STREAMY_LEASE_ID_LEN + 1],
+                            const unsigned char id[16]);
+/* Copy a device label (NULL: none) into an answer's field; it was checked to fit. */
+static inline void streamy__device_copy(char out[STREAMY_DEVICE_MAX + 1],
+                                        const char *device)
+{
+    size_t n = 0;
+
+    if (device != NULL)
+        for (; n < STREAMY_DEVICE_MAX && device[n]; n++)
+            out[n] = device[n];
+    out[n] = '\0';
+}
 /* A lease id: a UUID in any case, written in lower case into `out`. */
 int streamy__lease_id_check(char out[STREAMY_LEASE_ID_LEN + 1], const char *lease_id);
 

@@ -176,7 +176,8 @@ struct streamy_store {
      * - a new lease gets a new id from streamy_lease_id_generate(); a refresh and a
      *   renew keep the lease's id (a lease without one, written by an earlier
      *   release, gets a new one then); `out->lease_id` and `out->device` are the
-     *   lease's after an OK acquire or renew, and the removed lease's after a release;
+     *   lease's after an OK acquire or renew (a release need not set them: the core
+     *   answers none for an unsubscribe);
      * - acquire stores `device` when it is not NULL (a refresh too);
      * - an evicted lease's id and device go to `evicted_lease_id` and
      *   `evicted_device`;

@@ -192,7 +192,7 @@ static int is_stale(const mlease *l, const char *lease_id)
 static void tell_lease(streamy_answer *a, const mlease *l)
 {
     streamy__lease_id_text(a->lease_id, l->id);
-    snprintf(a->device, sizeof(a->device), "%s", l->device ? l->device : "");
+    streamy__device_copy(a->device, l->device);
 }
 
 /* Unlink and free every expired lease of `u`, and `victim` if given. */
@@ -322,8 +322,7 @@ static int mem_acquire_locked(memory_store *m, const streamy_store_call *c, mslo
     }
     if (victim != NULL) {
         streamy__lease_id_text(c->out->evicted_lease_id, victim->id);
-        snprintf(c->out->evicted_device, sizeof(c->out->evicted_device), "%s",
-                 victim->device ? victim->device : "");
+        streamy__device_copy(c->out->evicted_device, victim->device);
     }
     if (sc.expired || victim != NULL)
         drop_leases(u, req->now_ms, victim);
@@ -359,7 +358,6 @@ static int mem_release_locked(memory_store *m, const streamy_store_call *c)
             break;
         } else {
             out->removed = 1;
-            tell_lease(c->out, l);
         }
         *p = l->next;
         free_lease(l);

@@ -79,10 +79,12 @@ static const char *const sql[ST_COUNT_] = {
     /* An eviction reads the victim's id and device, then deletes it. */
     [ST_LEASE] = "SELECT id, device FROM leases WHERE user = ?1 AND stream = ?2",
     [ST_EVICT] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2",
-    /* A release in one statement: streamy_release() sees the lease (user, stream),
-     * decides in C whether it goes (release_fn()) and keeps its id and device. */
+    /* A release deletes the unexpired lease (the one with the id ?4 when the call
+     * names one); when that removes nothing, an expired lease, whatever its id. */
     [ST_RELEASE] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2 "
-                   "AND streamy_release(user, stream, id, device, expires)",
+                   "AND (expires = 0 OR expires > ?3) AND (?4 IS NULL OR id = ?4)",
+    [ST_RELEASE_EXPIRED] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2 "
+                           "AND expires > 0 AND expires <= ?3",
     [ST_LIST] =
         "SELECT stream, since, renewed, expires, id, device FROM leases "
         "WHERE user = ?1 AND (expires = 0 OR expires > ?2) ORDER BY since, stream",
@@ -110,7 +112,6 @@ typedef struct sqlite_store {
     sqlite3_stmt *stmt[ST_COUNT_];
     int busy_timeout_ms;
     int64_t busy_since_us;
-    struct release_visit *visit; /* the release in progress, for streamy_release() */
     char path[];
 } sqlite_store;
 
@@ -242,7 +243,7 @@ static void column_device(sqlite3_stmt *st, int col, char out[STREAMY_DEVICE_MAX
 {
     const char *device = (const char *)sqlite3_column_text(st, col);
 
-    snprintf(out, STREAMY_DEVICE_MAX + 1, "%s", device ? device : "");
+    streamy__device_copy(out, device);
 }
 
 /* A lease id's bytes into the answer's text; "" when the row had none. */
@@ -398,8 +399,7 @@ static int decide_acquire(sqlite_store *s, streamy_store_call *c, scan *sc)
         if ((rc = write_lease(s, req, NULL, c->device, "refresh lease")) != STREAMY_OK)
             return rc;
         id_text(a->lease_id, sc->id, sc->has_id);
-        snprintf(a->device, sizeof(a->device), "%s",
-                 c->device != NULL ? c->device : sc->device);
+        streamy__device_copy(a->device, c->device != NULL ? c->device : sc->device);
         return STREAMY_OK;
     case STREAMY__ACQUIRE_REFUSE:
         return STREAMY_LIMIT_REACHED;
@@ -422,7 +422,7 @@ static int decide_acquire(sqlite_store *s, streamy_store_call *c, scan *sc)
     if ((rc = write_lease(s, req, id, c->device, "insert lease")) != STREAMY_OK)
         return rc;
     streamy__lease_id_text(a->lease_id, id);
-    snprintf(a->device, sizeof(a->device), "%s", c->device != NULL ? c->device : "");
+    streamy__device_copy(a->device, c->device);
     return STREAMY_OK;
 }
 
@@ -464,71 +464,54 @@ static int do_renew(sqlite_store *s, streamy_store_call *c)
     out->since_ms = sc.since;
     out->expires_ms = expiry(req);
     id_text(c->out->lease_id, sc.id, sc.has_id);
-    snprintf(c->out->device, sizeof(c->out->device), "%s", sc.device);
+    streamy__device_copy(c->out->device, sc.device);
     return STREAMY_OK;
 }
 
-/* What a release is after, and what streamy_release() found: the lease of the
- * statement's (user, stream), of which there is at most one. */
-typedef struct release_visit {
-    const streamy_store_req *req;
-    const unsigned char *fence; /* the lease id the call holds, or NULL */
-    streamy_answer *out;
-} release_visit;
-
-/* streamy_release(user, stream, id, device, expires): 1 to delete the row. The
- * statement finds the row by its key, so this sees at most that one; it checks the key
- * all the same, so that no query plan could make it decide on another row. */
-static void release_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    sqlite_store *s = sqlite3_user_data(ctx);
-    const release_visit *v = s->visit;
-    const char *user = (const char *)sqlite3_value_text(argv[0]);
-    const char *stream = (const char *)sqlite3_value_text(argv[1]);
-    const unsigned char *id = sqlite3_value_blob(argv[2]);
-    int has_id = id != NULL && sqlite3_value_bytes(argv[2]) == 16;
-    const char *device = (const char *)sqlite3_value_text(argv[3]);
-    int64_t expires = sqlite3_value_int64(argv[4]);
-    int drop = 1;
-
-    STREAMY_UNUSED(argc);
-    if (v == NULL || user == NULL || stream == NULL || strcmp(user, v->req->user) != 0 ||
-        strcmp(stream, v->req->stream) != 0) {
-        drop = 0; /* outside a release, or not its lease */
-    } else if (expires != 0 && expires <= v->req->now_ms) {
-        /* An expired lease is nobody's: it goes whatever id the call names. */
-        v->out->decision.expired = 1;
-    } else if (v->fence != NULL && (!has_id || memcmp(id, v->fence, 16) != 0)) {
-        v->out->stale = 1;
-        drop = 0;
-    } else {
-        v->out->decision.removed = 1;
-        id_text(v->out->lease_id, id, has_id);
-        snprintf(v->out->device, sizeof(v->out->device), "%s", device ? device : "");
-    }
-    sqlite3_result_int(ctx, drop);
-}
-
-/* One statement, atomic on its own: a single release needs no explicit transaction. */
+/* A release: at most three statements, each atomic, and the first is the only one
+ * that runs when it removes the lease, so a single release needs no transaction. A
+ * lease that outlives the first two under a lease id is another lease: stale. */
 static int do_release(sqlite_store *s, streamy_store_call *c)
 {
+    static const int steps[3] = {ST_RELEASE, ST_RELEASE_EXPIRED, ST_LEASE};
     const streamy_store_req *req = &c->req;
+    streamy_decision *out = &c->out->decision;
     unsigned char fence[16];
-    release_visit v = {req, NULL, c->out};
-    sqlite3_stmt *st = bind_user(s, ST_RELEASE, req->user);
-    int rc;
+    int i, rc;
 
-    if (c->lease_id != NULL) {
-        /* A lease id that is no UUID (the core lets none through) names no lease. */
-        if (!fence_bytes(fence, c->lease_id))
-            memset(fence, 0, sizeof(fence));
-        v.fence = fence;
+    /* A lease id that is no UUID (the core lets none through) names no lease. */
+    if (c->lease_id != NULL && !fence_bytes(fence, c->lease_id))
+        memset(fence, 0, sizeof(fence));
+    for (i = 0; i < (c->lease_id != NULL ? 3 : 2); i++) {
+        sqlite3_stmt *st = bind_user(s, steps[i], req->user);
+        sqlite3_bind_text(st, 2, req->stream, -1, SQLITE_STATIC);
+        if (i < 2)
+            sqlite3_bind_int64(st, 3, req->now_ms);
+        if (i == 0 && c->lease_id != NULL)
+            sqlite3_bind_blob(st, 4, fence, sizeof(fence), SQLITE_STATIC);
+        else if (i == 0)
+            sqlite3_bind_null(st, 4);
+        if (i == 2) {
+            rc = sqlite3_step(st);
+            sqlite3_reset(st);
+            if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                return db_error(s, rc, "read lease");
+            c->out->stale = rc == SQLITE_ROW;
+            break;
+        }
+        if ((rc = step_done(s, steps[i], "remove lease")) != STREAMY_OK) {
+            memset(out, 0, sizeof(*out));
+            return rc;
+        }
+        if (sqlite3_changes(s->db) > 0) {
+            if (i == 0)
+                out->removed = 1;
+            else
+                out->expired = 1;
+            break;
+        }
     }
-    sqlite3_bind_text(st, 2, req->stream, -1, SQLITE_STATIC);
-    s->visit = &v;
-    rc = step_done(s, ST_RELEASE, "remove lease");
-    s->visit = NULL;
-    return rc;
+    return STREAMY_OK;
 }
 
 static int decide_one(sqlite_store *s, streamy_store_call *c)
@@ -546,8 +529,8 @@ static int decide_one(sqlite_store *s, streamy_store_call *c)
     return STREAMY_EINVAL;
 }
 
-/* One transaction for a subscribe, a renew or a batch; a single release is one
- * statement (do_release()). */
+/* One transaction for a subscribe, a renew or a batch; a single release needs none
+ * (do_release()). */
 static int sqlite_decide(streamy_store *st, streamy_store_call *calls, size_t n)
 {
     sqlite_store *s = (sqlite_store *)st;
@@ -984,14 +967,6 @@ int streamy_store_sqlite_new(streamy_store **out, const char *path, int readonly
         readonly = 1; /* the file or its directory is not writable: reads still work */
     if ((rc = open_schema(s, memory, readonly, opts->synchronous_full)) != STREAMY_OK)
         goto fail;
-    /* Direct-only: no view or trigger of the file can call it. */
-    rc = sqlite3_create_function_v2(s->db, "streamy_release", 5,
-                                    SQLITE_UTF8 | SQLITE_DIRECTONLY, s, release_fn, NULL,
-                                    NULL, NULL);
-    if (rc != SQLITE_OK) {
-        rc = db_error(s, rc, "register streamy_release()");
-        goto fail;
-    }
     for (int i = 0; i < ST_COUNT_; i++) {
         rc = sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
                                 NULL);

@@ -17,6 +17,7 @@ enum {
     ST_LEASE,
     ST_EVICT,
     ST_RELEASE,
+    ST_RELEASE_EXPIRED,
     ST_LIST,
     ST_COUNT,
     ST_GET_LIMIT,

@@ -739,13 +739,6 @@ static const char *raw_text(int i)
     return raw_sql[i];
 }
 
-static void raw_release_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    (void)argv;
-    sqlite3_result_int(ctx, 1);
-}
-
 /* The ceiling's file has the library's schema: the library creates it. */
 static void raw_schema(const char *path)
 {
@@ -773,11 +766,6 @@ static void raw_open(world *w)
     raw_exec(w->raw, "PRAGMA synchronous=NORMAL", "synchronous");
     if (opt.raw_pragma != NULL)
         raw_exec(w->raw, opt.raw_pragma, "--raw-pragma");
-    /* The library's release calls its own SQL function; this one deletes, as the
-     * library's does for a lease it may release. */
-    if (sqlite3_create_function(w->raw, "streamy_release", 5, SQLITE_UTF8, NULL,
-                                raw_release_fn, NULL, NULL) != SQLITE_OK)
-        die("raw sqlite: streamy_release: %s", sqlite3_errmsg(w->raw));
     for (int i = 0; i < R_COUNT_; i++) {
         const char *text = raw_text(i);
         if (sqlite3_prepare_v3(w->raw, text, -1, SQLITE_PREPARE_PERSISTENT, &w->rs[i],
