@@ -1058,6 +1058,7 @@ static Suite *store_suite(void)
          tcase_add_test(tc, leases_persist_across_handles));
 #undef CASE
     store_add_session_cases(s);
+    store_add_session_batch_cases(s);
     return s;
 }
 
