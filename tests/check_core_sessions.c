@@ -117,8 +117,7 @@ static int store_calls(void)
     return f->acquires + f->releases + f->renews + f->applies + f->decides;
 }
 
-/* --- a version-1 store keeps working
- * ---------------------------------------------------- */
+/* --- a version-1 store keeps working ------------------------------------------------ */
 
 START_TEST(v1_ex_calls_reach_the_version_1_methods)
 {
@@ -318,8 +317,7 @@ START_TEST(v1_ex_degrades_as_the_plain_calls)
 }
 END_TEST
 
-/* --- versions
- * ------------------------------------------------------------------------------- */
+/* --- versions ----------------------------------------------------------------------- */
 
 START_TEST(call_and_answer_init_check_their_version)
 {
@@ -392,8 +390,7 @@ START_TEST(ex_calls_check_versions_before_the_store)
 }
 END_TEST
 
-/* --- a version-2 store: everything through decide
- * ---------------------------------------- */
+/* --- a version-2 store: everything through decide ----------------------------------- */
 
 START_TEST(v2_decides_every_call)
 {

@@ -141,8 +141,7 @@ static void worker_close(const target *t, streamy *h)
         streamy_close(h);
 }
 
-/* --- one stream started by everyone at once
- * ----------------------------------------------- */
+/* --- one stream started by everyone at once ----------------------------------------- */
 
 enum { SAME_ROUNDS = 40, SAME_MAX_WORKERS = 32 };
 
@@ -261,8 +260,7 @@ static void check_same(const target *t)
     munmap(run, sizeof(*run));
 }
 
-/* --- a stale player against a restart
- * ---------------------------------------------------------
+/* --- a stale player against a restart -----------------------------------------------
  *
  * Pairs of threads, each pair with a user of its own. Each round the restarter starts
  * stream s<r> (lease A) and hands A to the player; then at once the player heartbeats
@@ -490,8 +488,7 @@ static void check_fence(const target *t)
     munmap(run, sizeof(*run));
 }
 
-/* --- the stores
- * ------------------------------------------------------------------------------ */
+/* --- the stores --------------------------------------------------------------------- */
 
 static char sqlite_uri[4200];
 

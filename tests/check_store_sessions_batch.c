@@ -7,8 +7,7 @@
 
 #include "check_store.h"
 
-/* --- bad inputs change nothing
- * ------------------------------------------------------------ */
+/* --- bad inputs change nothing ------------------------------------------------------ */
 
 /* The store and the handle's counters as they were. */
 typedef struct snapshot {
@@ -155,8 +154,7 @@ START_TEST(invalid_session_inputs_change_nothing)
 }
 END_TEST
 
-/* --- batches through streamy_apply_ex
- * ---------------------------------------------------- */
+/* --- batches through streamy_apply_ex ----------------------------------------------- */
 
 START_TEST(apply_ex_mixes_operations_and_fences)
 {
