@@ -143,10 +143,28 @@ static void worker_close(const target *t, streamy *h)
 
 /* --- one stream started by everyone at once ----------------------------------------- */
 
+/* Each round every worker starts "movie" for two users at once: one new to the store,
+ * and one whose lease of the round before has expired. Every round moves the clock on
+ * past the TTL: the time is the round's, the same for every worker. */
 enum { SAME_ROUNDS = 40, SAME_MAX_WORKERS = 32 };
+#define SAME_TTL_MS 1000
+#define SAME_T0 1700000000000LL
+
+static __thread int64_t round_now;
+
+static int64_t round_clock(void *payload)
+{
+    (void)payload;
+    return round_now;
+}
+
+static void enter_round(int round)
+{
+    round_now = SAME_T0 + (int64_t)round * 2 * SAME_TTL_MS;
+}
 
 typedef struct same_slot {
-    int rc, created;
+    int rc, created, expired;
     char id[ID_SIZE];
     char error[160];
 } same_slot;
@@ -156,12 +174,42 @@ typedef struct same_run {
     streamy *shared;
     int workers;
     pthread_barrier_t barrier;
-    same_slot slots[SAME_ROUNDS][SAME_MAX_WORKERS];
+    /* [round][worker][0: the new user, 1: the returning one] */
+    same_slot slots[SAME_ROUNDS][SAME_MAX_WORKERS][2];
 } same_run;
 
-static void round_user(char *buf, size_t size, int round)
+static void round_user(char *buf, size_t size, int round, int returning)
 {
-    snprintf(buf, size, "viewer-%d", round);
+    if (returning)
+        snprintf(buf, size, "household");
+    else
+        snprintf(buf, size, "viewer-%d", round);
+}
+
+static void same_options(streamy_options *o)
+{
+    streamy_options_init(o, STREAMY_OPTIONS_VERSION);
+    o->busy_timeout_ms = test_timeout_scale(20000);
+    o->ttl_ms = SAME_TTL_MS;
+    o->clock = round_clock;
+}
+
+static void same_subscribe(same_slot *s, streamy *h, int round, int returning)
+{
+    streamy_call c = STREAMY_CALL_INIT;
+    streamy_answer a = STREAMY_ANSWER_INIT;
+    char user[32];
+
+    round_user(user, sizeof(user), round, returning);
+    c.user = user;
+    c.stream = "movie";
+    s->rc = streamy_subscribe_ex(&a, h, &c);
+    s->created = a.decision.created;
+    s->expired = (int)a.decision.expired;
+    memcpy(s->id, a.lease_id, ID_SIZE);
+    if (s->rc != STREAMY_OK)
+        set_error(s->error, sizeof(s->error), "subscribe: %s: %s",
+                  streamy_strerror(s->rc), streamy_errmsg(h));
 }
 
 static int same_worker(int index, void *payload)
@@ -169,33 +217,25 @@ static int same_worker(int index, void *payload)
     same_run *run = payload;
     streamy_options o;
     streamy *h = NULL;
-    char user[32];
-    int r, rc;
+    int r, k, rc;
 
-    streamy_options_init(&o, STREAMY_OPTIONS_VERSION);
-    o.busy_timeout_ms = test_timeout_scale(20000);
+    same_options(&o);
     rc = worker_open(&h, &run->t, run->shared, &o);
     for (r = 0; r < SAME_ROUNDS; r++) {
-        same_slot *s = &run->slots[r][index];
-        streamy_call c = STREAMY_CALL_INIT;
-        streamy_answer a = STREAMY_ANSWER_INIT;
-
         /* Every worker waits here, opened or not, so the others are not left hanging. */
         pthread_barrier_wait(&run->barrier);
-        if (rc != STREAMY_OK) {
-            s->rc = rc;
-            set_error(s->error, sizeof(s->error), "open: %s%s", streamy_errmsg(NULL), "");
-            continue;
+        enter_round(r);
+        for (k = 0; k < 2; k++) {
+            int which = (index + k) % 2; /* half the workers start with each user */
+            same_slot *s = &run->slots[r][index][which];
+            if (rc != STREAMY_OK) {
+                s->rc = rc;
+                set_error(s->error, sizeof(s->error), "open: %s%s", streamy_errmsg(NULL),
+                          "");
+                continue;
+            }
+            same_subscribe(s, h, r, which);
         }
-        round_user(user, sizeof(user), r);
-        c.user = user;
-        c.stream = "movie";
-        s->rc = streamy_subscribe_ex(&a, h, &c);
-        s->created = a.decision.created;
-        memcpy(s->id, a.lease_id, ID_SIZE);
-        if (s->rc != STREAMY_OK)
-            set_error(s->error, sizeof(s->error), "subscribe: %s: %s",
-                      streamy_strerror(s->rc), streamy_errmsg(h));
     }
     if (rc == STREAMY_OK)
         worker_close(&run->t, h);
@@ -224,36 +264,54 @@ static int keep_one(const streamy_lease *lease, void *payload)
 static void check_same(const target *t)
 {
     same_run *run = shared_alloc(sizeof(*run));
+    streamy_options o;
     streamy *h = NULL;
-    int r, w;
+    int r, w, k;
 
     run->t = *t;
     run->workers = t->procs * t->threads_per_proc;
     ck_assert_int_le(run->workers, SAME_MAX_WORKERS);
-    ck_assert_rc(streamy_open(&h, t->uri, NULL), STREAMY_OK);
+    same_options(&o);
+    ck_assert_rc(streamy_open(&h, t->uri, &o), STREAMY_OK);
     run->shared = h;
     shared_barrier_init(&run->barrier, (unsigned)run->workers);
     ck_assert_msg(run_workers(t, same_worker, run) == 0, "a worker process failed");
     for (r = 0; r < SAME_ROUNDS; r++) {
-        struct one_lease l = {0};
-        char user[32];
-        int created = 0;
+        for (k = 0; k < 2; k++) {
+            const same_slot *first = &run->slots[r][0][k];
+            struct one_lease l = {0};
+            char user[32];
+            int created = 0, expired = 0;
 
-        for (w = 0; w < run->workers; w++) {
-            const same_slot *s = &run->slots[r][w];
-            ck_assert_msg(s->rc == STREAMY_OK, "round %d worker %d: %s", r, w, s->error);
-            ck_assert_msg(is_lease_id(s->id), "round %d worker %d: lease id \"%s\"", r, w,
-                          s->id);
-            ck_assert_msg(strcmp(s->id, run->slots[r][0].id) == 0,
-                          "round %d: worker %d got %s, worker 0 %s", r, w, s->id,
-                          run->slots[r][0].id);
-            created += s->created;
+            for (w = 0; w < run->workers; w++) {
+                const same_slot *s = &run->slots[r][w][k];
+                ck_assert_msg(s->rc == STREAMY_OK, "round %d worker %d: %s", r, w,
+                              s->error);
+                ck_assert_msg(is_lease_id(s->id), "round %d worker %d: lease id \"%s\"",
+                              r, w, s->id);
+                ck_assert_msg(strcmp(s->id, first->id) == 0,
+                              "round %d user %d: worker %d got %s, worker 0 %s", r, k, w,
+                              s->id, first->id);
+                created += s->created;
+                expired += s->expired;
+                /* Whoever dropped the expired lease is the one that made the new. */
+                ck_assert_int_eq(s->expired, k && r > 0 ? s->created : 0);
+            }
+            ck_assert_msg(created == 1, "round %d user %d: %d workers created the lease",
+                          r, k, created);
+            ck_assert_int_eq(expired, k && r > 0);
+            /* The lease after an expiry is a new one, with a new id. */
+            if (k && r > 0)
+                ck_assert_str_ne(first->id, run->slots[r - 1][0][k].id);
+            /* The store holds it (the returning user's, at its last round). */
+            if (k && r < SAME_ROUNDS - 1)
+                continue;
+            enter_round(r);
+            round_user(user, sizeof(user), r, k);
+            ck_assert_rc(streamy_list(h, user, keep_one, &l), STREAMY_OK);
+            ck_assert_int_eq(l.n, 1);
+            ck_assert_str_eq(l.id, first->id);
         }
-        ck_assert_msg(created == 1, "round %d: %d workers created the lease", r, created);
-        round_user(user, sizeof(user), r);
-        ck_assert_rc(streamy_list(h, user, keep_one, &l), STREAMY_OK);
-        ck_assert_int_eq(l.n, 1);
-        ck_assert_str_eq(l.id, run->slots[r][0].id);
     }
     pthread_barrier_destroy(&run->barrier);
     streamy_close(h);
