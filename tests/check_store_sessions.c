@@ -205,6 +205,28 @@ START_TEST(refresh_and_renew_keep_the_id)
 }
 END_TEST
 
+/* Many leases, of many users and of one: never two with one id. */
+START_TEST(ids_are_never_handed_out_twice)
+{
+    enum { N = 120 };
+    static char ids[N][ID_SIZE];
+    char stream[16];
+    int i, k;
+
+    reopen();
+    for (i = 0; i < N; i++) {
+        snprintf(stream, sizeof(stream), "s%d", i);
+        ck_assert_rc(sub_ex(i % 2 ? uid("many") : uid(stream), stream, NULL, N),
+                     STREAMY_OK);
+        ck_assert_lease_id(ans.lease_id);
+        strcpy(ids[i], ans.lease_id);
+        for (k = 0; k < i; k++)
+            ck_assert_msg(strcmp(ids[k], ids[i]) != 0, "leases %d and %d: %s", k, i,
+                          ids[i]);
+    }
+}
+END_TEST
+
 START_TEST(a_new_lease_after_unsubscribe_gets_a_new_id)
 {
     const char *u = uid("u");
@@ -412,6 +434,33 @@ START_TEST(the_right_id_in_any_case_works)
     ck_assert_rc(unsub_ex(u, "s", id), STREAMY_OK);
     ck_assert_int_eq(ans.decision.removed, 0);
     ck_assert_int_eq(ans.stale, 0);
+}
+END_TEST
+
+/* Leases that never expire are fenced the same way. */
+START_TEST(fences_hold_without_a_ttl)
+{
+    const char *u = uid("u");
+    char old[ID_SIZE], cur[ID_SIZE];
+
+    reopen();
+    ck_assert_rc(sub_ex(u, "s", NULL, NONE), STREAMY_OK);
+    strcpy(old, ans.lease_id);
+    ck_assert_rc(unsub_ex(u, "s", old), STREAMY_OK);
+    ck_assert_int_eq(ans.decision.removed, 1);
+    ck_assert_rc(sub_ex(u, "s", NULL, NONE), STREAMY_OK);
+    strcpy(cur, ans.lease_id);
+    clk.now += 50;
+    ck_assert_rc(renew_ex(u, "s", old), STREAMY_NOT_FOUND);
+    ck_assert_int_eq(ans.stale, 1);
+    ck_assert_rc(unsub_ex(u, "s", old), STREAMY_OK);
+    ck_assert_int_eq(ans.stale, 1);
+    ck_assert_int_eq(ans.decision.removed, 0);
+    ck_assert_int_eq(lease_of(u, "s")->renewed, T0);
+    ck_assert_rc(renew_ex(u, "s", cur), STREAMY_OK);
+    ck_assert_int_eq(ans.decision.expires_ms, 0);
+    ck_assert_int_eq(lease_of(u, "s")->renewed, T0 + 50);
+    ck_assert_str_eq(lease_of(u, "s")->id, cur);
 }
 END_TEST
 
@@ -746,6 +795,7 @@ void store_add_session_cases(Suite *s)
     } while (0)
 
     CASE("lease-ids", tcase_add_test(tc, new_leases_get_random_ids);
+         tcase_add_test(tc, ids_are_never_handed_out_twice);
          tcase_add_test(tc, refresh_and_renew_keep_the_id);
          tcase_add_test(tc, a_new_lease_after_unsubscribe_gets_a_new_id);
          tcase_add_test(tc, a_new_lease_after_expiry_gets_a_new_id);
@@ -754,6 +804,7 @@ void store_add_session_cases(Suite *s)
     CASE("fencing", tcase_add_test(tc, renew_with_a_stale_id_changes_nothing);
          tcase_add_test(tc, unsubscribe_with_a_stale_id_removes_nothing);
          tcase_add_test(tc, the_right_id_in_any_case_works);
+         tcase_add_test(tc, fences_hold_without_a_ttl);
          tcase_add_test(tc, an_expired_lease_is_nobodys));
     CASE("devices", tcase_add_test(tc, devices_are_stored_replaced_and_kept));
     CASE("callers-limit", tcase_add_test(tc, the_callers_limit_wins_over_the_default);
