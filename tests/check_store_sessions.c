@@ -667,9 +667,17 @@ START_TEST(evict_policies_use_the_callers_limit)
     ck_assert_str_eq(ans.decision.evicted, "s1");
     ck_assert_str_eq(ans.evicted_device, "tv");
     ck_assert_uint_eq(ans.decision.active, 2);
+    /* The observer sees the eviction and the limit that applied. */
+    ck_assert_int_eq(events.n, 4);
+    ck_assert_int_eq(events.ev[2].kind, STREAMY_EVENT_EVICTED);
+    ck_assert_str_eq(events.ev[2].stream, "s1");
+    ck_assert_int_eq(events.ev[3].kind, STREAMY_EVENT_ALLOWED);
+    ck_assert_uint_eq(events.ev[3].limit, 2);
     /* Evicting only makes room at exactly the limit: over it, the answer is no. */
     ck_assert_rc(sub_ex(u, "s4", NULL, 1), STREAMY_LIMIT_REACHED);
     ck_assert_str_eq(ans.decision.evicted, "");
+    ck_assert_int_eq(events.ev[4].kind, STREAMY_EVENT_REFUSED);
+    ck_assert_uint_eq(events.ev[4].limit, 1);
     ck_assert_rc(sub_ex(u, "s4", NULL, 0), STREAMY_LIMIT_REACHED);
     ck_assert_str_eq(names(u), "s2,s3");
 }
