@@ -296,6 +296,16 @@ START_TEST(v1_batches_take_one_limit)
     ck_assert_int_eq(ops[1].result, STREAMY_EINVAL);
     ck_assert_uint_eq(f->apply_limits[0], 5);
     ck_assert_int_eq(f->applies, 4);
+    /* Several with one and the same limit of the caller's: no limits differ. */
+    c[1].user = "u";
+    c[1].max_streams = 5;
+    ck_assert_rc(streamy_apply_ex(h, ops, 2), STREAMY_OK);
+    ck_assert_int_eq(ops[0].result, STREAMY_OK);
+    ck_assert_int_eq(ops[1].result, STREAMY_OK);
+    ck_assert_uint_eq(f->last_apply_n, 2);
+    ck_assert_uint_eq(f->apply_limits[0], 5);
+    ck_assert_uint_eq(f->apply_limits[1], 5);
+    ck_assert_uint_eq(x[1].decision.limit, 5);
 }
 END_TEST
 
