@@ -634,15 +634,23 @@ static void batch_prepare(batch *b, streamy *h, size_t i, streamy_op_kind kind,
         b->rc[i] = check_call(&b->p[i], h, kind, call, &b->base);
 }
 
-/* A version-1 store decides a batch with one limit for all: operations with a
- * max_streams of their own are refused when there are others. */
+/* A version-1 store decides a batch with one limit for all: when the operations'
+ * limits differ, those with a max_streams of their own are refused. */
 static void batch_v1_limits(batch *b, streamy *h)
 {
     size_t i, m = 0;
+    unsigned int first = 0;
+    int differ = 0;
 
-    for (i = 0; i < b->n; i++)
-        m += b->rc[i] == STREAMY_OK;
-    if (m < 2)
+    for (i = 0; i < b->n; i++) {
+        if (b->rc[i] != STREAMY_OK)
+            continue;
+        if (m++ == 0)
+            first = b->p[i].sc.req.limit;
+        else if (b->p[i].sc.req.limit != first)
+            differ = 1;
+    }
+    if (!differ)
         return;
     for (i = 0; i < b->n; i++)
         if (b->rc[i] == STREAMY_OK && b->p[i].sc.req.limit != b->base.limit)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "check_core.h"
 #include "fake_store.h"
 #include "test_util.h"
 
@@ -734,5 +735,6 @@ int main(void)
     tcase_add_test(tc, strerror_names_every_code);
     tcase_add_test(tc, version_and_options_defaults);
     suite_add_tcase(s, tc);
+    core_add_session_cases(s);
     return test_run_suite(s);
 }

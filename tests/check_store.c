@@ -5,24 +5,22 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "test_util.h"
+#include "check_store.h"
 
 /* The URI under test; "@TMP@" becomes a fresh directory for each test, "@PID@"
  * the test's process id (for a key space of its own in a shared store). */
-static const char *g_uri;
+const char *g_uri;
 
 static char *tmpdir;
-static streamy *h;
-static test_clock clk;
-static test_events events;
-static streamy_options opts;
-static streamy_decision d;
-
-#define T0 1700000000000LL
+streamy *h;
+test_clock clk;
+test_events events;
+streamy_options opts;
+streamy_decision d;
 
 /* Users are unique to each test (Check runs each in its own process), so shared
  * stores that outlive a test never mix two tests' leases. */
-static const char *uid(const char *name)
+const char *uid(const char *name)
 {
     static char ring[16][STREAMY_ID_MAX + 1];
     static int next;
@@ -32,7 +30,7 @@ static const char *uid(const char *name)
     return buf;
 }
 
-static void setup(void)
+void setup(void)
 {
     test_generation++;
     tmpdir = test_tmpdir();
@@ -47,15 +45,14 @@ static void setup(void)
     h = NULL;
 }
 
-static void teardown(void)
+void teardown(void)
 {
     streamy_close(h);
     h = NULL;
     test_tmpdir_free(tmpdir);
 }
 
-/* (Re)open the handle with the current `opts`. */
-static void reopen(void)
+void reopen(void)
 {
     char *uri = test_expand(g_uri, tmpdir);
 
@@ -65,17 +62,17 @@ static void reopen(void)
     free(uri);
 }
 
-static int sub(const char *user, const char *stream)
+int sub(const char *user, const char *stream)
 {
     return streamy_subscribe(&d, h, user, stream);
 }
 
-static int unsub(const char *user, const char *stream)
+int unsub(const char *user, const char *stream)
 {
     return streamy_unsubscribe(&d, h, user, stream);
 }
 
-static unsigned int count(const char *user)
+unsigned int count(const char *user)
 {
     unsigned int n = 12345;
     ck_assert_rc(streamy_count(&n, h, user), STREAMY_OK);
@@ -98,7 +95,7 @@ static int add_name(const streamy_lease *lease, void *payload)
     return 0;
 }
 
-static const char *names(const char *user)
+const char *names(const char *user)
 {
     static struct names nm;
 
@@ -1060,6 +1057,8 @@ static Suite *store_suite(void)
          tcase_add_test(tc, list_lease_fields);
          tcase_add_test(tc, leases_persist_across_handles));
 #undef CASE
+    store_add_session_cases(s);
+    store_add_session_batch_cases(s);
     return s;
 }
 

@@ -57,6 +57,11 @@ static int fake_list(streamy_store *st, const streamy_store_req *req, streamy_le
     streamy_lease a = {"a", 1, 2, 0, (const char *)1, (const char *)1};
     streamy_lease b = {"b", 3, 4, 0, (const char *)1, (const char *)1};
 
+    if (f->base.version >= 2) {
+        a.lease_id = FAKE_LEASE_ID;
+        a.device = "tv";
+        b.lease_id = b.device = NULL;
+    }
     f->lists++;
     if (f->answer == STREAMY_OK && cb(&a, payload) == 0)
         cb(&b, payload);
@@ -121,11 +126,46 @@ static int fake_apply(streamy_store *st, streamy_store_op *ops, size_t n)
 
     f->applies++;
     f->last_apply_n = n;
+    for (size_t i = 0; i < n && i < 8; i++)
+        f->apply_limits[i] = ops[i].req.limit;
     if (f->answer < 0)
         return answer(f, NULL);
     for (size_t i = 0; i < n; i++) {
         ops[i].result = STREAMY_OK;
         ops[i].out->active = (unsigned int)i + 1;
+        ops[i].out->limit = ops[i].req.limit;
+    }
+    return STREAMY_OK;
+}
+
+static int fake_decide(streamy_store *st, streamy_store_call *calls, size_t n)
+{
+    fake_store *f = (fake_store *)st;
+
+    f->decides++;
+    f->last_decide_n = n;
+    f->last_kind = calls[0].kind;
+    f->last_lease_id_null = calls[0].lease_id == NULL;
+    f->last_device_null = calls[0].device == NULL;
+    snprintf(f->last_lease_id, sizeof(f->last_lease_id), "%s",
+             calls[0].lease_id ? calls[0].lease_id : "");
+    snprintf(f->last_device, sizeof(f->last_device), "%s",
+             calls[0].device ? calls[0].device : "");
+    for (size_t i = 0; i < n && i < 8; i++)
+        f->decide_limits[i] = calls[i].req.limit;
+    if (f->answer < 0)
+        return answer(f, &calls[0].req);
+    (void)answer(f, &calls[0].req);
+    for (size_t i = 0; i < n; i++) {
+        streamy_answer *a = calls[i].out;
+        calls[i].result = STREAMY_OK;
+        a->decision.active = (unsigned int)i + 1;
+        a->decision.limit = calls[i].req.limit;
+        a->decision.created = calls[i].kind == STREAMY_OP_SUBSCRIBE;
+        a->decision.removed = calls[i].kind == STREAMY_OP_UNSUBSCRIBE;
+        snprintf(a->lease_id, sizeof(a->lease_id), "%s", FAKE_LEASE_ID);
+        snprintf(a->device, sizeof(a->device), "%s",
+                 calls[i].device ? calls[i].device : "");
     }
     return STREAMY_OK;
 }
@@ -160,5 +200,16 @@ fake_store *fake_store_new(int minimal)
         f->base.health = fake_health;
         f->base.apply = fake_apply;
     }
+    return f;
+}
+
+fake_store *fake_store_new_sessions(void)
+{
+    fake_store *f = fake_store_new(0);
+
+    if (f == NULL)
+        return NULL;
+    f->base.version = 2;
+    f->base.decide = fake_decide;
     return f;
 }
