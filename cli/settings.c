@@ -50,8 +50,10 @@ void cli_print_common_help(FILE *fp)
         "                           memory:, redis://..., postgresql://...\n"
         "                           [STREAMY_DB; default streamy.db]\n"
         "  --limit N                default per-user limit, 0 to 100000 (0 blocks "
-        "everyone)\n"
-        "                           [STREAMY_MAX_STREAMS; default 3]\n"
+        "everyone),\n"
+        "                           for users without their own and calls without\n"
+        "                           subscribe --max-streams [STREAMY_MAX_STREAMS; "
+        "default 3]\n"
         "  --ttl DURATION           lease lifetime without a renew, e.g. 90s, 5m, 1h;\n"
         "                           0 = leases never expire [STREAMY_LEASE_TTL; default "
         "0]\n"
@@ -173,6 +175,34 @@ static void print_command_help(const cli_command_spec *spec, FILE *fp)
     cli_print_common_help(fp);
 }
 
+/* Options that only some commands take, so that another command can say so. */
+static const struct {
+    const char *name, *owners;
+} command_options[] = {
+    {"device", "subscribe takes it"},
+    {"max-streams", "subscribe takes it"},
+    {"lease", "renew and unsubscribe take it"},
+    {"clear", "limit takes it"},
+};
+
+/* A long option that is unknown here but belongs to another command: say whose it is. */
+static int foreign_option(const cli_command_spec *spec, const char *opt)
+{
+    size_t len;
+
+    if (strncmp(opt, "--", 2) != 0)
+        return CLI_CONTINUE;
+    opt += 2;
+    len = strcspn(opt, "=");
+    for (size_t i = 0; i < sizeof(command_options) / sizeof(command_options[0]); i++) {
+        if (strlen(command_options[i].name) == len &&
+            strncmp(command_options[i].name, opt, len) == 0)
+            return cli_usage("%s takes no option --%s (%s)", spec->name,
+                             command_options[i].name, command_options[i].owners);
+    }
+    return CLI_CONTINUE;
+}
+
 /* getopt's "-" mode hands operands back in order, whatever POSIXLY_CORRECT says. */
 static void add_operand(cli_args *args, char *arg)
 {
@@ -213,6 +243,9 @@ int cli_parse(cli_args *args, const cli_command_spec *spec, int argc, char **arg
                 return rc;
             continue;
         }
+        if (c == '?' && optopt == 0 &&
+            (rc = foreign_option(spec, argv[optind - 1])) != CLI_CONTINUE)
+            return rc;
         if ((rc = common_option(c, optarg, argv[optind - 1])) != CLI_CONTINUE)
             return rc;
     }
