@@ -389,6 +389,9 @@ static Suite *cli_suite(void)
 
     TCASE("batch");
     cli_case_batch(tc);
+
+    TCASE("sessions");
+    cli_case_sessions(tc);
 #undef TCASE
     return s;
 }

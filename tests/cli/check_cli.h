@@ -83,5 +83,6 @@ void cli_case_settings(TCase *tc);     /* check_cli_settings.c */
 void cli_case_store_errors(TCase *tc); /* check_cli_store_errors.c */
 void cli_case_help(TCase *tc);         /* check_cli_help.c */
 void cli_case_batch(TCase *tc);        /* check_cli_batch.c */
+void cli_case_sessions(TCase *tc);     /* check_cli_sessions.c */
 
 #endif /* STREAMY_CHECK_CLI_H */
