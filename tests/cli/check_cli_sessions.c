@@ -500,7 +500,7 @@ START_TEST(batch_bad_session_fields)
         {"subscribe a s1 colour=red", "colour"},
         {"subscribe a s1 device", "device"},
         {"subscribe a s1 =x", "field 4"},
-        {"subscribe a s1 a=1 b=2 c=3 d=4 e=5", "at most"},
+        {"subscribe a s1 a=1 b=2 c=3 d=4 e=5 f=6", "at most"},
     };
     const size_t n = sizeof(bad) / sizeof(bad[0]);
     char *input = track(malloc(8192));
