@@ -132,15 +132,13 @@ int cli_decide(streamy_op_kind kind, int argc, char **argv, const cli_command_sp
     static const char *const verbs[] = {"", "subscribe", "unsubscribe", "renew"};
     char user[STREAMY_ID_MAX + 1], stream[STREAMY_ID_MAX + 1];
     streamy_call call = STREAMY_CALL_INIT;
-    streamy_answer a;
+    streamy_answer a = STREAMY_ANSWER_INIT;
     session_flags flags = {NULL, NULL, NULL};
     cli_outcome o;
     streamy *h = NULL;
     cli_args args;
     int rc;
 
-    /* STREAMY_ANSWER_INIT leaves fields to zero, which -Wextra warns about. */
-    streamy_answer_init(&a, STREAMY_CALL_VERSION);
     if ((rc = cli_parse(&args, spec, argc, argv, on_option, &flags)) != CLI_CONTINUE)
         goto out;
     if ((rc = check_flags(&call, &flags)) != CLI_CONTINUE)
