@@ -28,6 +28,10 @@
 /* Values of a command's own long options start here (below are the common ones). */
 #define CLI_OPT_COMMAND 0x200
 
+/* The session options of subscribe (--device, --max-streams) and of renew and
+ * unsubscribe (--lease), handled by cli_decide (decide.c). */
+enum { CLI_OPT_DEVICE = CLI_OPT_COMMAND + 0x40, CLI_OPT_MAX_STREAMS, CLI_OPT_LEASE };
+
 #if defined(__GNUC__)
 #define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
@@ -108,7 +112,8 @@ typedef struct cli_outcome {
     int result;           /* STREAMY_OK, STREAMY_LIMIT_REACHED or STREAMY_NOT_FOUND */
     const char *user;     /* canonical ids */
     const char *stream;
-    const streamy_decision *d;
+    const char *lease_id; /* renew, unsubscribe: the lease id the caller named, or NULL */
+    const streamy_answer *a;
 } cli_outcome;
 
 const char *cli_error_code(int rc);
@@ -116,17 +121,29 @@ void cli_format_time(char *buf, size_t size, int64_t ms);
 int cli_emit_json(json_t *obj);
 int cli_print_outcome(const cli_outcome *o);
 int cli_print_line_error(long line, int rc, const char *msg);
+
+/* decide.c: the session inputs of subscribe, renew and unsubscribe (flags or batch
+ * fields), checked before the store is asked, and one decision. Each check returns
+ * NULL when `text` is fine, else why not (a static string, or `why`). */
+const char *cli_check_lease_id(const char *text);
+const char *cli_check_device(char why[64], const char *text);
+const char *cli_check_max_streams(int *out, const char *text);
+/* At most 32 bytes of untrusted input, as printable ASCII, for a message. */
+void cli_printable(char out[40], const char *in);
 int cli_decide(streamy_op_kind kind, int argc, char **argv, const cli_command_spec *spec);
 
 /* cmd_batch.c: one line of `batch` input, and a whole batch. */
-/* The longest input line; a valid one needs under 300 bytes. */
+/* The longest input line; a valid one needs under 500 bytes. */
 #define CLI_BATCH_LINE_MAX 4096
 
 typedef struct cli_batch_line {
-    streamy_op_kind kind;            /* when it is an operation */
-    char user[STREAMY_ID_MAX + 1];   /* canonical ids */
-    char stream[STREAMY_ID_MAX + 1]; /* canonical ids */
-    char error[256];                 /* why an invalid line is refused */
+    streamy_op_kind kind;                    /* when it is an operation */
+    char user[STREAMY_ID_MAX + 1];           /* canonical ids */
+    char stream[STREAMY_ID_MAX + 1];         /* canonical ids */
+    char lease_id[STREAMY_LEASE_ID_LEN + 1]; /* lease=ID, as given, or "" */
+    char device[STREAMY_DEVICE_MAX + 1];     /* device=LABEL, or "" */
+    int max_streams; /* max-streams=N, or STREAMY_MAX_STREAMS_NONE */
+    char error[256]; /* why an invalid line is refused */
 } cli_batch_line;
 
 /* Parse one input line, without its newline; when `len` is at most

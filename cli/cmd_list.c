@@ -7,11 +7,13 @@ static const cli_command_spec spec = {
     .name = "list",
     .args = "USER",
     .description =
-        "Print USER's unexpired leases, oldest first, one per line with their start,\n"
-        "last renewal and expiry as ISO-8601 UTC times.\n"
+        "Print USER's unexpired leases, oldest first, one per line with their lease id,\n"
+        "device label (when the lease has one), start, last renewal and expiry as\n"
+        "ISO-8601 UTC times.\n"
         "\n"
         "JSON: one object with the keys user, count, limit and leases, an array of\n"
-        "{stream, since_ms, renewed_ms, expires_ms (null = never)}.\n",
+        "{stream, since_ms, renewed_ms, expires_ms (null = never), lease_id, device\n"
+        "(null when the lease has none)}.\n",
     .min_args = 1,
     .max_args = 1,
 };
@@ -35,8 +37,13 @@ static int add_text_lease(const streamy_lease *lease, void *payload)
     cli_format_time(since, sizeof(since), lease->since_ms);
     cli_format_time(renewed, sizeof(renewed), lease->renewed_ms);
     cli_format_time(expires, sizeof(expires), lease->expires_ms);
-    if (streamy__buf_printf(&list->text, "  %s  since %s  renewed %s  expires %s\n",
-                            lease->stream, since, renewed, expires) != 0) {
+    streamy__buf_printf(&list->text, "  %s", lease->stream);
+    if (lease->lease_id != NULL && lease->lease_id[0] != '\0')
+        streamy__buf_printf(&list->text, "  lease %s", lease->lease_id);
+    if (lease->device != NULL && lease->device[0] != '\0')
+        streamy__buf_printf(&list->text, "  device \"%s\"", lease->device);
+    if (streamy__buf_printf(&list->text, "  since %s  renewed %s  expires %s\n", since,
+                            renewed, expires) != 0) {
         list->failed = 1;
         return 1;
     }
@@ -47,12 +54,16 @@ static int add_text_lease(const streamy_lease *lease, void *payload)
 static int add_json_lease(const streamy_lease *lease, void *payload)
 {
     lease_list *list = payload;
+    const char *id = lease->lease_id != NULL ? lease->lease_id : "";
+    const char *device = lease->device != NULL ? lease->device : "";
     json_t *item =
-        json_pack("{s:s, s:I, s:I, s:o}", "stream", lease->stream, "since_ms",
+        json_pack("{s:s, s:I, s:I, s:o, s:o, s:o}", "stream", lease->stream, "since_ms",
                   (json_int_t)lease->since_ms, "renewed_ms",
                   (json_int_t)lease->renewed_ms, "expires_ms",
                   lease->expires_ms != 0 ? json_integer((json_int_t)lease->expires_ms)
-                                         : json_null());
+                                         : json_null(),
+                  "lease_id", id[0] != '\0' ? json_string(id) : json_null(), "device",
+                  device[0] != '\0' ? json_string(device) : json_null());
 
     if (item == NULL || json_array_append_new(list->json, item) != 0) {
         list->failed = 1;

@@ -83,34 +83,50 @@ static const char *result_name(int result)
     }
 }
 
+/* A string, or null where the library says "none" with "". */
+static json_t *str_or_null(const char *s)
+{
+    return s[0] != '\0' ? json_string(s) : json_null();
+}
+
 static json_t *outcome_json(const cli_outcome *o)
 {
-    const streamy_decision *d = o->d;
+    const streamy_answer *a = o->a;
+    const streamy_decision *d = &a->decision;
     const char *result = result_name(o->result);
     int ok = o->result == STREAMY_OK;
 
     switch (o->kind) {
     case STREAMY_OP_SUBSCRIBE:
         return json_pack(
-            "{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:o, s:o, s:s?, s:b, s:I, s:b}",
+            "{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:o, s:o, s:s?, s:b, s:I, s:b, "
+            "s:o, "
+            "s:o, s:o, s:o}",
             "command", "subscribe", "result", result, "user", o->user, "stream",
             o->stream, "created", d->created, "active", (json_int_t)d->active, "limit",
             (json_int_t)d->limit, "since_ms", ok ? ms_or_null(d->since_ms) : json_null(),
             "expires_ms", ok ? ms_or_null(d->expires_ms) : json_null(), "retry_ms",
             ms_or_null(d->retry_ms), "evicted", d->evicted[0] != '\0' ? d->evicted : NULL,
             "shadow_refused", d->shadow_refused, "expired", (json_int_t)d->expired,
-            "degraded", d->degraded);
+            "degraded", d->degraded, "lease_id", str_or_null(a->lease_id), "device",
+            str_or_null(a->device), "evicted_lease_id", str_or_null(a->evicted_lease_id),
+            "evicted_device", str_or_null(a->evicted_device));
     case STREAMY_OP_UNSUBSCRIBE:
-        return json_pack("{s:s, s:s, s:s, s:s, s:b, s:I}", "command", "unsubscribe",
-                         "result", result, "user", o->user, "stream", o->stream,
-                         "removed", d->removed, "expired", (json_int_t)d->expired);
+        return json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:o, s:o, s:b}", "command",
+                         "unsubscribe", "result", result, "user", o->user, "stream",
+                         o->stream, "removed", d->removed, "expired",
+                         (json_int_t)d->expired, "lease_id", str_or_null(a->lease_id),
+                         "device", str_or_null(a->device), "stale", a->stale);
     case STREAMY_OP_RENEW:
-        return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I, s:b}", "command",
-                         "renew", "result", result, "user", o->user, "stream", o->stream,
-                         "active", (json_int_t)d->active, "limit", (json_int_t)d->limit,
-                         "since_ms", ok ? ms_or_null(d->since_ms) : json_null(),
-                         "expires_ms", ok ? ms_or_null(d->expires_ms) : json_null(),
-                         "expired", (json_int_t)d->expired, "degraded", d->degraded);
+        return json_pack(
+            "{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I, s:b, s:o, s:o, s:b}",
+            "command", "renew", "result", result, "user", o->user, "stream", o->stream,
+            "active", (json_int_t)d->active, "limit", (json_int_t)d->limit, "since_ms",
+            ok ? ms_or_null(d->since_ms) : json_null(), "expires_ms",
+            ok ? ms_or_null(d->expires_ms) : json_null(), "expired",
+            (json_int_t)d->expired, "degraded", d->degraded, "lease_id",
+            str_or_null(a->lease_id), "device", str_or_null(a->device), "stale",
+            a->stale);
     }
     return NULL;
 }
@@ -137,9 +153,19 @@ static void print_expired(unsigned int expired)
         printf("; %u expired lease%s dropped", expired, expired == 1 ? "" : "s");
 }
 
+/* The lease an answer concerns: its id and device label, when the store keeps them. */
+static void print_lease(const char *lease_id, const char *device)
+{
+    if (lease_id[0] != '\0')
+        printf("; lease %s", lease_id);
+    if (device[0] != '\0')
+        printf("; device \"%s\"", device);
+}
+
 static void outcome_human(const cli_outcome *o)
 {
-    const streamy_decision *d = o->d;
+    const streamy_answer *a = o->a;
+    const streamy_decision *d = &a->decision;
     char when[40];
 
     if (o->line > 0)
@@ -157,8 +183,14 @@ static void outcome_human(const cli_outcome *o)
             printf("allowed: user %s stream %s (%s lease, %u of %u active, expires %s)",
                    o->user, o->stream, d->created ? "new" : "existing", d->active,
                    d->limit, when);
-            if (d->evicted[0] != '\0')
+            print_lease(a->lease_id, a->device);
+            if (d->evicted[0] != '\0') {
                 printf("; evicted stream %s", d->evicted);
+                if (a->evicted_lease_id[0] != '\0')
+                    printf(" (lease %s%s%s%s)", a->evicted_lease_id,
+                           a->evicted_device[0] != '\0' ? ", device \"" : "",
+                           a->evicted_device, a->evicted_device[0] != '\0' ? "\"" : "");
+            }
             if (d->shadow_refused)
                 printf("; shadow mode: would have been refused");
         } else {
@@ -169,20 +201,34 @@ static void outcome_human(const cli_outcome *o)
                 printf(", next slot frees %s", when);
             }
             printf(")");
+            if (o->line == 0)
+                printf("; 'streamyctl list %s' shows the active leases", o->user);
         }
         break;
     case STREAMY_OP_UNSUBSCRIBE:
-        if (d->removed)
+        if (d->removed) {
             printf("removed: user %s stream %s", o->user, o->stream);
-        else
+            print_lease(a->lease_id, a->device);
+        } else if (a->stale) {
+            printf(
+                "not removed: user %s stream %s is held by another lease, not lease %s "
+                "(nothing was removed)",
+                o->user, o->stream, o->lease_id ? o->lease_id : "given");
+        } else {
             printf("not active: user %s stream %s (nothing to remove)", o->user,
                    o->stream);
+        }
         break;
     case STREAMY_OP_RENEW:
         if (o->result == STREAMY_OK) {
             cli_format_time(when, sizeof(when), d->expires_ms);
             printf("renewed: user %s stream %s (%u of %u active, expires %s)", o->user,
                    o->stream, d->active, d->limit, when);
+            print_lease(a->lease_id, a->device);
+        } else if (a->stale) {
+            printf("not found: lease %s of user %s on stream %s is no longer active; "
+                   "another lease holds the stream now (subscribe again)",
+                   o->lease_id ? o->lease_id : "given", o->user, o->stream);
         } else {
             printf(
                 "not found: user %s has no active lease on stream %s (subscribe again)",
@@ -210,58 +256,4 @@ int cli_print_line_error(long line, int rc, const char *msg)
                                        "error", msg));
     printf("line %ld: error: %s\n", line, msg);
     return CLI_EXIT_OK;
-}
-
-/* subscribe, unsubscribe and renew: one decision, printed, and its exit code. */
-int cli_decide(streamy_op_kind kind, int argc, char **argv, const cli_command_spec *spec)
-{
-    static const char *const verbs[] = {"", "subscribe", "unsubscribe", "renew"};
-    char user[STREAMY_ID_MAX + 1], stream[STREAMY_ID_MAX + 1];
-    streamy_decision d;
-    cli_outcome o;
-    streamy *h = NULL;
-    cli_args args;
-    int rc;
-
-    if ((rc = cli_parse(&args, spec, argc, argv, NULL, NULL)) != CLI_CONTINUE)
-        goto out;
-    if ((rc = cli_open(&h)) != CLI_CONTINUE)
-        goto out;
-    /* The canonical ids are what the store keys on, so they are what we print. */
-    if ((rc = streamy_normalize_id(user, sizeof(user), h, "user", args.operand[0])) !=
-            STREAMY_OK ||
-        (rc = streamy_normalize_id(stream, sizeof(stream), h, "stream",
-                                   args.operand[1])) != STREAMY_OK) {
-        rc = cli_lib_error(rc, h, "cannot %s", verbs[kind]);
-        goto out;
-    }
-    switch (kind) {
-    case STREAMY_OP_SUBSCRIBE:
-        rc = streamy_subscribe(&d, h, user, stream);
-        break;
-    case STREAMY_OP_UNSUBSCRIBE:
-        rc = streamy_unsubscribe(&d, h, user, stream);
-        break;
-    case STREAMY_OP_RENEW:
-        rc = streamy_renew(&d, h, user, stream);
-        break;
-    }
-    if (rc < 0) {
-        rc = cli_lib_error(rc, h, "cannot %s", verbs[kind]);
-        goto out;
-    }
-    if (d.degraded)
-        cli_degraded_warning("answered degraded", streamy_errmsg(h));
-    o.line = 0;
-    o.kind = kind;
-    o.result = rc;
-    o.user = user;
-    o.stream = stream;
-    o.d = &d;
-    rc = cli_print_outcome(&o);
-    if (rc == CLI_EXIT_OK)
-        rc = cli_exit_code(o.result);
-out:
-    streamy_close(h);
-    return rc;
 }

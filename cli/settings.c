@@ -51,6 +51,8 @@ void cli_print_common_help(FILE *fp)
         "                           [STREAMY_DB; default streamy.db]\n"
         "  --limit N                default per-user limit, 0 to 100000 (0 blocks "
         "everyone)\n"
+        "                           for users without their own limit and subscribes\n"
+        "                           without --max-streams\n"
         "                           [STREAMY_MAX_STREAMS; default 3]\n"
         "  --ttl DURATION           lease lifetime without a renew, e.g. 90s, 5m, 1h;\n"
         "                           0 = leases never expire [STREAMY_LEASE_TTL; default "
@@ -148,6 +150,39 @@ static int common_option(int c, const char *arg, const char *opt)
     return CLI_CONTINUE;
 }
 
+/* Options that only some commands take, so that another command can say so. */
+static const struct {
+    const char *name, *owners;
+} command_options[] = {
+    {"device", "subscribe takes it"},
+    {"max-streams", "subscribe takes it"},
+    {"lease", "renew and unsubscribe take it"},
+    {"clear", "limit takes it"},
+};
+
+/* A long option that is unknown here but belongs to a command: say whose it is. `spec`
+ * is the command given, or NULL before the command. */
+static int foreign_option(const cli_command_spec *spec, const char *opt)
+{
+    size_t len;
+
+    if (strncmp(opt, "--", 2) != 0)
+        return CLI_CONTINUE;
+    opt += 2;
+    len = strcspn(opt, "=");
+    for (size_t i = 0; i < sizeof(command_options) / sizeof(command_options[0]); i++) {
+        if (strlen(command_options[i].name) == len &&
+            strncmp(command_options[i].name, opt, len) == 0) {
+            if (spec == NULL)
+                return cli_usage("option --%s goes after the command (%s)",
+                                 command_options[i].name, command_options[i].owners);
+            return cli_usage("%s takes no option --%s (%s)", spec->name,
+                             command_options[i].name, command_options[i].owners);
+        }
+    }
+    return CLI_CONTINUE;
+}
+
 /* Options before the command. getopt stops at the first operand (the command). */
 int cli_parse_global(int *command_index, int argc, char **argv)
 {
@@ -156,6 +191,9 @@ int cli_parse_global(int *command_index, int argc, char **argv)
     opterr = 0;
     optind = 0; /* glibc: 0 also resets getopt's internal state */
     while ((c = getopt_long(argc, argv, "+:hV", cli_common_options, NULL)) != -1) {
+        if (c == '?' && optopt == 0 &&
+            (rc = foreign_option(NULL, argv[optind - 1])) != CLI_CONTINUE)
+            return rc;
         if ((rc = common_option(c, optarg, argv[optind - 1])) != CLI_CONTINUE)
             return rc;
     }
@@ -213,6 +251,9 @@ int cli_parse(cli_args *args, const cli_command_spec *spec, int argc, char **arg
                 return rc;
             continue;
         }
+        if (c == '?' && optopt == 0 &&
+            (rc = foreign_option(spec, argv[optind - 1])) != CLI_CONTINUE)
+            return rc;
         if ((rc = common_option(c, optarg, argv[optind - 1])) != CLI_CONTINUE)
             return rc;
     }

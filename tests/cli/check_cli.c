@@ -341,6 +341,19 @@ void expect_keys(json_t *o, const char *const *keys)
                   json_object_size(o), n);
 }
 
+void expect_lease_id_at(const char *s, int line)
+{
+    int ok = strlen(s) == 36;
+
+    for (size_t i = 0; ok && i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23)
+            ok = s[i] == '-';
+        else
+            ok = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f');
+    }
+    ck_assert_msg(ok, "line %d: \"%s\" is not a lease id (a lower-case UUID)", line, s);
+}
+
 /* How many leases `user` holds in the test's store, asked through streamyctl. */
 json_int_t count_of(const char *user)
 {
@@ -376,6 +389,9 @@ static Suite *cli_suite(void)
 
     TCASE("batch");
     cli_case_batch(tc);
+
+    TCASE("sessions");
+    cli_case_sessions(tc);
 #undef TCASE
     return s;
 }

@@ -71,6 +71,9 @@ const char *jstr(json_t *o, const char *key);
 int jbool(json_t *o, const char *key);
 void jnull(json_t *o, const char *key);
 void expect_keys(json_t *o, const char *const *keys);
+/* A lease id as the library prints it: a UUID in lower case. Ids are random. */
+#define expect_lease_id(s) expect_lease_id_at((s), __LINE__)
+void expect_lease_id_at(const char *s, int line);
 json_int_t count_of(const char *user);
 
 /* --- the test cases: each adds its tests to `tc` ---------------------------------- */
@@ -80,5 +83,6 @@ void cli_case_settings(TCase *tc);     /* check_cli_settings.c */
 void cli_case_store_errors(TCase *tc); /* check_cli_store_errors.c */
 void cli_case_help(TCase *tc);         /* check_cli_help.c */
 void cli_case_batch(TCase *tc);        /* check_cli_batch.c */
+void cli_case_sessions(TCase *tc);     /* check_cli_sessions.c */
 
 #endif /* STREAMY_CHECK_CLI_H */

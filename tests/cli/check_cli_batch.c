@@ -37,7 +37,8 @@ START_TEST(batch_json_mixed)
     ck_assert_int_eq(jint(j, "line"), 1);
     ck_assert_str_eq(jstr(j, "command"), "subscribe");
     ck_assert_str_eq(jstr(j, "result"), "ok");
-    ck_assert_int_eq(json_object_size(j), 15); /* the subscribe keys plus "line" */
+    ck_assert_int_eq(json_object_size(j), 19); /* the subscribe keys plus "line" */
+    expect_lease_id(jstr(j, "lease_id"));
 
     j = json_line(r.out, 1);
     ck_assert_int_eq(jint(j, "line"), 5);

@@ -8,19 +8,22 @@
 #include "check_cli.h"
 
 static const char *const subscribe_keys[] = {
-    "command", "result",         "user",     "stream",     "created",
-    "active",  "limit",          "since_ms", "expires_ms", "retry_ms",
-    "evicted", "shadow_refused", "expired",  "degraded",   NULL};
-static const char *const unsubscribe_keys[] = {"command", "result",  "user", "stream",
-                                               "removed", "expired", NULL};
-static const char *const renew_keys[] = {"command", "result",   "user",     "stream",
-                                         "active",  "limit",    "since_ms", "expires_ms",
-                                         "expired", "degraded", NULL};
+    "command", "result",   "user",       "stream",   "created",          "active",
+    "limit",   "since_ms", "expires_ms", "retry_ms", "evicted",          "shadow_refused",
+    "expired", "degraded", "lease_id",   "device",   "evicted_lease_id", "evicted_device",
+    NULL};
+static const char *const unsubscribe_keys[] = {"command", "result",  "user",     "stream",
+                                               "removed", "expired", "lease_id", "device",
+                                               "stale",   NULL};
+static const char *const renew_keys[] = {
+    "command",    "result",  "user",     "stream",   "active", "limit", "since_ms",
+    "expires_ms", "expired", "degraded", "lease_id", "device", "stale", NULL};
 
 /* ---- commands ---------------------------------------------------------- */
 
 START_TEST(subscribe_json)
 {
+    const char *id;
     int64_t before = now_ms();
     result r = CLI("subscribe", "u1", "s1", "--db", db, "--json");
     int64_t after = now_ms();
@@ -45,13 +48,19 @@ START_TEST(subscribe_json)
     ck_assert(!jbool(j, "shadow_refused"));
     ck_assert_int_eq(jint(j, "expired"), 0);
     ck_assert(!jbool(j, "degraded"));
+    expect_lease_id(jstr(j, "lease_id"));
+    jnull(j, "device");
+    jnull(j, "evicted_lease_id");
+    jnull(j, "evicted_device");
+    id = track(strdup(jstr(j, "lease_id")));
 
-    /* A stream counts once: subscribing again refreshes the same lease. */
+    /* A stream counts once: subscribing again refreshes the same lease, and its id. */
     r = CLI("--db", db, "--json", "subscribe", "u1", "s1");
     expect_exit(r, 0);
     j = json_only(&r);
     ck_assert(!jbool(j, "created"));
     ck_assert_int_eq(jint(j, "active"), 1);
+    ck_assert_str_eq(jstr(j, "lease_id"), id);
     ck_assert_int_eq(count_of("u1"), 1);
 }
 END_TEST
@@ -84,6 +93,8 @@ START_TEST(subscribe_limit_reached)
     jnull(j, "since_ms");
     jnull(j, "expires_ms");
     jnull(j, "retry_ms"); /* no TTL: no slot frees by itself */
+    jnull(j, "lease_id"); /* refused: no lease */
+    jnull(j, "device");
     ck_assert_int_eq(count_of("u1"), 3);
     /* Another user is not affected. */
     r = CLI("subscribe", "u2", "s4", "--db", db);
@@ -108,12 +119,18 @@ START_TEST(unsubscribe_json)
     ck_assert_str_eq(jstr(j, "stream"), "s1");
     ck_assert(jbool(j, "removed"));
     ck_assert_int_eq(jint(j, "expired"), 0);
+    expect_lease_id(jstr(j, "lease_id")); /* the lease removed */
+    jnull(j, "device");
+    ck_assert(!jbool(j, "stale"));
     ck_assert_int_eq(count_of("u1"), 1);
 
     /* Idempotent: nothing to remove is still exit 0. */
     r = CLI("unsubscribe", "u1", "s1", "--db", db, "--json");
     expect_exit(r, 0);
-    ck_assert(!jbool(json_only(&r), "removed"));
+    j = json_only(&r);
+    ck_assert(!jbool(j, "removed"));
+    jnull(j, "lease_id");
+    ck_assert(!jbool(j, "stale"));
     r = CLI("unsubscribe", "u1", "s2", "--db", db);
     expect_exit(r, 0);
     ck_assert_msg(strstr(r.out, "removed") != NULL, "human output: %s", r.out);
@@ -134,6 +151,8 @@ START_TEST(renew_found_and_not_found)
     ck_assert_str_eq(jstr(j, "result"), "not_found");
     jnull(j, "since_ms");
     jnull(j, "expires_ms");
+    jnull(j, "lease_id");
+    ck_assert(!jbool(j, "stale"));
     ck_assert_int_eq(count_of("u1"), 0); /* renew never creates a lease */
 
     r = CLI("renew", "u1", "s1", "--db", db);
@@ -151,6 +170,8 @@ START_TEST(renew_found_and_not_found)
     ck_assert_int_gt(jint(j, "since_ms"), 0);
     jnull(j, "expires_ms");
     ck_assert(!jbool(j, "degraded"));
+    expect_lease_id(jstr(j, "lease_id"));
+    ck_assert(!jbool(j, "stale"));
 }
 END_TEST
 
@@ -218,8 +239,11 @@ START_TEST(list_json_and_human)
     ck_assert(json_is_array(leases));
     ck_assert_int_eq(json_array_size(leases), 2);
     l = json_array_get(leases, 0);
-    expect_keys(l, ARGS("stream", "since_ms", "renewed_ms", "expires_ms"));
+    expect_keys(
+        l, ARGS("stream", "since_ms", "renewed_ms", "expires_ms", "lease_id", "device"));
     ck_assert_str_eq(jstr(l, "stream"), "first"); /* oldest first */
+    expect_lease_id(jstr(l, "lease_id"));
+    jnull(l, "device");
     ck_assert_int_gt(jint(l, "since_ms"), 0);
     ck_assert_int_ge(jint(l, "renewed_ms"), jint(l, "since_ms"));
     jnull(l, "expires_ms");

@@ -96,8 +96,37 @@ START_TEST(help_every_command)
 }
 END_TEST
 
+/* Each session option is in the help of the commands that take it, and only there. */
+START_TEST(help_session_options)
+{
+    const char *sub = CLI("subscribe", "--help").out;
+    const char *renew = CLI("help", "renew").out;
+    const char *unsub = CLI("unsubscribe", "--help").out;
+    const char *batch = CLI("batch", "--help").out;
+    const char *main_help = CLI("--help").out;
+
+    ck_assert_ptr_nonnull(strstr(sub, "Options of subscribe:\n  --device LABEL"));
+    ck_assert_ptr_nonnull(strstr(sub, "  --max-streams N"));
+    ck_assert_ptr_nonnull(strstr(sub, "lease_id"));
+    ck_assert_ptr_null(strstr(sub, "--lease "));
+    ck_assert_ptr_nonnull(strstr(renew, "Options of renew:\n  --lease ID"));
+    ck_assert_ptr_nonnull(strstr(renew, "stale"));
+    ck_assert_ptr_null(strstr(renew, "--device"));
+    ck_assert_ptr_nonnull(strstr(unsub, "Options of unsubscribe:\n  --lease ID"));
+    ck_assert_ptr_nonnull(strstr(unsub, "stale"));
+    ck_assert_ptr_nonnull(strstr(batch, "subscribe USER STREAM [device=LABEL] "
+                                        "[max-streams=N]"));
+    ck_assert_ptr_nonnull(strstr(batch, "renew USER STREAM [lease=ID]"));
+    ck_assert_ptr_nonnull(strstr(batch, "unsubscribe USER STREAM [lease=ID]"));
+    /* --limit, the default, and --max-streams, per call, are told apart. */
+    ck_assert_ptr_nonnull(strstr(main_help, "--max-streams"));
+    ck_assert_ptr_nonnull(strstr(sub, "over --limit, the default"));
+}
+END_TEST
+
 void cli_case_help(TCase *tc)
 {
     tcase_add_test(tc, help_main);
     tcase_add_test(tc, help_every_command);
+    tcase_add_test(tc, help_session_options);
 }
