@@ -36,10 +36,14 @@ typedef enum serve_route {
 /* One decision waiting for its transaction. */
 typedef struct serve_pending {
     struct serve_pending *next;
-    streamy_op op; /* kind, user and stream in; result and decision out */
+    streamy_batch_op op; /* kind and call in; result and answer out */
+    streamy_call call;   /* points into the buffers below */
+    streamy_answer answer;
     char user[STREAMY_ID_MAX + 1], stream[STREAMY_ID_MAX + 1];
+    char lease_id[STREAMY_LEASE_ID_LEN + 1], device[STREAMY_DEVICE_MAX + 1];
     struct MHD_Connection *conn; /* resumed once `op.result` is known */
     char *error; /* SERVE_ERROR_SIZE bytes: the store's words on failure */
+    int refused; /* the library refused the request's own inputs, not the group */
     int done;
 } serve_pending;
 
@@ -53,7 +57,7 @@ typedef struct serve_group_commit {
     int stop;
     pthread_t thread;
     size_t max_group;
-    streamy_op *ops; /* max_group of each, owned by the commit thread */
+    streamy_batch_op *ops; /* max_group of each, owned by the commit thread */
     serve_pending **taken;
     /* Counted under `lock`, read by the metrics. */
     uint64_t commits, committed_ops;
