@@ -161,6 +161,15 @@ static Suite *http_suite(void)
     TCASE("concurrency");
     http_case_concurrency(tc);
 
+    TCASE("sessions");
+    http_case_sessions(tc);
+
+    TCASE("session_input");
+    http_case_session_input(tc);
+
+    TCASE("session_concurrency");
+    http_case_session_concurrency(tc);
+
     /* Run last (ctest DEPENDS): reads what every other case recorded. */
     TCASE("openapi");
     http_case_openapi(tc);

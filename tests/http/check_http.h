@@ -53,6 +53,10 @@ void http_case_logs(TCase *tc);
 /* check_http_shutdown.c */
 void http_case_shutdown(TCase *tc);
 void http_case_concurrency(TCase *tc);
+/* check_http_sessions.c */
+void http_case_sessions(TCase *tc);
+void http_case_session_input(TCase *tc);
+void http_case_session_concurrency(TCase *tc);
 /* check_http_openapi.c */
 void http_case_openapi(TCase *tc);
 
