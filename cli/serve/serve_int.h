@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include <jansson.h>
 #include <microhttpd.h>
 
 #include "serve.h"
@@ -72,6 +73,23 @@ int serve_group_commit_start(serve_group_commit *gc, streamy *h, size_t max_grou
 void serve_group_commit_submit(serve_group_commit *gc, serve_pending *p);
 /* Decide what is queued, then stop the thread. */
 void serve_group_commit_stop(serve_group_commit *gc);
+
+/* --- sessions over HTTP (session.c) ------------------------------------------------- */
+
+/* The media type of the richer bodies, asked for with Accept. */
+#define SERVE_TYPE_RICH "application/vnd.streamy+json"
+
+/* Whether the request's Accept asks for the richer bodies. */
+int serve_wants_rich(struct MHD_Connection *conn);
+/* The optional fields of a decision's body (`doc`) into `p->call`, whose user and
+ * stream are `p->user` and `p->stream`: 1, or 0 with the message of a 400 in `msg`. */
+int serve_session_fields(serve_pending *p, json_t *doc, streamy_op_kind kind, char *msg,
+                         size_t size);
+/* A lease into a JSON array (`payload`), as a richer 429 lists it; a streamy_lease_cb. */
+int serve_add_active(const streamy_lease *lease, void *payload);
+/* The richer 200 body of subscribe or renew around the original body's `data`, which it
+ * takes; NULL when out of memory. */
+json_t *serve_rich_ok(const serve_pending *p, json_t *data);
 
 /* --- metrics (metrics.c) ------------------------------------------------------------ */
 
