@@ -290,23 +290,23 @@ typedef struct streamy_op {
  * points to; the library reads them during the call only.
  */
 typedef struct streamy_call {
-    unsigned int version;  /**< STREAMY_CALL_VERSION */
-    const char *user;      /**< the user id, as for streamy_subscribe() */
-    const char *stream;    /**< the stream id */
-    const char *lease_id;  /**< renew, unsubscribe: the lease id the caller holds, or
-                                NULL. When the current lease of (user, stream) has
-                                another id, renew answers STREAMY_NOT_FOUND and
-                                unsubscribe removes nothing; `stale` says so. Any
-                                case; must be a UUID. Subscribe: must be NULL */
-    const char *device;    /**< subscribe: a device label to store with the lease, or
-                                NULL (a refresh then keeps the lease's own label):
-                                1 to STREAMY_DEVICE_MAX bytes of UTF-8 without control
-                                characters, as identifiers. Renew, unsubscribe: NULL */
-    int max_streams;       /**< subscribe: the limit the caller's entitlement gives the
-                                user now, 0 to STREAMY_LIMIT_MAX, or
-                                STREAMY_MAX_STREAMS_NONE. A limit stored for the user
-                                wins over it; it wins over the handle's default. It is
-                                not stored. Renew, unsubscribe: NONE */
+    unsigned int version; /**< STREAMY_CALL_VERSION */
+    const char *user;     /**< the user id, as for streamy_subscribe() */
+    const char *stream;   /**< the stream id */
+    const char *lease_id; /**< renew, unsubscribe: the lease id the caller holds, or
+                               NULL. When the current lease of (user, stream) has
+                               another id, renew answers STREAMY_NOT_FOUND and
+                               unsubscribe removes nothing; `stale` says so. Any
+                               case; must be a UUID. Subscribe: must be NULL */
+    const char *device;   /**< subscribe: a device label to store with the lease, or
+                               NULL (a refresh then keeps the lease's own label):
+                               1 to STREAMY_DEVICE_MAX bytes of UTF-8 without control
+                               characters, as identifiers. Renew, unsubscribe: NULL */
+    int max_streams;      /**< subscribe: the limit the caller's entitlement gives the
+                               user now, 0 to STREAMY_LIMIT_MAX, or
+                               STREAMY_MAX_STREAMS_NONE. A limit stored for the user
+                               wins over it; it wins over the handle's default. It is
+                               not stored. Renew, unsubscribe: NONE */
     /* Version 1 ends here. Later fields are appended below this line. */
 } streamy_call;
 
@@ -330,8 +330,8 @@ STREAMY_EXTERN int streamy_call_init(streamy_call *call, unsigned int version);
  * fields of that version. Strings are NUL-terminated; "" when there is nothing.
  */
 typedef struct streamy_answer {
-    unsigned int version;       /**< STREAMY_CALL_VERSION */
-    streamy_decision decision;  /**< exactly what the plain function answers */
+    unsigned int version;      /**< STREAMY_CALL_VERSION */
+    streamy_decision decision; /**< exactly what the plain function answers */
     char lease_id[STREAMY_LEASE_ID_LEN + 1]; /**< subscribe, renew (OK): the lease's id,
                                      kept by a refresh and a renew, new for a new
                                      lease; unsubscribe: the id of the lease removed.
@@ -349,7 +349,7 @@ typedef struct streamy_answer {
 
 #define STREAMY_ANSWER_INIT                                                              \
     {                                                                                    \
-        STREAMY_CALL_VERSION                                                             \
+        STREAMY_CALL_VERSION, {0, 0, 0, 0, 0, 0, 0, 0, 0, {0}, 0}, {0}, {0}, {0}, {0}, 0 \
     }
 
 /**
@@ -365,10 +365,10 @@ STREAMY_EXTERN int streamy_answer_init(streamy_answer *answer, unsigned int vers
  * streamy_answer.
  */
 typedef struct streamy_batch_op {
-    streamy_op_kind kind;      /**< in */
-    const streamy_call *call;  /**< in: the caller's; read during the call only */
-    int result;                /**< out: what the single call would have returned */
-    streamy_answer *answer;    /**< out: the caller's, `version` set; may be NULL */
+    streamy_op_kind kind;     /**< in */
+    const streamy_call *call; /**< in: the caller's; read during the call only */
+    int result;               /**< out: what the single call would have returned */
+    streamy_answer *answer;   /**< out: the caller's, `version` set; may be NULL */
 } streamy_batch_op;
 
 /**

@@ -396,8 +396,8 @@ static int check_call(prepared *p, const streamy *h, streamy_op_kind kind,
     }
     if (call->max_streams != STREAMY_MAX_STREAMS_NONE) {
         if (kind != STREAMY_OP_SUBSCRIBE)
-            return streamy__error(STREAMY_EINVAL, "%s takes no max_streams (subscribe does)",
-                                  op);
+            return streamy__error(STREAMY_EINVAL,
+                                  "%s takes no max_streams (subscribe does)", op);
         if (call->max_streams < 0 || (unsigned)call->max_streams > STREAMY_LIMIT_MAX)
             return streamy__error(STREAMY_EINVAL,
                                   "max_streams %d is out of range (0 to %u)",
@@ -405,13 +405,12 @@ static int check_call(prepared *p, const streamy *h, streamy_op_kind kind,
         p->sc.req.limit = (unsigned)call->max_streams;
     }
     if ((p->sc.lease_id != NULL || p->sc.device != NULL) && !has_sessions(h->store))
-        return streamy__error(STREAMY_EUNSUPPORTED,
-                              "store \"%s\" keeps no %s (storage vtable version %u): "
-                              "the %s cannot be honoured",
-                              streamy_store_name(h),
-                              p->sc.lease_id ? "lease ids" : "device labels",
-                              h->store->version,
-                              p->sc.lease_id ? "lease id" : "device label");
+        return streamy__error(
+            STREAMY_EUNSUPPORTED,
+            "store \"%s\" keeps no %s (storage vtable version %u): "
+            "the %s cannot be honoured",
+            streamy_store_name(h), p->sc.lease_id ? "lease ids" : "device labels",
+            h->store->version, p->sc.lease_id ? "lease id" : "device label");
     return STREAMY_OK;
 }
 

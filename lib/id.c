@@ -53,13 +53,13 @@ static int text_check(size_t *out_len, const char *field, const char *noun,
     if (len == 0)
         return streamy__error(STREAMY_EINVAL, "%s %s is empty", field, noun);
     if (len > max)
-        return streamy__error(STREAMY_EINVAL, "%s %s is longer than %zu bytes", field, noun,
-                              max);
+        return streamy__error(STREAMY_EINVAL, "%s %s is longer than %zu bytes", field,
+                              noun, max);
     for (i = 0; i < len; i += n) {
         if (s[i] < 0x20 || s[i] == 0x7F)
             return streamy__error(STREAMY_EINVAL,
-                                  "%s %s contains a control character (byte %zu)",
-                                  field, noun, i + 1);
+                                  "%s %s contains a control character (byte %zu)", field,
+                                  noun, i + 1);
         n = streamy__utf8_seq(s + i, len - i);
         if (n == 0)
             return streamy__error(STREAMY_EINVAL, "%s %s is not valid UTF-8 (byte %zu)",

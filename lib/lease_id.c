@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* lease_id.c: new lease ids, random UUIDs drawn from a per-thread block of kernel bytes. */
+/* lease_id.c: new lease ids, random UUIDs drawn from a per-thread block of kernel bytes.
+ */
 #include "streamy_int.h"
 
 #include <errno.h>
@@ -45,7 +46,8 @@ static int refill(void)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return streamy__error(STREAMY_ESTORE, "cannot draw random bytes for a lease id: %s",
+            return streamy__error(STREAMY_ESTORE,
+                                  "cannot draw random bytes for a lease id: %s",
                                   strerror(errno));
         }
         got += (size_t)n;
@@ -77,7 +79,8 @@ int streamy__lease_id_new(unsigned char id[16])
     return STREAMY_OK;
 }
 
-void streamy__lease_id_text(char out[STREAMY_LEASE_ID_LEN + 1], const unsigned char id[16])
+void streamy__lease_id_text(char out[STREAMY_LEASE_ID_LEN + 1],
+                            const unsigned char id[16])
 {
     uuid_unparse_lower(id, out);
 }

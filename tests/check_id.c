@@ -2,9 +2,13 @@
 /* check_id.c: identifier validation and UUID canonicalisation. */
 #include <ctype.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <uuid/uuid.h>
 
 #include "test_util.h"
+
+#include <streamy/store.h>
 
 static const struct {
     const char *id;
@@ -176,6 +180,93 @@ START_TEST(require_uuid_follows_the_handle)
 }
 END_TEST
 
+/* A lease id is a random (version 4, RFC 4122 variant) UUID in lower case, as libuuid
+ * parses and prints it. */
+START_TEST(lease_ids_are_random_uuids)
+{
+    char id[STREAMY_LEASE_ID_LEN + 1], back[STREAMY_LEASE_ID_LEN + 1];
+    uuid_t u;
+
+    for (int i = 0; i < 1000; i++) {
+        ck_assert_rc(streamy_lease_id_generate(id), STREAMY_OK);
+        ck_assert_uint_eq(strlen(id), STREAMY_LEASE_ID_LEN);
+        ck_assert_int_eq(uuid_parse(id, u), 0);
+        ck_assert_int_eq(uuid_type(u), UUID_TYPE_DCE_RANDOM);
+        ck_assert_int_eq(uuid_variant(u), UUID_VARIANT_DCE);
+        uuid_unparse_lower(u, back);
+        ck_assert_str_eq(back, id);
+    }
+    ck_assert_rc(streamy_lease_id_generate(NULL), STREAMY_EINVAL);
+}
+END_TEST
+
+#define FORK_IDS 300
+
+static ssize_t read_full(int fd, void *buf, size_t len)
+{
+    size_t got = 0;
+
+    while (got < len) {
+        ssize_t n = read(fd, (char *)buf + got, len - got);
+        if (n <= 0)
+            return n;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+static int by_string(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+/* Ids are never handed out twice: not by threads, and not by a parent and the children
+ * it forked after drawing its random bytes (each child starts from the parent's state,
+ * which must not give the parent's next ids). */
+START_TEST(lease_ids_are_unique_across_fork)
+{
+    enum { CHILDREN = 8 };
+    static char ids[(CHILDREN + 1) * FORK_IDS][STREAMY_LEASE_ID_LEN + 1];
+    int fds[CHILDREN][2];
+    pid_t pids[CHILDREN];
+    size_t n = 0;
+
+    /* The parent's block is partly used before each fork. */
+    ck_assert_rc(streamy_lease_id_generate(ids[n++]), STREAMY_OK);
+    for (int c = 0; c < CHILDREN; c++) {
+        ck_assert_int_eq(pipe(fds[c]), 0);
+        pids[c] = fork();
+        ck_assert_int_ge(pids[c], 0);
+        if (pids[c] == 0) {
+            char id[STREAMY_LEASE_ID_LEN + 1];
+            close(fds[c][0]);
+            for (int i = 0; i < FORK_IDS; i++) {
+                if (streamy_lease_id_generate(id) != STREAMY_OK ||
+                    write(fds[c][1], id, sizeof(id)) != (ssize_t)sizeof(id))
+                    _exit(1);
+            }
+            _exit(0);
+        }
+        close(fds[c][1]);
+    }
+    for (int i = 1; i < FORK_IDS; i++)
+        ck_assert_rc(streamy_lease_id_generate(ids[n++]), STREAMY_OK);
+    for (int c = 0; c < CHILDREN; c++) {
+        int status;
+        for (int i = 0; i < FORK_IDS; i++)
+            ck_assert_int_eq(read_full(fds[c][0], ids[n++], sizeof(ids[0])),
+                             (ssize_t)sizeof(ids[0]));
+        close(fds[c][0]);
+        ck_assert_int_eq(waitpid(pids[c], &status, 0), pids[c]);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    qsort(ids, n, sizeof(ids[0]), by_string);
+    for (size_t i = 1; i < n; i++)
+        ck_assert_msg(strcmp(ids[i - 1], ids[i]) != 0, "lease id %s handed out twice",
+                      ids[i]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("id");
@@ -186,6 +277,8 @@ int main(void)
     tcase_add_test(tc, uuid_shape_is_libuuids);
     tcase_add_test(tc, length_limits);
     tcase_add_test(tc, require_uuid_follows_the_handle);
+    tcase_add_test(tc, lease_ids_are_random_uuids);
+    tcase_add_test(tc, lease_ids_are_unique_across_fork);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -34,9 +34,16 @@ soname=$(readelf -d "$so" | sed -n 's/.*SONAME.*\[\(.*\)\].*/\1/p')
 major=$(sed -n 's/^#define STREAMY_VERSION_MAJOR \([0-9]*\).*/\1/p' "$src/include/streamy.h")
 [ "$soname" = "libstreamy.so.$major" ] || fail "SONAME is '$soname', want libstreamy.so.$major"
 
-# Each public header compiles alone, as strict C99 and as C++.
+# Each public header compiles alone, as strict C99 and as C++, and its initialisers
+# leave no field without one (-Wextra's missing-field-initializers).
+inits='streamy_options o = STREAMY_OPTIONS_INIT; streamy_call c = STREAMY_CALL_INIT;
+  streamy_answer a = STREAMY_ANSWER_INIT; streamy_statistics s = STREAMY_STATISTICS_INIT;
+  (void)o; (void)c; (void)a; (void)s;'
 for hdr in streamy.h streamy/store.h; do
-  printf '#include <%s>\nint main(void) { return 0; }\n' "$hdr" > "$tmp/h.c"
+  body=""
+  [ "$hdr" = streamy.h ] && body=$inits
+  [ "$hdr" = streamy/store.h ] && body='streamy_store st = STREAMY_STORE_INIT; (void)st;'
+  printf '#include <%s>\nint main(void) { %s return 0; }\n' "$hdr" "$body" > "$tmp/h.c"
   $cc -std=c99 -pedantic -Wall -Wextra -Werror -I"$prefix/include" -c "$tmp/h.c" -o "$tmp/h.o" \
     || fail "$hdr does not compile alone as C99"
   if command -v c++ >/dev/null 2>&1; then

@@ -83,13 +83,12 @@ struct streamy_store {
     const char *name;     /**< "sqlite", "memory", ...; static */
 
     /**
-     * Required (unless `decide` is set). The atomic check-and-insert, in ONE step that no other
-     * decision on the same user can interleave with: drop the user's expired
-     * leases (count them in `out->expired`); if the lease (user, stream)
-     * exists, refresh it (`created` 0); else resolve the user's limit (the
-     * per-user one, else `req->limit`) and add the lease if the user holds
-     * fewer; else, with an evict policy and exactly `limit` (> 0) leases,
-     * remove the oldest / least recently renewed one (name it in
+     * Required (unless `decide` is set). The atomic check-and-insert, in ONE step that no
+     * other decision on the same user can interleave with: drop the user's expired leases
+     * (count them in `out->expired`); if the lease (user, stream) exists, refresh it
+     * (`created` 0); else resolve the user's limit (the per-user one, else `req->limit`)
+     * and add the lease if the user holds fewer; else, with an evict policy and exactly
+     * `limit` (> 0) leases, remove the oldest / least recently renewed one (name it in
      * `out->evicted`) and add the new one; else with `req->shadow` add it and
      * set `shadow_refused`; else change nothing and return
      * STREAMY_LIMIT_REACHED with `retry_ms` = when enough leases will have
@@ -101,16 +100,16 @@ struct streamy_store {
                    streamy_decision *out);
 
     /**
-     * Required (unless `decide` is set). Remove the lease (user, stream) if present: `out->removed` is
-     * 1 if it was unexpired, `out->expired` is 1 if it had expired. The user's
-     * other expired leases may stay until their next subscribe or renew.
+     * Required (unless `decide` is set). Remove the lease (user, stream) if present:
+     * `out->removed` is 1 if it was unexpired, `out->expired` is 1 if it had expired. The
+     * user's other expired leases may stay until their next subscribe or renew.
      */
     int (*release)(streamy_store *st, const streamy_store_req *req,
                    streamy_decision *out);
 
     /**
-     * Required (unless `decide` is set). Extend an unexpired lease: renewed = now, expires = now + ttl
-     * (0 with no TTL). Drops the user's expired leases. Returns
+     * Required (unless `decide` is set). Extend an unexpired lease: renewed = now,
+     * expires = now + ttl (0 with no TTL). Drops the user's expired leases. Returns
      * STREAMY_NOT_FOUND when there is no unexpired lease. Fills `active`,
      * `limit`, `since_ms`, `expires_ms`.
      */

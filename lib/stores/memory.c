@@ -10,9 +10,9 @@
 typedef struct mlease {
     struct mlease *next;
     int64_t since, renewed, expires;
-    char *device;          /* NULL: none */
-    unsigned char id[16];  /* the lease id, a UUID's bytes */
-    char stream[];         /* NUL-terminated */
+    char *device;         /* NULL: none */
+    unsigned char id[16]; /* the lease id, a UUID's bytes */
+    char stream[];        /* NUL-terminated */
 } mlease;
 
 typedef struct muser {
@@ -497,8 +497,9 @@ static int memory_list(streamy_store *st, const streamy_store_req *req,
         qsort(v, n, sizeof(*v), by_since);
     for (i = 0; i < n; i++) {
         char id[STREAMY_LEASE_ID_LEN + 1];
-        streamy_lease lease = {v[i]->stream, v[i]->since,   v[i]->renewed,
-                               v[i]->expires, id,           v[i]->device ? v[i]->device : ""};
+        streamy_lease lease = {
+            v[i]->stream,  v[i]->since, v[i]->renewed,
+            v[i]->expires, id,          v[i]->device ? v[i]->device : ""};
         streamy__lease_id_text(id, v[i]->id);
         if (cb(&lease, payload) != 0)
             break;

@@ -148,8 +148,9 @@ static struct {
     int nusers;
     int threads[MAX_THREADS];
     int nthreads;
+    int sessions;
 } opt = {1.5, 5,         0, 0, 0, 0.3, NULL, NULL, NULL, NULL, NULL, {1000, 1000000},
-         2,   {1, 2, 4}, 3};
+         2,   {1, 2, 4}, 3, 0};
 
 static atomic_int stop_flag;
 static pthread_barrier_t start_barrier;
@@ -326,6 +327,81 @@ static void lib_single(worker *wk, streamy *h, uint64_t *seed)
             lib_error(wk, 1, h, "unsubscribe", rc);
         else
             wk->done++;
+    }
+}
+
+/* --sessions: the same work through the _ex calls, as a player uses them: subscribe
+ * with a device label, unsubscribe naming the lease id it was given. */
+static void lib_single_sessions(worker *wk, streamy *h, uint64_t *seed)
+{
+    const config *c = wk->cfg;
+    char user[UUID_LEN + 1], lease[STREAMY_LEASE_ID_LEN + 1];
+    streamy_call call = STREAMY_CALL_INIT;
+    streamy_answer a = STREAMY_ANSWER_INIT;
+    int rc;
+
+    call.stream = second_stream;
+    while (!atomic_load_explicit(&stop_flag, memory_order_relaxed)) {
+        make_uuid(user, pick_user(seed, c, wk->tid), SALT_USER);
+        call.user = user;
+        call.device = "living-room-tv";
+        call.lease_id = NULL;
+        rc = streamy_subscribe_ex(&a, h, &call);
+        if (rc != STREAMY_OK || !a.decision.created || a.lease_id[0] == '\0')
+            lib_error(wk, 1, h, "subscribe", rc);
+        else
+            wk->done++;
+        memcpy(lease, a.lease_id, sizeof(lease));
+        call.device = NULL;
+        call.lease_id = lease;
+        rc = streamy_unsubscribe_ex(&a, h, &call);
+        if (rc != STREAMY_OK || !a.decision.removed)
+            lib_error(wk, 1, h, "unsubscribe", rc);
+        else
+            wk->done++;
+    }
+}
+
+/* --sessions in batches: subscribes with a device label; the unsubscribes cannot know
+ * the ids of the same batch's leases, so they name none. */
+static void lib_batch_sessions(worker *wk, streamy *h, uint64_t *seed)
+{
+    const config *c = wk->cfg;
+    char users[PAIRS][UUID_LEN + 1];
+    streamy_call calls[BATCH];
+    streamy_answer answers[BATCH];
+    streamy_batch_op ops[BATCH];
+    int rc;
+
+    for (int i = 0; i < BATCH; i++) {
+        streamy_call_init(&calls[i], STREAMY_CALL_VERSION);
+        streamy_answer_init(&answers[i], STREAMY_CALL_VERSION);
+        calls[i].stream = second_stream;
+        ops[i].call = &calls[i];
+        ops[i].answer = &answers[i];
+        ops[i].kind = i % 2 ? STREAMY_OP_UNSUBSCRIBE : STREAMY_OP_SUBSCRIBE;
+        if (i % 2 == 0)
+            calls[i].device = "living-room-tv";
+    }
+    while (!atomic_load_explicit(&stop_flag, memory_order_relaxed)) {
+        for (int p = 0; p < PAIRS; p++) {
+            make_uuid(users[p], pick_user(seed, c, wk->tid), SALT_USER);
+            calls[2 * p].user = calls[2 * p + 1].user = users[p];
+        }
+        rc = streamy_apply_ex(h, ops, BATCH);
+        if (rc != STREAMY_OK) {
+            lib_error(wk, BATCH, h, "apply", rc);
+            continue;
+        }
+        for (int i = 0; i < BATCH; i++) {
+            int sub = ops[i].kind == STREAMY_OP_SUBSCRIBE;
+            if (ops[i].result != STREAMY_OK ||
+                !(sub ? answers[i].decision.created : answers[i].decision.removed))
+                lib_error(wk, 1, h, sub ? "apply subscribe" : "apply unsubscribe",
+                          ops[i].result);
+            else
+                wk->done++;
+        }
     }
 }
 
@@ -519,9 +595,10 @@ static void *worker_main(void *arg)
     if (c->target == T_RAW || c->target == T_RAWLIB)
         raw_run(wk, &seed);
     else if (c->mode == M_SINGLE)
-        lib_single(wk, handle_of(c, wk->tid), &seed);
+        (opt.sessions ? lib_single_sessions : lib_single)(wk, handle_of(c, wk->tid),
+                                                          &seed);
     else
-        lib_batch(wk, handle_of(c, wk->tid), &seed);
+        (opt.sessions ? lib_batch_sessions : lib_batch)(wk, handle_of(c, wk->tid), &seed);
     return NULL;
 }
 
@@ -758,6 +835,9 @@ static void usage(FILE *f)
         "  --decompose     also run raw-sqlite-libsql: the library's own statements\n"
         "                  driven the raw way, which splits the library's distance\n"
         "                  to the ceiling into its SQL and its C\n"
+        "  --sessions      the library's calls through the _ex functions: subscribe\n"
+        "                  with a device label, unsubscribe naming its lease id\n"
+        "                  (batches: subscribe with a device label)\n"
         "  --raw-pragma S  run the SQL S on the raw connections after the settings\n"
         "                  (experiments only, e.g. 'PRAGMA mmap_size=268435456')\n"
         "  --redis URI     also run the redis backend on URI (redis://HOST:PORT/DB);\n"
@@ -805,6 +885,8 @@ static void parse_args(int argc, char **argv)
             opt.markdown = 1;
         } else if (strcmp(a, "--list") == 0) {
             opt.list = 1;
+        } else if (strcmp(a, "--sessions") == 0) {
+            opt.sessions = 1;
         } else if (strcmp(a, "--decompose") == 0) {
             opt.decompose = 1;
         } else if (v == NULL) {
