@@ -5,6 +5,7 @@
  * checks they share, the suite and main(). */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -121,7 +122,12 @@ long long count_leases(const http_server *s)
 
 void start_sessions(http_server *s, const char *const *extra)
 {
-    http_server_start_db(s, SESSIONS_DB, extra);
+    const char *store = getenv("STREAMY_TEST_SESSIONS_STORE");
+
+    if (store != NULL && strcmp(store, "sqlite") == 0)
+        http_server_start_db(s, http_printf("sqlite:%s/t.db", http_tmp()), extra);
+    else
+        http_server_start_db(s, "memory:", extra);
 }
 
 /* A request body: {"userId":USER,"videoStreamId":STREAM} and then `more`, JSON members

@@ -20,8 +20,6 @@
 #define RICH "application/vnd.streamy+json"
 #define GONE                                                                             \
     "{\"status\":404,\"error\":\"no active lease for this stream; subscribe again\"}"
-/* The store of the session tests: it keeps lease ids and device labels. */
-#define SESSIONS_DB "memory:"
 
 extern const char *const no_args[];
 extern const char *const accept_rich[];
@@ -43,7 +41,8 @@ long long count_leases(const http_server *s);
 
 /* --- sessions (check_http.c) ------------------------------------------------------ */
 
-/* Start the server on SESSIONS_DB. */
+/* Start the server on a store that keeps lease ids and device labels: the memory store,
+ * or the SQLite file <tmp>/t.db when STREAMY_TEST_SESSIONS_STORE is "sqlite". */
 void start_sessions(http_server *s, const char *const *extra);
 /* {"userId":USER,"videoStreamId":STREAM} and then `more`, JSON members as sent (may be
  * ""). */
