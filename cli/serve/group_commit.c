@@ -36,9 +36,9 @@ static void watch_degraded(serve_group_commit *gc, const streamy_batch_op *ops, 
 
 /* An operation that the library refused on its own while the rest of its group
  * committed is applied again alone: the library keeps the message of the last refused
- * operation only, and a store that decides a group with one limit (storage vtable
- * version 1) refuses a caller's limit in a group, not in a single call. Nothing of it
- * was decided, so this is as if it had come a moment later. */
+ * operation only, and a store that keeps no sessions decides a group with one limit, so
+ * the library refuses a caller's limit there in a group, not in a single call. Nothing of
+ * it was decided, so this is as if it had come a moment later. */
 static void apply_alone(serve_group_commit *gc, serve_pending *p, size_t n)
 {
     if (n > 1)
