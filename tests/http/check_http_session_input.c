@@ -157,9 +157,9 @@ START_TEST(fields_a_route_does_not_take_are_ignored)
 }
 END_TEST
 
-/* On the SQLite store: sessions when it keeps them; when it keeps no ids (storage vtable
- * version 1), a device label or a lease id is refused with 400 and nothing changes,
- * never silently dropped. */
+/* On the SQLite store: sessions when it keeps them; when it keeps none (a store without
+ * the vtable's `decide`), a device label or a lease id is refused with 400 and nothing
+ * changes, never silently dropped. */
 START_TEST(sqlite_store_sessions_or_refusal)
 {
     http_server s;
@@ -308,8 +308,8 @@ START_TEST(group_commit_keeps_each_requests_inputs)
 }
 END_TEST
 
-/* The same on SQLite, with the caller's limits only: a store that decides a group with
- * one limit (storage vtable version 1) gets such requests one by one. */
+/* The same on SQLite, with the caller's limits only: a store that keeps no sessions
+ * decides a group with one limit, and gets such requests one by one. */
 START_TEST(group_commit_keeps_each_requests_limit_on_sqlite)
 {
     http_server s;
