@@ -215,6 +215,18 @@ START_TEST(rich_subscribe_and_renew)
                     "cran\",\"active\":1,\"limit\":3,"
                     "\"since\":%lld}}",
                     (long long)expires, id, (long long)since));
+    /* A refusal with leases that expire still says when to retry. */
+    r = http_request(&s, "POST", SUB, body_with("u", "s2", "\"maxStreams\":1"),
+                     accept_rich);
+    http_expect(r, 429);
+    expect_header(r, "Content-Type", RICH);
+    ck_assert_ptr_nonnull(http_header(r, "Retry-After"));
+    ck_assert_int_eq(int_of(http_json(r), "limit"), 1);
+    ck_assert_int_eq(int_of(http_json(r), "active"), 1);
+    ck_assert_str_eq(
+        str_of(json_array_get(json_object_get(http_json(r), "activeLeases"), 0),
+               "leaseId"),
+        id);
     /* Errors keep their original bodies and type. */
     r = http_request(&s, "POST", RENEW, sub_body("u", "none"), accept_rich);
     http_expect_body(r, 404, GONE);
