@@ -88,7 +88,7 @@ START_TEST(new_file_is_private_wal_and_versioned)
     ck_assert_int_eq(st.st_mode & 0777, 0600);
     db = raw_open();
     ck_assert_int_eq(raw_int(db, "PRAGMA application_id"), 0x5354524D);
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 1);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 2);
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM leases"), 1);
     sqlite3_close(db);
 }
@@ -137,12 +137,12 @@ START_TEST(newer_schema_is_refused)
     streamy_close(h);
     h = NULL;
     db = raw_open();
-    raw_exec(db, "PRAGMA user_version = 2");
+    raw_exec(db, "PRAGMA user_version = 3");
     sqlite3_close(db);
     ck_assert_rc(streamy_open(&h, path, NULL), STREAMY_ESTORE);
     ck_assert_ptr_nonnull(strstr(streamy_errmsg(NULL), "newer"));
     db = raw_open();
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 2);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 3);
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM leases"), 1);
     sqlite3_close(db);
 }
@@ -344,6 +344,14 @@ START_TEST(concurrent_creation)
 }
 END_TEST
 
+/* The store's own SQL function, for plans on a raw connection: it keeps nothing. */
+static void stand_in(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    (void)argv;
+    sqlite3_result_int(ctx, 1);
+}
+
 /* Every statement finds its rows through an index, so a decision costs the same
  * whatever the number of users and leases. */
 START_TEST(every_statement_uses_an_index)
@@ -354,6 +362,9 @@ START_TEST(every_statement_uses_an_index)
 
     open_default();
     db = raw_open();
+    ck_assert_int_eq(sqlite3_create_function(db, "streamy_release", 5, SQLITE_UTF8, NULL,
+                                             stand_in, NULL, NULL),
+                     SQLITE_OK);
     for (i = 0; (q = streamy__sqlite_sql(i)) != NULL; i++) {
         char plan[4096] = "";
         char *eqp;
@@ -399,6 +410,256 @@ START_TEST(synchronous_full_and_uri_parameters)
 }
 END_TEST
 
+/* Sessions on a file: what the rows hold, and the release paths of a single call (no
+ * transaction) and of a batch (one transaction). */
+static void open_with_clock(test_clock *clk, int64_t ttl_ms, unsigned int limit,
+                            streamy_policy policy)
+{
+    streamy_options o;
+
+    streamy_options_init(&o, STREAMY_OPTIONS_VERSION);
+    o.clock = test_clock_cb;
+    o.clock_payload = clk;
+    o.ttl_ms = ttl_ms;
+    o.limit = limit;
+    o.policy = policy;
+    ck_assert_rc(streamy_open(&h, path, &o), STREAMY_OK);
+}
+
+static void call_for(streamy_call *c, streamy_answer *a, const char *stream,
+                     const char *lease_id, const char *device)
+{
+    streamy_call_init(c, STREAMY_CALL_VERSION);
+    streamy_answer_init(a, STREAMY_CALL_VERSION);
+    c->user = "u";
+    c->stream = stream;
+    c->lease_id = lease_id;
+    c->device = device;
+}
+
+static void raw_text(sqlite3 *db, const char *q, char *out, size_t size)
+{
+    sqlite3_stmt *st;
+
+    ck_assert_int_eq(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    snprintf(out, size, "%s",
+             sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0)
+                                        : "(null)");
+    sqlite3_finalize(st);
+}
+
+typedef struct two_leases {
+    char id[2][STREAMY_LEASE_ID_LEN + 1], device[2][STREAMY_DEVICE_MAX + 1];
+    int n;
+} two_leases;
+
+static int keep_lease(const streamy_lease *l, void *payload)
+{
+    two_leases *t = payload;
+
+    if (t->n < 2) {
+        snprintf(t->id[t->n], sizeof(t->id[0]), "%s", l->lease_id);
+        snprintf(t->device[t->n], sizeof(t->device[0]), "%s", l->device);
+    }
+    t->n++;
+    return 0;
+}
+
+START_TEST(lease_ids_are_16_bytes_and_devices_nullable)
+{
+    test_clock clk = {1000};
+    streamy_answer a, b;
+    streamy_call c;
+    char id_s[STREAMY_LEASE_ID_LEN + 1], hex[64], want[64], text[128];
+    two_leases t = {0};
+    sqlite3 *db;
+    size_t i, j;
+
+    open_with_clock(&clk, 0, 3, STREAMY_POLICY_REJECT);
+    call_for(&c, &a, "s", NULL, "Living-room TV");
+    ck_assert_rc(streamy_subscribe_ex(&a, h, &c), STREAMY_OK);
+    ck_assert_uint_eq(strlen(a.lease_id), STREAMY_LEASE_ID_LEN);
+    snprintf(id_s, sizeof(id_s), "%s", a.lease_id);
+    clk.now++;
+    call_for(&c, &b, "t", NULL, NULL);
+    ck_assert_rc(streamy_subscribe_ex(&b, h, &c), STREAMY_OK);
+    ck_assert_str_ne(b.lease_id, id_s);
+    ck_assert_str_eq(b.device, "");
+
+    db = raw_open();
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM leases WHERE typeof(id) = 'blob' "
+                                 "AND length(id) = 16"),
+                     2);
+    raw_text(db, "SELECT lower(hex(id)) FROM leases WHERE stream = 's'", hex,
+             sizeof(hex));
+    for (i = j = 0; id_s[i]; i++)
+        if (id_s[i] != '-')
+            want[j++] = id_s[i];
+    want[j] = '\0';
+    ck_assert_str_eq(hex, want);
+    raw_text(db, "SELECT device FROM leases WHERE stream = 's'", text, sizeof(text));
+    ck_assert_str_eq(text, "Living-room TV");
+    ck_assert_int_eq(raw_int(db, "SELECT device IS NULL FROM leases WHERE stream = 't'"),
+                     1);
+
+    /* list shows them; a refresh keeps the id, and the device unless it names one. */
+    ck_assert_rc(streamy_list(h, "u", keep_lease, &t), STREAMY_OK);
+    ck_assert_int_eq(t.n, 2);
+    ck_assert_str_eq(t.id[0], id_s);
+    ck_assert_str_eq(t.device[0], "Living-room TV");
+    ck_assert_str_eq(t.id[1], b.lease_id);
+    ck_assert_str_eq(t.device[1], "");
+    call_for(&c, &a, "s", NULL, NULL);
+    ck_assert_rc(streamy_subscribe_ex(&a, h, &c), STREAMY_OK);
+    ck_assert_str_eq(a.lease_id, id_s);
+    ck_assert_str_eq(a.device, "Living-room TV");
+    call_for(&c, &a, "s", NULL, "Phone");
+    ck_assert_rc(streamy_subscribe_ex(&a, h, &c), STREAMY_OK);
+    ck_assert_str_eq(a.lease_id, id_s);
+    ck_assert_str_eq(a.device, "Phone");
+    raw_text(db, "SELECT device FROM leases WHERE stream = 's'", text, sizeof(text));
+    ck_assert_str_eq(text, "Phone");
+    /* A renew keeps both. */
+    call_for(&c, &a, "s", id_s, NULL);
+    ck_assert_rc(streamy_renew_ex(&a, h, &c), STREAMY_OK);
+    ck_assert_str_eq(a.lease_id, id_s);
+    ck_assert_str_eq(a.device, "Phone");
+    sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(fenced_release_alone_and_in_a_batch)
+{
+    static const char other[] = "0b5c2a1e-0000-4000-8000-000000000001";
+    test_clock clk = {1000};
+    streamy_answer a, b;
+    streamy_call c, d;
+    streamy_batch_op ops[2];
+    char id_s[STREAMY_LEASE_ID_LEN + 1];
+    unsigned int n = 0;
+
+    open_with_clock(&clk, 0, 3, STREAMY_POLICY_REJECT);
+    call_for(&c, &a, "s", NULL, "TV");
+    ck_assert_rc(streamy_subscribe_ex(&a, h, &c), STREAMY_OK);
+    snprintf(id_s, sizeof(id_s), "%s", a.lease_id);
+
+    /* Alone: a stale id removes nothing. */
+    call_for(&c, &a, "s", other, NULL);
+    ck_assert_rc(streamy_unsubscribe_ex(&a, h, &c), STREAMY_OK);
+    ck_assert_int_eq(a.decision.removed, 0);
+    ck_assert_int_eq(a.stale, 1);
+    ck_assert_str_eq(a.lease_id, "");
+    /* In a batch, the same, beside a subscribe that goes through. */
+    call_for(&c, &a, "s", other, NULL);
+    call_for(&d, &b, "x", NULL, NULL);
+    ops[0] = (streamy_batch_op){STREAMY_OP_UNSUBSCRIBE, &c, 0, &a};
+    ops[1] = (streamy_batch_op){STREAMY_OP_SUBSCRIBE, &d, 0, &b};
+    ck_assert_rc(streamy_apply_ex(h, ops, 2), STREAMY_OK);
+    ck_assert_int_eq(ops[0].result, STREAMY_OK);
+    ck_assert_int_eq(a.decision.removed, 0);
+    ck_assert_int_eq(a.stale, 1);
+    ck_assert_int_eq(ops[1].result, STREAMY_OK);
+    ck_assert_int_eq(b.decision.created, 1);
+    ck_assert_rc(streamy_count(&n, h, "u"), STREAMY_OK);
+    ck_assert_uint_eq(n, 2);
+    /* The holder's id removes it, in a batch, and says which lease went. */
+    call_for(&c, &a, "s", id_s, NULL);
+    ops[0] = (streamy_batch_op){STREAMY_OP_UNSUBSCRIBE, &c, 0, &a};
+    ck_assert_rc(streamy_apply_ex(h, ops, 1), STREAMY_OK);
+    ck_assert_int_eq(a.decision.removed, 1);
+    ck_assert_int_eq(a.stale, 0);
+    ck_assert_str_eq(a.lease_id, id_s);
+    ck_assert_str_eq(a.device, "TV");
+    /* Alone, by its id, and again: nothing left, and not stale. */
+    call_for(&c, &a, "x", b.lease_id, NULL);
+    ck_assert_rc(streamy_unsubscribe_ex(&a, h, &c), STREAMY_OK);
+    ck_assert_int_eq(a.decision.removed, 1);
+    ck_assert_str_eq(a.lease_id, c.lease_id);
+    ck_assert_rc(streamy_unsubscribe_ex(&a, h, &c), STREAMY_OK);
+    ck_assert_int_eq(a.decision.removed, 0);
+    ck_assert_int_eq(a.stale, 0);
+    /* A new lease of the same stream gets a new id. */
+    call_for(&c, &a, "s", NULL, NULL);
+    ck_assert_rc(streamy_subscribe_ex(&a, h, &c), STREAMY_OK);
+    ck_assert_str_ne(a.lease_id, id_s);
+}
+END_TEST
+
+/* An expired lease is nobody's: a fenced renew or release treats it as unfenced. */
+START_TEST(expired_leases_are_not_stale)
+{
+    static const char other[] = "0b5c2a1e-0000-4000-8000-000000000001";
+    test_clock clk = {1000};
+    streamy_answer a;
+    streamy_call c;
+
+    open_with_clock(&clk, 1000, 3, STREAMY_POLICY_REJECT);
+    call_for(&c, &a, "s", NULL, NULL);
+    ck_assert_rc(streamy_subscribe_ex(&a, h, &c), STREAMY_OK);
+    ck_assert_rc(streamy_subscribe_ex(&a, h, &c), STREAMY_OK);
+    call_for(&c, &a, "t", NULL, NULL);
+    ck_assert_rc(streamy_subscribe_ex(&a, h, &c), STREAMY_OK);
+    clk.now += 1000;
+    /* The release first: a renew drops every expired lease of the user. */
+    call_for(&c, &a, "t", other, NULL);
+    ck_assert_rc(streamy_unsubscribe_ex(&a, h, &c), STREAMY_OK);
+    ck_assert_int_eq(a.stale, 0);
+    ck_assert_int_eq(a.decision.removed, 0);
+    ck_assert_int_eq(a.decision.expired, 1);
+    call_for(&c, &a, "s", other, NULL);
+    ck_assert_rc(streamy_renew_ex(&a, h, &c), STREAMY_NOT_FOUND);
+    ck_assert_int_eq(a.stale, 0);
+}
+END_TEST
+
+START_TEST(eviction_names_the_evicted_lease)
+{
+    test_clock clk = {1000};
+    streamy_answer a, b;
+    streamy_call c;
+
+    open_with_clock(&clk, 0, 1, STREAMY_POLICY_EVICT_OLDEST);
+    call_for(&c, &a, "a", NULL, "Kitchen");
+    ck_assert_rc(streamy_subscribe_ex(&a, h, &c), STREAMY_OK);
+    clk.now++;
+    call_for(&c, &b, "b", NULL, "Phone");
+    ck_assert_rc(streamy_subscribe_ex(&b, h, &c), STREAMY_OK);
+    ck_assert_str_eq(b.decision.evicted, "a");
+    ck_assert_str_eq(b.evicted_lease_id, a.lease_id);
+    ck_assert_str_eq(b.evicted_device, "Kitchen");
+    ck_assert_str_ne(b.lease_id, a.lease_id);
+    ck_assert_str_eq(b.device, "Phone");
+    /* The evicted player's heartbeat is stale. */
+    call_for(&c, &b, "a", a.lease_id, NULL);
+    ck_assert_rc(streamy_renew_ex(&b, h, &c), STREAMY_NOT_FOUND);
+    ck_assert_int_eq(b.stale, 0); /* no lease of "a" any more: not found, not stale */
+}
+END_TEST
+
+/* The release's SQL function is the store's own: a trigger or view in the file cannot
+ * call it. */
+START_TEST(files_cannot_call_the_release_function)
+{
+    unsigned int n = 0;
+    sqlite3 *db;
+
+    open_default();
+    ck_assert_rc(streamy_subscribe(NULL, h, "u", "s"), STREAMY_OK);
+    db = raw_open();
+    raw_exec(db, "CREATE TRIGGER sneaky AFTER INSERT ON leases BEGIN SELECT "
+                 "streamy_release(NEW.user, 's', NEW.id, NEW.device, NEW.expires); END");
+    sqlite3_close(db);
+    ck_assert_rc(streamy_subscribe(NULL, h, "u", "t"), STREAMY_ESTORE);
+    ck_assert_ptr_nonnull(strstr(streamy_errmsg(h), "streamy_release"));
+    ck_assert_rc(streamy_count(&n, h, "u"), STREAMY_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_rc(streamy_unsubscribe(NULL, h, "u", "s"), STREAMY_OK);
+    ck_assert_rc(streamy_count(&n, h, "u"), STREAMY_OK);
+    ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sqlite");
@@ -416,6 +677,11 @@ int main(void)
     tcase_add_test(tc, concurrent_creation);
     tcase_add_test(tc, every_statement_uses_an_index);
     tcase_add_test(tc, synchronous_full_and_uri_parameters);
+    tcase_add_test(tc, lease_ids_are_16_bytes_and_devices_nullable);
+    tcase_add_test(tc, fenced_release_alone_and_in_a_batch);
+    tcase_add_test(tc, expired_leases_are_not_stale);
+    tcase_add_test(tc, eviction_names_the_evicted_lease);
+    tcase_add_test(tc, files_cannot_call_the_release_function);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

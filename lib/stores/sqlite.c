@@ -15,25 +15,32 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <uuid/uuid.h>
 
 /* 0x5354524D, "STRM": marks a file as a Streamy database. */
 #define STREAMY_APPLICATION_ID 1398035021
-/* Bump when the schema changes, and teach open_schema() to migrate. */
-#define SCHEMA_VERSION 1
+/* Bump when the schema changes, and teach open_schema() to migrate. Version 2 gave
+ * each lease its id and device label. */
+#define SCHEMA_VERSION 2
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-static const char schema_v1[] =
-    "CREATE TABLE leases ("
-    " user TEXT NOT NULL,"
-    " stream TEXT NOT NULL,"
-    " since INTEGER NOT NULL,"
-    " renewed INTEGER NOT NULL,"
-    " expires INTEGER NOT NULL," /* 0: never */
+/* The leases table of schema version 2, for a new file and for the migration. */
+#define LEASES_COLUMNS                                                                   \
+    " user TEXT NOT NULL,"                                                               \
+    " stream TEXT NOT NULL,"                                                             \
+    " since INTEGER NOT NULL,"                                                           \
+    " renewed INTEGER NOT NULL,"                                                         \
+    " expires INTEGER NOT NULL," /* 0: never */                                          \
+    " id BLOB NOT NULL,"         /* the lease id: a UUID's 16 bytes */                   \
+    " device TEXT,"              /* NULL: none */                                        \
     " PRIMARY KEY (user, stream)"
-    ") WITHOUT ROWID;"
-    /* Only leases that can expire are indexed, for purge. */
+/* Only leases that can expire are indexed, for purge. */
+#define LEASES_EXPIRY_INDEX                                                              \
     "CREATE INDEX leases_expiry ON leases (expires) WHERE expires > 0;"
+
+static const char schema[] =
+    "CREATE TABLE leases (" LEASES_COLUMNS ") WITHOUT ROWID;" LEASES_EXPIRY_INDEX
     "CREATE TABLE limits ("
     " user TEXT PRIMARY KEY NOT NULL,"
     " max INTEGER NOT NULL"
@@ -42,28 +49,42 @@ static const char schema_v1[] =
                                                            "PRAGMA user_version = " STR(
                                                                SCHEMA_VERSION) ";";
 
+/* Version 1 (release 0.2) to 2: a new table, filled by migrate_v1() with an id for
+ * each lease, then put in the old one's place. */
+static const char migrate_v1_begin[] =
+    "CREATE TABLE leases_v2 (" LEASES_COLUMNS ") WITHOUT ROWID;";
+static const char migrate_v1_end[] =
+    "DROP TABLE leases;"
+    "ALTER TABLE leases_v2 RENAME TO leases;" LEASES_EXPIRY_INDEX
+    "PRAGMA user_version = 2;";
+
 static const char *const sql[ST_COUNT_] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     /* One statement reads everything a decision needs: the user's leases,
      * then the user's limit as a row whose stream is NULL. */
-    [ST_SCAN] = "SELECT stream, since, renewed, expires FROM leases WHERE user = ?1 "
-                "UNION ALL SELECT NULL, max, 0, 0 FROM limits WHERE user = ?1",
-    [ST_INSERT] = "INSERT INTO leases (user, stream, since, renewed, expires) "
-                  "VALUES (?1, ?2, ?3, ?3, ?4)",
-    [ST_REFRESH] = "UPDATE leases SET renewed = ?3, expires = ?4 "
-                   "WHERE user = ?1 AND stream = ?2",
+    [ST_SCAN] =
+        "SELECT stream, since, renewed, expires, id, device FROM leases "
+        "WHERE user = ?1 "
+        "UNION ALL SELECT NULL, max, 0, 0, NULL, NULL FROM limits WHERE user = ?1",
+    [ST_INSERT] =
+        "INSERT INTO leases (user, stream, since, renewed, expires, id, device) "
+        "VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
+    /* A refresh without a device keeps the lease's own; a renew gives none. */
+    [ST_REFRESH] = "UPDATE leases SET renewed = ?3, expires = ?4, "
+                   "device = coalesce(?6, device) WHERE user = ?1 AND stream = ?2",
     [ST_DROP_EXPIRED] =
         "DELETE FROM leases WHERE user = ?1 AND expires > 0 AND expires <= ?2",
-    [ST_DELETE_ONE] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2",
-    /* Two one-pass deletes: the active lease, else the same lease if expired. */
+    /* An eviction reads the victim's id and device, then deletes it. */
+    [ST_LEASE] = "SELECT id, device FROM leases WHERE user = ?1 AND stream = ?2",
+    [ST_EVICT] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2",
+    /* A release in one statement: streamy_release() sees the lease (user, stream),
+     * decides in C whether it goes (release_fn()) and keeps its id and device. */
     [ST_RELEASE] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2 "
-                   "AND (expires = 0 OR expires > ?3)",
-    [ST_RELEASE_EXPIRED] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2 "
-                           "AND expires > 0 AND expires <= ?3",
+                   "AND streamy_release(user, stream, id, device, expires)",
     [ST_LIST] =
-        "SELECT stream, since, renewed, expires FROM leases "
+        "SELECT stream, since, renewed, expires, id, device FROM leases "
         "WHERE user = ?1 AND (expires = 0 OR expires > ?2) ORDER BY since, stream",
     [ST_COUNT] =
         "SELECT count(*) FROM leases WHERE user = ?1 AND (expires = 0 OR expires > ?2)",
@@ -89,6 +110,7 @@ typedef struct sqlite_store {
     sqlite3_stmt *stmt[ST_COUNT_];
     int busy_timeout_ms;
     int64_t busy_since_us;
+    struct release_visit *visit; /* the release in progress, for streamy_release() */
     char path[];
 } sqlite_store;
 
@@ -97,7 +119,10 @@ typedef struct scan {
     unsigned int active, expired, limit;
     int has_limit, exists;
     int64_t since;
-    streamy__expiries expiries; /* of the active leases; freed by the caller */
+    unsigned char id[16];                /* the existing lease's id */
+    int has_id;                          /* it has one of 16 bytes */
+    char device[STREAMY_DEVICE_MAX + 1]; /* and its device, "" for none */
+    streamy__expiries expiries;          /* of the active leases; freed by the caller */
     int64_t oldest_since, idlest_renewed;
     char oldest[STREAMY_ID_MAX + 1], idlest[STREAMY_ID_MAX + 1];
 } scan;
@@ -189,6 +214,53 @@ static int64_t expiry(const streamy_store_req *req)
     return req->ttl_ms ? req->now_ms + req->ttl_ms : 0;
 }
 
+/* Run a one-row, one-column query; `*found` says whether there was a row. */
+static int query_int(sqlite_store *s, sqlite3_stmt *q, const char *what, int64_t *value,
+                     int *found)
+{
+    int rc = sqlite3_step(q);
+
+    *found = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW)
+        *value = sqlite3_column_int64(q, 0);
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? STREAMY_OK : db_error(s, rc, what);
+    sqlite3_reset(q);
+    return rc;
+}
+
+/* A lease id column: 1 and its bytes in `out` when it holds 16 bytes. */
+static int column_id(sqlite3_stmt *st, int col, unsigned char out[16])
+{
+    if (sqlite3_column_type(st, col) != SQLITE_BLOB ||
+        sqlite3_column_bytes(st, col) != 16)
+        return 0;
+    memcpy(out, sqlite3_column_blob(st, col), 16);
+    return 1;
+}
+
+static void column_device(sqlite3_stmt *st, int col, char out[STREAMY_DEVICE_MAX + 1])
+{
+    const char *device = (const char *)sqlite3_column_text(st, col);
+
+    snprintf(out, STREAMY_DEVICE_MAX + 1, "%s", device ? device : "");
+}
+
+/* A lease id's bytes into the answer's text; "" when the row had none. */
+static void id_text(char out[STREAMY_LEASE_ID_LEN + 1], const unsigned char id[16],
+                    int has_id)
+{
+    if (has_id)
+        streamy__lease_id_text(out, id);
+    else
+        out[0] = '\0';
+}
+
+/* The 16 bytes of the lease id a call holds (the core gives it in canonical text). */
+static int fence_bytes(unsigned char out[16], const char *lease_id)
+{
+    return lease_id != NULL && uuid_parse(lease_id, out) == 0;
+}
+
 static int scan_user(scan *sc, sqlite_store *s, const streamy_store_req *req)
 {
     sqlite3_stmt *st = bind_user(s, ST_SCAN, req->user);
@@ -215,6 +287,8 @@ static int scan_user(scan *sc, sqlite_store *s, const streamy_store_req *req)
         if (req->stream != NULL && strcmp(stream, req->stream) == 0) {
             sc->exists = 1;
             sc->since = since;
+            sc->has_id = column_id(st, 4, sc->id);
+            column_device(st, 5, sc->device);
         }
         if (sc->active == 1 || since < sc->oldest_since) {
             sc->oldest_since = since;
@@ -245,23 +319,64 @@ static int drop_expired(sqlite_store *s, const streamy_store_req *req)
     return step_done(s, ST_DROP_EXPIRED, "drop expired leases");
 }
 
-static int write_lease(sqlite_store *s, int id, const streamy_store_req *req,
-                       const char *what)
+/* Insert (with the lease id `id`) or refresh (id NULL) the call's lease. A NULL
+ * device is bound as NULL: no device, or the refreshed lease keeps its own. */
+static int write_lease(sqlite_store *s, const streamy_store_req *req,
+                       const unsigned char *id, const char *device, const char *what)
 {
-    sqlite3_stmt *st = bind_user(s, id, req->user);
+    int which = id != NULL ? ST_INSERT : ST_REFRESH;
+    sqlite3_stmt *st = bind_user(s, which, req->user);
 
     sqlite3_bind_text(st, 2, req->stream, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, req->now_ms);
     sqlite3_bind_int64(st, 4, expiry(req));
-    return step_done(s, id, what);
+    if (id != NULL)
+        sqlite3_bind_blob(st, 5, id, 16, SQLITE_STATIC);
+    if (device != NULL)
+        sqlite3_bind_text(st, 6, device, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 6);
+    return step_done(s, which, what);
+}
+
+/* The id (`*has_id` 0 when there is none) and device of the lease (user, stream). */
+static int read_lease(sqlite_store *s, const char *user, const char *stream,
+                      unsigned char id[16], int *has_id,
+                      char device[STREAMY_DEVICE_MAX + 1])
+{
+    sqlite3_stmt *st = bind_user(s, ST_LEASE, user);
+    int rc;
+
+    sqlite3_bind_text(st, 2, stream, -1, SQLITE_STATIC);
+    *has_id = 0;
+    device[0] = '\0';
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *has_id = column_id(st, 0, id);
+        column_device(st, 1, device);
+        rc = SQLITE_DONE;
+    }
+    rc = rc == SQLITE_DONE ? STREAMY_OK : db_error(s, rc, "read lease");
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int delete_lease(sqlite_store *s, const char *user, const char *stream,
+                        const char *what)
+{
+    sqlite3_stmt *st = bind_user(s, ST_EVICT, user);
+
+    sqlite3_bind_text(st, 2, stream, -1, SQLITE_STATIC);
+    return step_done(s, ST_EVICT, what);
 }
 
 /* The decision itself; the caller holds the lock and an open transaction. */
-static int decide_acquire(sqlite_store *s, const streamy_store_req *req,
-                          streamy_decision *out, scan *sc)
+static int decide_acquire(sqlite_store *s, streamy_store_call *c, scan *sc)
 {
+    const streamy_store_req *req = &c->req;
+    streamy_answer *a = c->out;
     streamy__acquire_action action;
     streamy__acquire_scan in;
+    unsigned char id[16];
     const char *victim;
     int rc;
 
@@ -275,40 +390,56 @@ static int decide_acquire(sqlite_store *s, const streamy_store_req *req,
     in.oldest = sc->active ? sc->oldest : NULL;
     in.idlest = sc->active ? sc->idlest : NULL;
     in.expiries = &sc->expiries;
-    action = streamy__acquire_decide(out, &victim, req, &in);
+    action = streamy__acquire_decide(&a->decision, &victim, req, &in);
     if (sc->expired && (rc = drop_expired(s, req)) != STREAMY_OK)
         return rc;
     switch (action) {
     case STREAMY__ACQUIRE_REFRESH:
-        return write_lease(s, ST_REFRESH, req, "refresh lease");
+        if ((rc = write_lease(s, req, NULL, c->device, "refresh lease")) != STREAMY_OK)
+            return rc;
+        id_text(a->lease_id, sc->id, sc->has_id);
+        snprintf(a->device, sizeof(a->device), "%s",
+                 c->device != NULL ? c->device : sc->device);
+        return STREAMY_OK;
     case STREAMY__ACQUIRE_REFUSE:
         return STREAMY_LIMIT_REACHED;
     case STREAMY__ACQUIRE_EVICT: {
-        sqlite3_stmt *st = bind_user(s, ST_DELETE_ONE, req->user);
-        sqlite3_bind_text(st, 2, victim, -1, SQLITE_STATIC);
-        if ((rc = step_done(s, ST_DELETE_ONE, "evict lease")) != STREAMY_OK)
+        unsigned char vid[16];
+        int has_id;
+        if ((rc = read_lease(s, req->user, victim, vid, &has_id, a->evicted_device)) !=
+                STREAMY_OK ||
+            (rc = delete_lease(s, req->user, victim, "evict lease")) != STREAMY_OK)
             return rc;
+        id_text(a->evicted_lease_id, vid, has_id);
         break;
     }
     case STREAMY__ACQUIRE_INSERT:
     case STREAMY__ACQUIRE_INSERT_SHADOW:
         break;
     }
-    return write_lease(s, ST_INSERT, req, "insert lease");
+    if ((rc = streamy__lease_id_new(id)) != STREAMY_OK)
+        return rc; /* the message names the cause */
+    if ((rc = write_lease(s, req, id, c->device, "insert lease")) != STREAMY_OK)
+        return rc;
+    streamy__lease_id_text(a->lease_id, id);
+    snprintf(a->device, sizeof(a->device), "%s", c->device != NULL ? c->device : "");
+    return STREAMY_OK;
 }
 
-static int do_acquire(sqlite_store *s, const streamy_store_req *req,
-                      streamy_decision *out)
+static int do_acquire(sqlite_store *s, streamy_store_call *c)
 {
     scan sc;
-    int rc = decide_acquire(s, req, out, &sc);
+    int rc = decide_acquire(s, c, &sc);
 
     streamy__expiries_free(&sc.expiries);
     return rc;
 }
 
-static int do_renew(sqlite_store *s, const streamy_store_req *req, streamy_decision *out)
+static int do_renew(sqlite_store *s, streamy_store_call *c)
 {
+    const streamy_store_req *req = &c->req;
+    streamy_decision *out = &c->out->decision;
+    unsigned char fence[16];
     scan sc;
     int rc;
 
@@ -323,96 +454,116 @@ static int do_renew(sqlite_store *s, const streamy_store_req *req, streamy_decis
         return rc;
     if (!sc.exists)
         return STREAMY_NOT_FOUND;
-    if ((rc = write_lease(s, ST_REFRESH, req, "renew lease")) != STREAMY_OK)
+    if (c->lease_id != NULL && (!fence_bytes(fence, c->lease_id) || !sc.has_id ||
+                                memcmp(fence, sc.id, 16) != 0)) {
+        c->out->stale = 1;
+        return STREAMY_NOT_FOUND;
+    }
+    if ((rc = write_lease(s, req, NULL, NULL, "renew lease")) != STREAMY_OK)
         return rc;
     out->since_ms = sc.since;
     out->expires_ms = expiry(req);
+    id_text(c->out->lease_id, sc.id, sc.has_id);
+    snprintf(c->out->device, sizeof(c->out->device), "%s", sc.device);
     return STREAMY_OK;
 }
 
-/* Each statement is atomic on its own, so no explicit transaction is needed: the
- * second runs only when there was no active lease, and deletes only an expired
- * one, so a lease subscribed in between is never taken for expired. */
-static int do_release(sqlite_store *s, const streamy_store_req *req,
-                      streamy_decision *out)
-{
-    static const int steps[2] = {ST_RELEASE, ST_RELEASE_EXPIRED};
-    int rc;
+/* What a release is after, and what streamy_release() found: the lease of the
+ * statement's (user, stream), of which there is at most one. */
+typedef struct release_visit {
+    const streamy_store_req *req;
+    const unsigned char *fence; /* the lease id the call holds, or NULL */
+    streamy_answer *out;
+} release_visit;
 
-    for (int i = 0; i < 2; i++) {
-        sqlite3_stmt *st = bind_user(s, steps[i], req->user);
-        sqlite3_bind_text(st, 2, req->stream, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, req->now_ms);
-        if ((rc = step_done(s, steps[i], "remove lease")) != STREAMY_OK) {
-            out->removed = 0;
-            return rc;
-        }
-        if (sqlite3_changes(s->db) > 0) {
-            if (i == 0)
-                out->removed = 1;
-            else
-                out->expired = 1;
-            break;
-        }
+/* streamy_release(user, stream, id, device, expires): 1 to delete the row. The
+ * statement finds the row by its key, so this sees at most that one; it checks the key
+ * all the same, so that no query plan could make it decide on another row. */
+static void release_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    sqlite_store *s = sqlite3_user_data(ctx);
+    const release_visit *v = s->visit;
+    const char *user = (const char *)sqlite3_value_text(argv[0]);
+    const char *stream = (const char *)sqlite3_value_text(argv[1]);
+    const unsigned char *id = sqlite3_value_blob(argv[2]);
+    int has_id = id != NULL && sqlite3_value_bytes(argv[2]) == 16;
+    const char *device = (const char *)sqlite3_value_text(argv[3]);
+    int64_t expires = sqlite3_value_int64(argv[4]);
+    int drop = 1;
+
+    STREAMY_UNUSED(argc);
+    if (v == NULL || user == NULL || stream == NULL || strcmp(user, v->req->user) != 0 ||
+        strcmp(stream, v->req->stream) != 0) {
+        drop = 0; /* outside a release, or not its lease */
+    } else if (expires != 0 && expires <= v->req->now_ms) {
+        /* An expired lease is nobody's: it goes whatever id the call names. */
+        v->out->decision.expired = 1;
+    } else if (v->fence != NULL && (!has_id || memcmp(id, v->fence, 16) != 0)) {
+        v->out->stale = 1;
+        drop = 0;
+    } else {
+        v->out->decision.removed = 1;
+        id_text(v->out->lease_id, id, has_id);
+        snprintf(v->out->device, sizeof(v->out->device), "%s", device ? device : "");
     }
-    return STREAMY_OK;
+    sqlite3_result_int(ctx, drop);
 }
 
-typedef int (*decide_fn)(sqlite_store *, const streamy_store_req *, streamy_decision *);
-
-static int in_transaction(streamy_store *st, decide_fn fn, const streamy_store_req *req,
-                          streamy_decision *out)
+/* One statement, atomic on its own: a single release needs no explicit transaction. */
+static int do_release(sqlite_store *s, streamy_store_call *c)
 {
-    sqlite_store *s = (sqlite_store *)st;
+    const streamy_store_req *req = &c->req;
+    unsigned char fence[16];
+    release_visit v = {req, NULL, c->out};
+    sqlite3_stmt *st = bind_user(s, ST_RELEASE, req->user);
     int rc;
 
-    pthread_mutex_lock(&s->lock);
-    if ((rc = txn_begin(s)) == STREAMY_OK)
-        rc = txn_end(s, fn(s, req, out));
-    pthread_mutex_unlock(&s->lock);
+    if (c->lease_id != NULL) {
+        /* A lease id that is no UUID (the core lets none through) names no lease. */
+        if (!fence_bytes(fence, c->lease_id))
+            memset(fence, 0, sizeof(fence));
+        v.fence = fence;
+    }
+    sqlite3_bind_text(st, 2, req->stream, -1, SQLITE_STATIC);
+    s->visit = &v;
+    rc = step_done(s, ST_RELEASE, "remove lease");
+    s->visit = NULL;
     return rc;
 }
 
-static int sqlite_acquire(streamy_store *st, const streamy_store_req *req,
-                          streamy_decision *out)
+static int decide_one(sqlite_store *s, streamy_store_call *c)
 {
-    return in_transaction(st, do_acquire, req, out);
-}
-
-static int sqlite_renew(streamy_store *st, const streamy_store_req *req,
-                        streamy_decision *out)
-{
-    return in_transaction(st, do_renew, req, out);
-}
-
-static int sqlite_release(streamy_store *st, const streamy_store_req *req,
-                          streamy_decision *out)
-{
-    sqlite_store *s = (sqlite_store *)st;
-    int rc;
-
-    pthread_mutex_lock(&s->lock);
-    rc = do_release(s, req, out);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
-}
-
-static int sqlite_apply(streamy_store *st, streamy_store_op *ops, size_t n)
-{
-    sqlite_store *s = (sqlite_store *)st;
-    int rc;
-
-    pthread_mutex_lock(&s->lock);
-    if ((rc = txn_begin(s)) != STREAMY_OK)
-        goto out;
-    for (size_t i = 0; i < n && rc >= 0; i++) {
-        decide_fn fn = ops[i].kind == STREAMY_OP_SUBSCRIBE     ? do_acquire
-                       : ops[i].kind == STREAMY_OP_UNSUBSCRIBE ? do_release
-                                                               : do_renew;
-        rc = ops[i].result = fn(s, &ops[i].req, ops[i].out);
+    switch (c->kind) {
+    case STREAMY_OP_SUBSCRIBE:
+        return do_acquire(s, c);
+    case STREAMY_OP_UNSUBSCRIBE:
+        return do_release(s, c);
+    case STREAMY_OP_RENEW:
+        return do_renew(s, c);
     }
-    rc = txn_end(s, rc < 0 ? rc : STREAMY_OK);
-out:
+    streamy_store_set_error(&s->base, "sqlite %s: unknown operation %d", s->path,
+                            (int)c->kind);
+    return STREAMY_EINVAL;
+}
+
+/* One transaction for a subscribe, a renew or a batch; a single release is one
+ * statement (do_release()). */
+static int sqlite_decide(streamy_store *st, streamy_store_call *calls, size_t n)
+{
+    sqlite_store *s = (sqlite_store *)st;
+    int rc;
+
+    pthread_mutex_lock(&s->lock);
+    if (n == 1 && calls[0].kind == STREAMY_OP_UNSUBSCRIBE) {
+        if ((rc = do_release(s, &calls[0])) >= 0) {
+            calls[0].result = rc;
+            rc = STREAMY_OK;
+        }
+    } else if ((rc = txn_begin(s)) == STREAMY_OK) {
+        for (size_t i = 0; i < n && rc >= 0; i++)
+            rc = calls[i].result = decide_one(s, &calls[i]);
+        rc = txn_end(s, rc < 0 ? rc : STREAMY_OK);
+    }
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -428,11 +579,18 @@ static int sqlite_list(streamy_store *st, const streamy_store_req *req,
     q = bind_user(s, ST_LIST, req->user);
     sqlite3_bind_int64(q, 2, req->now_ms);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        char id[STREAMY_LEASE_ID_LEN + 1];
+        unsigned char bytes[16];
         streamy_lease lease;
         lease.stream = (const char *)sqlite3_column_text(q, 0);
         lease.since_ms = sqlite3_column_int64(q, 1);
         lease.renewed_ms = sqlite3_column_int64(q, 2);
         lease.expires_ms = sqlite3_column_int64(q, 3);
+        id_text(id, bytes, column_id(q, 4, bytes));
+        lease.lease_id = id;
+        lease.device = (const char *)sqlite3_column_text(q, 5);
+        if (lease.device == NULL)
+            lease.device = "";
         if (lease.stream != NULL && cb(&lease, payload) != 0) {
             rc = SQLITE_DONE;
             break;
@@ -441,20 +599,6 @@ static int sqlite_list(streamy_store *st, const streamy_store_req *req,
     rc = rc == SQLITE_DONE ? STREAMY_OK : db_error(s, rc, "list leases");
     sqlite3_reset(q);
     pthread_mutex_unlock(&s->lock);
-    return rc;
-}
-
-/* Run a one-row, one-column query; `*found` says whether there was a row. */
-static int query_int(sqlite_store *s, sqlite3_stmt *q, const char *what, int64_t *value,
-                     int *found)
-{
-    int rc = sqlite3_step(q);
-
-    *found = rc == SQLITE_ROW;
-    if (rc == SQLITE_ROW)
-        *value = sqlite3_column_int64(q, 0);
-    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? STREAMY_OK : db_error(s, rc, what);
-    sqlite3_reset(q);
     return rc;
 }
 
@@ -588,7 +732,8 @@ static int exec_retry(sqlite_store *s, const char *text, const char *what)
     return rc == SQLITE_OK ? STREAMY_OK : db_error(s, rc, what);
 }
 
-/* What the file holds: 1 = a Streamy database, 0 = empty, else an error. */
+/* What the file holds: its schema version (>= 1) for a Streamy database, 0 when it
+ * is empty, else an error. */
 static int inspect(sqlite_store *s)
 {
     int64_t app = 0, version = 0, objects = 0;
@@ -628,7 +773,7 @@ static int inspect(sqlite_store *s)
                 s->path);
             return STREAMY_ESTORE;
         }
-        return 1;
+        return (int)version;
     }
     if (app == 0 && objects == 0 && version == 0)
         return 0;
@@ -650,9 +795,70 @@ static int create_schema(sqlite_store *s)
         return rc;
     rc = inspect(s);
     if (rc == 0)
-        rc = exec(s, schema_v1, "create the schema");
+        rc = exec(s, schema, "create the schema");
     if (rc >= 0)
         return exec(s, "COMMIT", "create the schema");
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* Copy every lease of a version-1 table into leases_v2 with a new id; the caller
+ * holds the write transaction. */
+static int copy_leases_v1(sqlite_store *s)
+{
+    static const char select_v1[] = "SELECT user, stream, since, renewed, expires "
+                                    "FROM leases";
+    static const char insert_v2[] = "INSERT INTO leases_v2 "
+                                    "(user, stream, since, renewed, expires, id) "
+                                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    sqlite3_stmt *from = NULL, *to = NULL;
+    unsigned char id[16];
+    int rc;
+
+    if ((rc = sqlite3_prepare_v2(s->db, select_v1, -1, &from, NULL)) != SQLITE_OK ||
+        (rc = sqlite3_prepare_v2(s->db, insert_v2, -1, &to, NULL)) != SQLITE_OK) {
+        rc = db_error(s, rc, "migrate the schema from version 1");
+        goto out;
+    }
+    while ((rc = sqlite3_step(from)) == SQLITE_ROW) {
+        for (int col = 0; col < 5; col++)
+            sqlite3_bind_value(to, col + 1, sqlite3_column_value(from, col));
+        if ((rc = streamy__lease_id_new(id)) != STREAMY_OK)
+            goto out; /* the message names the cause */
+        sqlite3_bind_blob(to, 6, id, sizeof(id), SQLITE_STATIC);
+        if ((rc = sqlite3_step(to)) != SQLITE_DONE) {
+            rc = db_error(s, rc, "migrate the schema from version 1");
+            goto out;
+        }
+        sqlite3_reset(to);
+    }
+    rc = rc == SQLITE_DONE ? STREAMY_OK
+                           : db_error(s, rc, "migrate the schema from version 1");
+out:
+    sqlite3_finalize(from);
+    sqlite3_finalize(to);
+    return rc;
+}
+
+/* Migrate a file of schema version 1 (release 0.2) to version 2, where every lease
+ * has an id: one write transaction, which checks the version again so that of two
+ * processes opening the file at once only the first migrates. A crash or a failure
+ * part-way leaves the file as it was (the transaction is rolled back). */
+static int migrate_v1(sqlite_store *s)
+{
+    int rc;
+
+    if ((rc = exec(s, "BEGIN IMMEDIATE", "migrate the schema from version 1")) !=
+        STREAMY_OK)
+        return rc;
+    rc = inspect(s);
+    if (rc == 1 &&
+        (rc = exec(s, migrate_v1_begin, "migrate the schema from version 1")) ==
+            STREAMY_OK &&
+        (rc = copy_leases_v1(s)) == STREAMY_OK)
+        rc = exec(s, migrate_v1_end, "migrate the schema from version 1");
+    if (rc >= 0)
+        return exec(s, "COMMIT", "migrate the schema from version 1");
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
@@ -668,16 +874,26 @@ static int open_schema(sqlite_store *s, int memory, int readonly, int sync_full)
             &s->base, "sqlite %s: no Streamy database here to open read-only", s->path);
         return STREAMY_ESTORE;
     }
+    /* Migrating writes, and a version-1 file has no lease ids to show: a read-only
+     * open refuses it rather than answer without them. */
+    if (rc == 1 && readonly) {
+        streamy_store_set_error(&s->base,
+                                "sqlite %s: schema version 1 (release 0.2) must be "
+                                "migrated to version %d: open it read-write once",
+                                s->path, SCHEMA_VERSION);
+        return STREAMY_ESTORE;
+    }
     if (!memory && !readonly &&
         (rc = exec_retry(s, "PRAGMA journal_mode=WAL", "switch to WAL")) != STREAMY_OK)
         return rc;
     if ((rc = exec(s, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
                    "set synchronous")) != STREAMY_OK)
         return rc;
-    if (inspect(s) == 0 && (rc = create_schema(s)) != STREAMY_OK)
-        return rc;
-    /* Version 1 is the only schema so far; later versions migrate here. */
-    return STREAMY_OK;
+    if ((rc = inspect(s)) == 0)
+        rc = create_schema(s);
+    else if (rc == 1)
+        rc = migrate_v1(s);
+    return rc < 0 ? rc : STREAMY_OK;
 }
 
 /* A connection that could only read leaves the -shm file it created with the mode the
@@ -768,6 +984,14 @@ int streamy_store_sqlite_new(streamy_store **out, const char *path, int readonly
         readonly = 1; /* the file or its directory is not writable: reads still work */
     if ((rc = open_schema(s, memory, readonly, opts->synchronous_full)) != STREAMY_OK)
         goto fail;
+    /* Direct-only: no view or trigger of the file can call it. */
+    rc = sqlite3_create_function_v2(s->db, "streamy_release", 5,
+                                    SQLITE_UTF8 | SQLITE_DIRECTONLY, s, release_fn, NULL,
+                                    NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = db_error(s, rc, "register streamy_release()");
+        goto fail;
+    }
     for (int i = 0; i < ST_COUNT_; i++) {
         rc = sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
                                 NULL);
@@ -776,9 +1000,6 @@ int streamy_store_sqlite_new(streamy_store **out, const char *path, int readonly
             goto fail;
         }
     }
-    s->base.acquire = sqlite_acquire;
-    s->base.release = sqlite_release;
-    s->base.renew = sqlite_renew;
     s->base.list = sqlite_list;
     s->base.count = sqlite_count;
     s->base.set_limit = sqlite_set_limit;
@@ -786,7 +1007,7 @@ int streamy_store_sqlite_new(streamy_store **out, const char *path, int readonly
     s->base.get_limit = sqlite_get_limit;
     s->base.purge = sqlite_purge;
     s->base.health = sqlite_health;
-    s->base.apply = sqlite_apply;
+    s->base.decide = sqlite_decide;
     *out = &s->base;
     return STREAMY_OK;
 fail:

@@ -86,8 +86,8 @@ static const char *const raw_sql[R_COUNT_] = {
     [R_ROLLBACK] = "ROLLBACK",
     [R_COUNT] = "SELECT count(*) FROM leases WHERE user = ?1",
     /* Parenthesised: one literal on two lines, not a missing comma. */
-    [R_INSERT] = ("INSERT INTO leases (user, stream, since, renewed, expires) "
-                  "VALUES (?1, ?2, ?3, ?3, 0)"),
+    [R_INSERT] = ("INSERT INTO leases (user, stream, since, renewed, expires, id) "
+                  "VALUES (?1, ?2, ?3, ?3, 0, randomblob(16))"),
     [R_DELETE] = "DELETE FROM leases WHERE user = ?1 AND stream = ?2",
 };
 
@@ -459,6 +459,10 @@ static int raw_error(worker *wk, uint64_t n, sqlite3 *db, const char *what)
  * the caller holds the write transaction. */
 static int raw_subscribe(worker *wk, world *w, const char *user, int libsql)
 {
+    /* A lease id's 16 bytes, as the library stores one (it draws each at random). */
+    static const unsigned char lease_id[16] = {0x6f, 0x96, 0x19, 0xff, 0x8b, 0x86,
+                                               0x40, 0x11, 0xb4, 0x2d, 0x00, 0xc0,
+                                               0x4f, 0xc9, 0x64, 0xff};
     sqlite3_int64 n = 0;
     int rc;
 
@@ -483,6 +487,8 @@ static int raw_subscribe(worker *wk, world *w, const char *user, int libsql)
         sqlite3_bind_text(st, 2, second_stream, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, wall_ms());
         sqlite3_bind_int64(st, 4, 0);
+        sqlite3_bind_blob(st, 5, lease_id, sizeof(lease_id),
+                          SQLITE_STATIC); /* no device */
         if (raw_step(st, NULL) != SQLITE_OK)
             return raw_error(wk, 1, w->raw, "insert");
         return 0;
@@ -733,6 +739,13 @@ static const char *raw_text(int i)
     return raw_sql[i];
 }
 
+static void raw_release_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    (void)argv;
+    sqlite3_result_int(ctx, 1);
+}
+
 /* The ceiling's file has the library's schema: the library creates it. */
 static void raw_schema(const char *path)
 {
@@ -760,6 +773,11 @@ static void raw_open(world *w)
     raw_exec(w->raw, "PRAGMA synchronous=NORMAL", "synchronous");
     if (opt.raw_pragma != NULL)
         raw_exec(w->raw, opt.raw_pragma, "--raw-pragma");
+    /* The library's release calls its own SQL function; this one deletes, as the
+     * library's does for a lease it may release. */
+    if (sqlite3_create_function(w->raw, "streamy_release", 5, SQLITE_UTF8, NULL,
+                                raw_release_fn, NULL, NULL) != SQLITE_OK)
+        die("raw sqlite: streamy_release: %s", sqlite3_errmsg(w->raw));
     for (int i = 0; i < R_COUNT_; i++) {
         const char *text = raw_text(i);
         if (sqlite3_prepare_v3(w->raw, text, -1, SQLITE_PREPARE_PERSISTENT, &w->rs[i],
