@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* check_http_session_input.c: the session fields of a request body refused with 400 or
- * ignored, sessions on the SQLite store, and the group commit deciding concurrent
- * requests each with its own inputs. */
+ * ignored, sessions kept by the SQLite store across a restart, and the group commit
+ * deciding concurrent requests each with its own inputs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,53 +157,42 @@ START_TEST(fields_a_route_does_not_take_are_ignored)
 }
 END_TEST
 
-/* On the SQLite store: sessions when it keeps them; when it keeps none (a store without
- * the vtable's `decide`), a device label or a lease id is refused with 400 and nothing
- * changes, never silently dropped. */
-START_TEST(sqlite_store_sessions_or_refusal)
+/* The SQLite store keeps lease ids and device labels in its file: a restarted server
+ * knows every session, and a stale player is still told so. */
+START_TEST(sqlite_sessions_outlive_the_server)
 {
     http_server s;
     http_response *r;
-    const char *id;
+    char *id, *old, *before;
 
     http_server_start(&s, no_args);
-    r = subscribe(&s, "u", "s1");
+    old = lease_of(subscribe(&s, "u", "s1"));
+    http_expect(unsubscribe(&s, "u", "s1"), 204);
+    r = http_request(&s, "POST", SUB, body_with("u", "s1", "\"device\":\"TV\""), NULL);
     http_expect_body(r, 200, ok_body("u", "s1"));
-    id = http_header(r, "X-Streamy-Lease");
-    r = http_request(&s, "POST", SUB, body_with("u", "s2", "\"device\":\"TV\""), NULL);
-    if (id == NULL) {
-        http_expect(r, 400);
-        ck_assert_msg(strstr(r->body, "device label") != NULL, "%s", r->body);
-        r = http_request(
-            &s, "POST", RENEW,
-            body_with("u", "s1", "\"leaseId\":\"3f2504e0-4f89-11d3-9a0c-0305e82c3301\""),
-            NULL);
-        http_expect(r, 400);
-        ck_assert_msg(strstr(r->body, "lease id") != NULL, "%s", r->body);
-        r = http_request(
-            &s, "DELETE", SUB,
-            body_with("u", "s1", "\"leaseId\":\"3f2504e0-4f89-11d3-9a0c-0305e82c3301\""),
-            NULL);
-        http_expect(r, 400);
-        ck_assert_str_eq(streams_of(&s, "u"), "s1");
-        ck_assert_int_eq(count_leases(&s), 1);
-        /* The caller's limit works with every store. */
-        r = http_request(&s, "POST", SUB, body_with("u", "s2", "\"maxStreams\":1"), NULL);
-        http_expect_body(r, 429, BODY_429);
-        expect_header(r, "X-Streamy-Limit", "1");
-    } else {
-        ck_assert(is_lease_id(id));
-        http_expect_body(r, 200, ok_body("u", "s2"));
-        ck_assert_str_eq(
-            str_of(json_array_get(json_object_get(leases_of(&s, "u"), "leases"), 1),
-                   "device"),
-            "TV");
-        r = http_request(&s, "DELETE", SUB,
-                         body_with("u", "s1", http_printf("\"leaseId\":\"%s\"", id)),
-                         NULL);
-        expect_header(r, "X-Streamy-Removed", "true");
-        ck_assert_int_eq(count_leases(&s), 1);
-    }
+    id = lease_of(r);
+    before = leases_text(&s, "u");
+    ck_assert_int_eq(count_leases(&s), 1);
+    expect_stop(&s);
+
+    http_server_start(&s, no_args);
+    ck_assert_str_eq(leases_text(&s, "u"), before);
+    ck_assert_str_eq(
+        str_of(json_array_get(json_object_get(leases_of(&s, "u"), "leases"), 0),
+               "device"),
+        "TV");
+    r = http_request(&s, "POST", RENEW,
+                     body_with("u", "s1", http_printf("\"leaseId\":\"%s\"", old)), NULL);
+    http_expect_body(r, 404, GONE);
+    expect_header(r, "X-Streamy-Lease-Stale", "true");
+    r = http_request(&s, "POST", SUB, sub_body("u", "s1"), accept_rich);
+    http_expect(r, 200);
+    expect_header(r, "X-Streamy-Lease", id);
+    ck_assert_str_eq(str_of(json_object_get(http_json(r), "data"), "device"), "TV");
+    r = http_request(&s, "DELETE", SUB,
+                     body_with("u", "s1", http_printf("\"leaseId\":\"%s\"", id)), NULL);
+    expect_header(r, "X-Streamy-Removed", "true");
+    ck_assert_int_eq(count_leases(&s), 0);
     expect_stop(&s);
 }
 END_TEST
@@ -308,14 +297,13 @@ START_TEST(group_commit_keeps_each_requests_inputs)
 }
 END_TEST
 
-/* The same on SQLite, with the caller's limits only: a store that keeps no sessions
- * decides a group with one limit, and gets such requests one by one. */
-START_TEST(group_commit_keeps_each_requests_limit_on_sqlite)
+/* The same on SQLite. */
+START_TEST(group_commit_keeps_each_requests_inputs_on_sqlite)
 {
     http_server s;
 
     http_server_start(&s, no_args);
-    group_commit_rounds(&s, 0);
+    group_commit_rounds(&s, 1);
     expect_stop(&s);
 }
 END_TEST
@@ -324,11 +312,11 @@ void http_case_session_input(TCase *tc)
 {
     tcase_add_test(tc, bad_session_fields_are_400_and_change_nothing);
     tcase_add_test(tc, fields_a_route_does_not_take_are_ignored);
-    tcase_add_test(tc, sqlite_store_sessions_or_refusal);
+    tcase_add_test(tc, sqlite_sessions_outlive_the_server);
 }
 
 void http_case_session_concurrency(TCase *tc)
 {
     tcase_add_test(tc, group_commit_keeps_each_requests_inputs);
-    tcase_add_test(tc, group_commit_keeps_each_requests_limit_on_sqlite);
+    tcase_add_test(tc, group_commit_keeps_each_requests_inputs_on_sqlite);
 }
