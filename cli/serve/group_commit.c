@@ -10,14 +10,14 @@
  * degraded answers: one line says so when the first one is given, with the store's
  * words, and one when the store decides again, with how many there were; not one per
  * request. Called after each commit, on the commit thread. */
-static void watch_degraded(serve_group_commit *gc, const streamy_op *ops, size_t n,
+static void watch_degraded(serve_group_commit *gc, const streamy_batch_op *ops, size_t n,
                            int rc)
 {
     uint64_t degraded = 0;
     char detail[64];
 
     for (size_t i = 0; i < n; i++)
-        degraded += ops[i].result == STREAMY_OK && ops[i].decision.degraded;
+        degraded += ops[i].result == STREAMY_OK && ops[i].answer->decision.degraded;
     if (degraded > 0) {
         if (gc->degraded_burst == 0)
             serve_log_event(gc->log, "warn",
@@ -34,14 +34,29 @@ static void watch_degraded(serve_group_commit *gc, const streamy_op *ops, size_t
     }
 }
 
-/* Take every queued decision (up to max_group), decide them in one streamy_apply,
+/* An operation that the library refused on its own while the rest of its group
+ * committed is applied again alone: the library keeps the message of the last refused
+ * operation only, and a store that keeps no sessions decides a group with one limit, so
+ * the library refuses a caller's limit there in a group, not in a single call. Nothing of
+ * it was decided, so this is as if it had come a moment later. */
+static void apply_alone(serve_group_commit *gc, serve_pending *p, size_t n)
+{
+    if (n > 1)
+        streamy_apply_ex(gc->h, &p->op, 1);
+    if (p->op.result < 0) {
+        snprintf(p->error, SERVE_ERROR_SIZE, "%s", streamy_errmsg(gc->h));
+        p->refused = 1;
+    }
+}
+
+/* Take every queued decision (up to max_group), decide them in one streamy_apply_ex,
  * then resume each connection: a request is answered only after the transaction
  * holding its decision has committed. While one group commits, the next one
  * gathers, so groups grow with the load and no timer is needed. */
 static void *commit_main(void *arg)
 {
     serve_group_commit *gc = arg;
-    streamy_op *ops = gc->ops;
+    streamy_batch_op *ops = gc->ops;
     serve_pending **taken = gc->taken;
     size_t n, i;
     int rc;
@@ -66,12 +81,14 @@ static void *commit_main(void *arg)
 
         for (i = 0; i < n; i++)
             ops[i] = taken[i]->op;
-        rc = streamy_apply(gc->h, ops, n);
+        rc = streamy_apply_ex(gc->h, ops, n);
         watch_degraded(gc, ops, n, rc);
         for (i = 0; i < n; i++) {
             taken[i]->op = ops[i];
             if (rc < 0)
                 snprintf(taken[i]->error, SERVE_ERROR_SIZE, "%s", streamy_errmsg(gc->h));
+            else if (ops[i].result < 0)
+                apply_alone(gc, taken[i], n);
         }
         for (i = 0; i < n; i++) {
             struct MHD_Connection *conn = taken[i]->conn;
@@ -113,6 +130,7 @@ void serve_group_commit_submit(serve_group_commit *gc, serve_pending *p)
 
     p->next = NULL;
     p->done = 0;
+    p->refused = 0;
     pthread_mutex_lock(&gc->lock);
     if (gc->tail != NULL)
         gc->tail->next = p;

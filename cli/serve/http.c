@@ -29,6 +29,7 @@ typedef struct request {
     int late;      /* began after shutdown started: refused */
     size_t dropped;
     int suspended;                 /* waiting for the group commit */
+    int rich;                      /* Accept asked for SERVE_TYPE_RICH */
     unsigned int status;           /* for the metrics and the log */
     char user[STREAMY_ID_MAX + 2]; /* from the path; one byte more to tell "too long" */
     serve_pending pending;
@@ -60,18 +61,25 @@ static enum MHD_Result send_response(request *r, struct MHD_Connection *conn,
     return ret;
 }
 
-/* A JSON document, dumped compactly in key order: the bodies are a contract. */
-static enum MHD_Result send_json(request *r, struct MHD_Connection *conn,
-                                 unsigned int status, json_t *doc,
-                                 const char *const *headers)
+/* A JSON document of media type `type`, dumped compactly in key order: the bodies
+ * are a contract. */
+static enum MHD_Result send_typed(request *r, struct MHD_Connection *conn,
+                                  unsigned int status, json_t *doc, const char *type,
+                                  const char *const *headers)
 {
     char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 
     json_decref(doc);
     if (body == NULL)
         return MHD_NO;
-    return send_response(r, conn, status, body, strlen(body), "application/json",
-                         headers);
+    return send_response(r, conn, status, body, strlen(body), type, headers);
+}
+
+static enum MHD_Result send_json(request *r, struct MHD_Connection *conn,
+                                 unsigned int status, json_t *doc,
+                                 const char *const *headers)
+{
+    return send_typed(r, conn, status, doc, "application/json", headers);
 }
 
 static enum MHD_Result send_error(request *r, struct MHD_Connection *conn,
@@ -302,6 +310,8 @@ static enum MHD_Result start_decision(serve_server *s, request *r,
     enum MHD_Result ret = MHD_NO;
     serve_pending *p = &r->pending;
     json_t *doc = parse_body(r, conn, &ret);
+    char msg[128];
+    int ok;
 
     if (doc == NULL)
         return ret;
@@ -310,13 +320,18 @@ static enum MHD_Result start_decision(serve_server *s, request *r,
         json_decref(doc);
         return ret;
     }
+    ok = serve_session_fields(p, doc, kind, msg, sizeof(msg));
     json_decref(doc);
+    if (!ok)
+        return send_error(r, conn, MHD_HTTP_BAD_REQUEST, msg, NULL);
+    streamy_answer_init(&p->answer, STREAMY_CALL_VERSION);
     memset(&p->op, 0, sizeof(p->op));
     p->op.kind = kind;
-    p->op.user = p->user;
-    p->op.stream = p->stream;
+    p->op.call = &p->call;
+    p->op.answer = &p->answer;
     p->conn = conn;
     p->error = r->error;
+    r->rich = kind != STREAMY_OP_UNSUBSCRIBE && serve_wants_rich(conn);
     r->suspended = 1;
     /* Suspend before queueing, so the resume can never come first. */
     MHD_suspend_connection(conn);
@@ -324,15 +339,45 @@ static enum MHD_Result start_decision(serve_server *s, request *r,
     return MHD_YES;
 }
 
+/* The richer 429: the original body, the limit, and the user's leases as listed just
+ * after the refusal. */
+static enum MHD_Result send_refusal(serve_server *s, request *r,
+                                    struct MHD_Connection *conn,
+                                    const char *const *headers)
+{
+    const streamy_decision *d = &r->pending.answer.decision;
+    json_t *leases = json_array();
+    int rc;
+
+    if (leases == NULL)
+        return MHD_NO;
+    rc = streamy_list(s->h, r->pending.user, serve_add_active, leases);
+    if (rc != STREAMY_OK) {
+        json_decref(leases);
+        return send_store_error(s, r, conn, rc, streamy_errmsg(s->h));
+    }
+    return send_typed(r, conn, MHD_HTTP_TOO_MANY_REQUESTS,
+                      json_pack("{s:i, s:s, s:i, s:i, s:o}", "status", 429, "error",
+                                MSG_LIMIT, "limit", (int)d->limit, "active",
+                                (int)d->active, "activeLeases", leases),
+                      SERVE_TYPE_RICH, headers);
+}
+
 static enum MHD_Result finish_decision(serve_server *s, request *r,
                                        struct MHD_Connection *conn)
 {
     const serve_pending *p = &r->pending;
-    const streamy_decision *d = &p->op.decision;
+    const streamy_answer *a = &p->answer;
+    const streamy_decision *d = &a->decision;
     char limit[16], active[16], retry[24];
-    const char *headers[12];
+    const char *headers[20];
+    json_t *data;
     int n = 0, rc = p->op.result;
 
+    /* Inputs that this store cannot honour (a device label or a lease id for a store
+     * that keeps none): the request's fault, nothing was decided. */
+    if (rc < 0 && p->refused && (rc == STREAMY_EINVAL || rc == STREAMY_EUNSUPPORTED))
+        return send_error(r, conn, MHD_HTTP_BAD_REQUEST, r->error, NULL);
     if (rc < 0)
         return send_store_error(s, r, conn, rc,
                                 r->error[0] ? r->error : streamy_strerror(rc));
@@ -344,6 +389,8 @@ static enum MHD_Result finish_decision(serve_server *s, request *r,
         headers[n++] = limit;
         headers[n++] = "X-Streamy-Active";
         headers[n++] = active;
+        headers[n++] = MHD_HTTP_HEADER_VARY;
+        headers[n++] = MHD_HTTP_HEADER_ACCEPT;
         if (rc == STREAMY_LIMIT_REACHED) {
             if (d->retry_ms > 0) {
                 int64_t wait_ms = d->retry_ms - streamy__now_ms();
@@ -353,6 +400,8 @@ static enum MHD_Result finish_decision(serve_server *s, request *r,
                 headers[n++] = retry;
             }
             headers[n] = NULL;
+            if (r->rich)
+                return send_refusal(s, r, conn, headers);
             return send_error(r, conn, MHD_HTTP_TOO_MANY_REQUESTS, MSG_LIMIT, headers);
         }
         if (d->evicted[0]) {
@@ -363,34 +412,55 @@ static enum MHD_Result finish_decision(serve_server *s, request *r,
             headers[n++] = "X-Streamy-Shadow";
             headers[n++] = "would-refuse";
         }
-        if (d->degraded) {
-            headers[n++] = HEADER_DEGRADED;
-            headers[n++] = DEGRADED_STORE;
-        }
-        headers[n] = NULL;
-        return send_json(r, conn, MHD_HTTP_OK,
-                         json_pack("{s:i, s:{s:s, s:s}}", "status", 200, "data", "userId",
-                                   p->user, "videoStreamId", p->stream),
-                         headers);
+        break;
     case STREAMY_OP_UNSUBSCRIBE:
-        return send_empty(r, conn, MHD_HTTP_NO_CONTENT);
-    case STREAMY_OP_RENEW:
-        if (rc == STREAMY_NOT_FOUND)
-            return send_error(r, conn, MHD_HTTP_NOT_FOUND,
-                              "no active lease for this stream; subscribe again", NULL);
-        if (d->degraded) {
-            headers[n++] = HEADER_DEGRADED;
-            headers[n++] = DEGRADED_STORE;
+        headers[n++] = "X-Streamy-Removed";
+        headers[n++] = d->removed ? "true" : "false";
+        if (a->stale) {
+            headers[n++] = "X-Streamy-Lease-Stale";
+            headers[n++] = "true";
         }
         headers[n] = NULL;
-        return send_json(
-            r, conn, MHD_HTTP_OK,
-            json_pack("{s:i, s:{s:s, s:s, s:o}}", "status", 200, "data", "userId",
-                      p->user, "videoStreamId", p->stream, "expiresAt",
-                      d->expires_ms ? json_integer(d->expires_ms) : json_null()),
-            headers);
+        return send_response(r, conn, MHD_HTTP_NO_CONTENT, NULL, 0, NULL, headers);
+    case STREAMY_OP_RENEW:
+        if (rc == STREAMY_NOT_FOUND) {
+            if (a->stale) {
+                headers[n++] = "X-Streamy-Lease-Stale";
+                headers[n++] = "true";
+            }
+            headers[n] = NULL;
+            return send_error(r, conn, MHD_HTTP_NOT_FOUND,
+                              "no active lease for this stream; subscribe again",
+                              headers);
+        }
+        headers[n++] = MHD_HTTP_HEADER_VARY;
+        headers[n++] = MHD_HTTP_HEADER_ACCEPT;
+        break;
+    default:
+        return send_error(r, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "unknown operation",
+                          NULL);
     }
-    return send_error(r, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "unknown operation", NULL);
+    /* An answer of subscribe or renew: allowed, renewed, or degraded. */
+    if (d->degraded) {
+        headers[n++] = HEADER_DEGRADED;
+        headers[n++] = DEGRADED_STORE;
+    }
+    if (a->lease_id[0]) {
+        headers[n++] = "X-Streamy-Lease";
+        headers[n++] = a->lease_id;
+    }
+    headers[n] = NULL;
+    if (p->op.kind == STREAMY_OP_SUBSCRIBE)
+        data = json_pack("{s:s, s:s}", "userId", p->user, "videoStreamId", p->stream);
+    else
+        data = json_pack("{s:s, s:s, s:o}", "userId", p->user, "videoStreamId", p->stream,
+                         "expiresAt",
+                         d->expires_ms ? json_integer(d->expires_ms) : json_null());
+    if (r->rich)
+        return send_typed(r, conn, MHD_HTTP_OK, serve_rich_ok(p, data), SERVE_TYPE_RICH,
+                          headers);
+    return send_json(r, conn, MHD_HTTP_OK,
+                     json_pack("{s:i, s:o}", "status", 200, "data", data), headers);
 }
 
 /* --- the other routes: answered on the spot
@@ -399,9 +469,14 @@ static enum MHD_Result finish_decision(serve_server *s, request *r,
 static int add_lease(const streamy_lease *lease, void *payload)
 {
     json_t *o = json_pack(
-        "{s:s, s:I, s:I, s:o}", "videoStreamId", lease->stream, "since",
+        "{s:s, s:I, s:I, s:o, s:o, s:o}", "videoStreamId", lease->stream, "since",
         (json_int_t)lease->since_ms, "renewedAt", (json_int_t)lease->renewed_ms,
-        "expiresAt", lease->expires_ms ? json_integer(lease->expires_ms) : json_null());
+        "expiresAt", lease->expires_ms ? json_integer(lease->expires_ms) : json_null(),
+        "leaseId",
+        lease->lease_id && lease->lease_id[0] ? json_string(lease->lease_id)
+                                              : json_null(),
+        "device",
+        lease->device && lease->device[0] ? json_string(lease->device) : json_null());
     return o == NULL || json_array_append_new(payload, o) != 0;
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include <jansson.h>
 #include <microhttpd.h>
 
 #include "serve.h"
@@ -36,10 +37,14 @@ typedef enum serve_route {
 /* One decision waiting for its transaction. */
 typedef struct serve_pending {
     struct serve_pending *next;
-    streamy_op op; /* kind, user and stream in; result and decision out */
+    streamy_batch_op op; /* kind and call in; result and answer out */
+    streamy_call call;   /* points into the buffers below */
+    streamy_answer answer;
     char user[STREAMY_ID_MAX + 1], stream[STREAMY_ID_MAX + 1];
+    char lease_id[STREAMY_LEASE_ID_LEN + 1], device[STREAMY_DEVICE_MAX + 1];
     struct MHD_Connection *conn; /* resumed once `op.result` is known */
     char *error; /* SERVE_ERROR_SIZE bytes: the store's words on failure */
+    int refused; /* the library refused the request's own inputs, not the group */
     int done;
 } serve_pending;
 
@@ -53,7 +58,7 @@ typedef struct serve_group_commit {
     int stop;
     pthread_t thread;
     size_t max_group;
-    streamy_op *ops; /* max_group of each, owned by the commit thread */
+    streamy_batch_op *ops; /* max_group of each, owned by the commit thread */
     serve_pending **taken;
     /* Counted under `lock`, read by the metrics. */
     uint64_t commits, committed_ops;
@@ -68,6 +73,23 @@ int serve_group_commit_start(serve_group_commit *gc, streamy *h, size_t max_grou
 void serve_group_commit_submit(serve_group_commit *gc, serve_pending *p);
 /* Decide what is queued, then stop the thread. */
 void serve_group_commit_stop(serve_group_commit *gc);
+
+/* --- sessions over HTTP (session.c) ------------------------------------------------- */
+
+/* The media type of the richer bodies, asked for with Accept. */
+#define SERVE_TYPE_RICH "application/vnd.streamy+json"
+
+/* Whether the request's Accept asks for the richer bodies. */
+int serve_wants_rich(struct MHD_Connection *conn);
+/* The optional fields of a decision's body (`doc`) into `p->call`, whose user and
+ * stream are `p->user` and `p->stream`: 1, or 0 with the message of a 400 in `msg`. */
+int serve_session_fields(serve_pending *p, json_t *doc, streamy_op_kind kind, char *msg,
+                         size_t size);
+/* A lease into a JSON array (`payload`), as a richer 429 lists it; a streamy_lease_cb. */
+int serve_add_active(const streamy_lease *lease, void *payload);
+/* The richer 200 body of subscribe or renew around the original body's `data`, which it
+ * takes; NULL when out of memory. */
+json_t *serve_rich_ok(const serve_pending *p, json_t *data);
 
 /* --- metrics (metrics.c) ------------------------------------------------------------ */
 

@@ -214,7 +214,10 @@ static size_t check_response(const char *p, size_t left, int head_seen, int cut,
         return 0;
     }
     n = hlen + (size_t)clen;
-    if (type != NULL && strncmp(type, "application/json", 16) == 0 && clen > 0) {
+    if (type != NULL &&
+        (strncmp(type, "application/json", 16) == 0 ||
+         strncmp(type, "application/vnd.streamy+json", 28) == 0) &&
+        clen > 0) {
         json_error_t err;
         json_t *doc = json_loadb(p + hlen, (size_t)clen, 0, &err), *st;
 

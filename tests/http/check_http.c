@@ -3,7 +3,9 @@
  * libcurl, and docs/openapi.json checked against what the tests exercised. The tests are
  * in check_http_*.c, one file per group of test cases; this file holds the requests and
  * checks they share, the suite and main(). */
+#include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -14,6 +16,7 @@
 #include "test_util.h"
 
 const char *const no_args[] = {NULL};
+const char *const accept_rich[] = {"Accept: " RICH, NULL};
 
 /* {"userId":USER,"videoStreamId":STREAM}, escaped by jansson. */
 char *sub_body(const char *user, const char *stream)
@@ -115,6 +118,83 @@ long long count_leases(const http_server *s)
     return http_db_int(s->db, "SELECT count(*) FROM leases");
 }
 
+/* --- sessions ---------------------------------------------------------------------- */
+
+void start_sessions(http_server *s, const char *const *extra)
+{
+    const char *store = getenv("STREAMY_TEST_SESSIONS_STORE");
+
+    if (store != NULL && strcmp(store, "sqlite") == 0)
+        http_server_start_db(s, http_printf("sqlite:%s/t.db", http_tmp()), extra);
+    else
+        http_server_start_db(s, "memory:", extra);
+}
+
+/* A request body: {"userId":USER,"videoStreamId":STREAM} and then `more`, JSON members
+ * written as they are sent (may be ""). */
+char *body_with(const char *user, const char *stream, const char *more)
+{
+    char *b = sub_body(user, stream);
+
+    return http_printf("%.*s%s%s}", (int)strlen(b) - 1, b, more[0] ? "," : "", more);
+}
+
+int is_lease_id(const char *id)
+{
+    if (id == NULL || strlen(id) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? id[i] != '-'
+                 : !(isdigit((unsigned char)id[i]) || (id[i] >= 'a' && id[i] <= 'f')))
+            return 0;
+    }
+    return 1;
+}
+
+/* The lease id of an answer (X-Streamy-Lease), copied. */
+char *lease_of(const http_response *r)
+{
+    const char *id = http_header(r, "X-Streamy-Lease");
+
+    ck_assert_msg(is_lease_id(id), "%s %s: X-Streamy-Lease is %s", r->method, r->path,
+                  id ? id : "(absent)");
+    return http_strdup(id);
+}
+
+const char *str_of(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+json_int_t int_of(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+
+    ck_assert_msg(json_is_integer(v), "\"%s\" is not an integer", key);
+    return json_integer_value(v);
+}
+
+/* The user's leases (GET /users/{user}/video-streams), as the text of their array. */
+char *leases_text(http_server *s, const char *user)
+{
+    char *text = json_dumps(json_object_get(leases_of(s, user), "leases"), JSON_COMPACT);
+
+    ck_assert_ptr_nonnull(text);
+    return http_track(text);
+}
+
+/* {"status":400,"error":MSG}, escaped as the server escapes it. */
+char *error_body(const char *msg)
+{
+    json_t *j = json_pack("{s:i, s:s}", "status", 400, "error", msg);
+    char *text = json_dumps(j, JSON_COMPACT);
+
+    json_decref(j);
+    ck_assert_ptr_nonnull(text);
+    return http_track(text);
+}
+
 /* --- the suite -------------------------------------------------------------------- */
 
 static Suite *http_suite(void)
@@ -160,6 +240,15 @@ static Suite *http_suite(void)
 
     TCASE("concurrency");
     http_case_concurrency(tc);
+
+    TCASE("sessions");
+    http_case_sessions(tc);
+
+    TCASE("session_input");
+    http_case_session_input(tc);
+
+    TCASE("session_concurrency");
+    http_case_session_concurrency(tc);
 
     /* Run last (ctest DEPENDS): reads what every other case recorded. */
     TCASE("openapi");

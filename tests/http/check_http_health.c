@@ -118,12 +118,23 @@ START_TEST(store_not_answering_with_allow_is_200_degraded)
     expect_header(r, "X-Streamy-Degraded", "store-unavailable");
     expect_header(r, "X-Streamy-Limit", "3");
     expect_header(r, "X-Streamy-Active", "0");
+    expect_header(r, "X-Streamy-Lease", NULL);
     r = http_request(&s, "POST", RENEW, sub_body("u", "keep"), NULL);
     http_expect(r, 200);
     expect_header(r, "X-Streamy-Degraded", "store-unavailable");
     data = json_object_get(http_json(r), "data");
     ck_assert_str_eq(json_string_value(json_object_get(data, "videoStreamId")), "keep");
     ck_assert(json_is_null(json_object_get(data, "expiresAt")));
+    expect_header(r, "X-Streamy-Lease", NULL);
+    /* The richer body knows nothing of a session that was not recorded. */
+    r = http_request(&s, "POST", SUB, sub_body("u", "rich"), accept_rich);
+    http_expect_body(r, 200,
+                     "{\"status\":200,\"data\":{\"userId\":\"u\",\"videoStreamId\":"
+                     "\"rich\",\"leaseId\":null,\"device\":null,\"created\":false,"
+                     "\"active\":0,\"limit\":3,\"since\":null,\"expiresAt\":null}}");
+    expect_header(r, "Content-Type", RICH);
+    expect_header(r, "X-Streamy-Degraded", "store-unavailable");
+    expect_header(r, "X-Streamy-Lease", NULL);
     /* An unsubscribe has nothing to allow; invalid input is still refused. */
     http_expect_body(unsubscribe(&s, "u", "keep"), 503, busy);
     http_expect_body(http_request(&s, "POST", SUB, "{\"videoStreamId\":\"x\"}", NULL),
@@ -149,7 +160,7 @@ START_TEST(store_not_answering_with_allow_is_200_degraded)
     r = http_request(&s, "GET", "/metrics", NULL, NULL);
     http_expect(r, 200);
     ck_assert_ptr_nonnull(strstr(r->body, "# TYPE streamy_degraded_total counter\n"));
-    ck_assert_msg(http_metric(r->body, "streamy_degraded_total") == 3, "%s", r->body);
+    ck_assert_msg(http_metric(r->body, "streamy_degraded_total") == 4, "%s", r->body);
     ck_assert_msg(http_metric(r->body, "streamy_decisions_total{outcome=\"allowed\"}") ==
                       3,
                   "%s", r->body);
@@ -163,7 +174,7 @@ START_TEST(store_not_answering_with_allow_is_200_degraded)
     ck_assert_msg(strstr(log, "\"level\":\"warn\",\"msg\":\"store unavailable") != NULL,
                   "%s", log);
     ck_assert_msg(log_lines_with(log, "store available again") == 1, "%s", log);
-    ck_assert_msg(strstr(log, "3 answers were degraded") != NULL, "%s", log);
+    ck_assert_msg(strstr(log, "4 answers were degraded") != NULL, "%s", log);
 }
 END_TEST
 

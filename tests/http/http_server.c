@@ -38,6 +38,15 @@ static char **child_env(void)
     return env;
 }
 
+/* The store that `--db` in `args` names: memory for "memory:", else sqlite. */
+static const char *expected_store(const char *const *args)
+{
+    for (size_t i = 0; args[i] != NULL && args[i + 1] != NULL; i++)
+        if (strcmp(args[i], "--db") == 0 && strcmp(args[i + 1], "memory:") == 0)
+            return "memory";
+    return "sqlite";
+}
+
 int http_server_try_start(http_server *s, const char *const *args)
 {
     char **envp = child_env(), **argv;
@@ -116,8 +125,9 @@ int http_server_try_start(http_server *s, const char *const *args)
                    "streamyctl serve: listening on http://%63[^:]:%u (store %31[^)])",
                    host, &port, store) == 3,
         "unexpected first line: %s", line);
-    ck_assert_msg(strcmp(strchr(line, '('), "(store sqlite)\n") == 0,
-                  "unexpected first line: %s", line);
+    ck_assert_msg(
+        strcmp(store, expected_store(args)) == 0 && strcmp(strchr(line, ')'), ")\n") == 0,
+        "unexpected first line: %s (expected store %s)", line, expected_store(args));
     ck_assert_uint_gt(port, 0);
     s->port = port;
     snprintf(s->host, sizeof(s->host), "%s", host);
@@ -130,9 +140,13 @@ int http_server_try_start(http_server *s, const char *const *args)
 
 void http_server_start(http_server *s, const char *const *extra)
 {
+    http_server_start_db(s, http_printf("sqlite:%s/t.db", http_tmp()), extra);
+}
+
+void http_server_start_db(http_server *s, const char *db, const char *const *extra)
+{
     const char *args[64];
     size_t n = 0;
-    char *db = http_printf("sqlite:%s/t.db", http_tmp());
     int rc;
 
     args[n++] = "--db";

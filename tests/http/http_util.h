@@ -61,6 +61,9 @@ typedef struct http_server {
  * test's dir, standard error to <tmp>/server.log, and read the port from the one line it
  * prints. `extra` ends with NULL; it may be NULL. */
 void http_server_start(http_server *s, const char *const *extra);
+/* The same with the store `db` ("memory:", "sqlite:PATH"); s->db still names
+ * <tmp>/t.db. */
+void http_server_start_db(http_server *s, const char *db, const char *const *extra);
 /* The same with the whole command line after the binary; returns 0 once it listens,
  * else the exit code it ended with (its standard error is in s->log). */
 int http_server_try_start(http_server *s, const char *const *args);
