@@ -3,14 +3,24 @@
 -- cmake/Embed.cmake. Every decision is one EVALSHA of it: read the user's leases and
 -- limit, decide, write, all inside Redis, which runs a script alone.
 --
--- KEYS[1] the user's leases, a hash: stream -> "since:renewed:expires" (milliseconds;
---         expires 0 = never); KEYS[2] the user's own limit, when one is set.
+-- KEYS[1] the user's leases, a hash: stream -> "since:renewed:expires:id:device"
+--         (milliseconds; expires 0 = never; id the lease id, 36 characters; device the
+--         label, may be empty and may hold ':', so it comes last). Release 0.2.0 wrote
+--         "since:renewed:expires": such a lease is read as one without id or device,
+--         and gets the id of the operation that next refreshes or renews it.
+-- KEYS[2] the user's own limit, when one is set.
 -- ARGV[1] the operation (OP_*); ARGV[2] the time in milliseconds, or -1 for the Redis
 --         server's own clock (TIME), which every client uses unless the handle has an
 --         injected clock (tests).
--- Then, for acquire and renew: ARGV[3] the TTL (0: none), ARGV[4] the default limit,
--- ARGV[5] the policy (POLICY_*), ARGV[6] '1' for shadow mode, ARGV[7] the stream;
--- for release: ARGV[3] the stream. Purge takes KEYS[1] alone.
+-- Then, for a decision (acquire, renew, release), always all of them:
+--   ARGV[3] the TTL (0: none), ARGV[4] the default limit (the caller's max_streams when
+--   it gave one), ARGV[5] the policy (POLICY_*), ARGV[6] '1' for shadow mode,
+--   ARGV[7] the stream,
+--   ARGV[8] a fresh lease id drawn by the client (acquire, renew; else ''): used only
+--           for a new lease, or for a lease that has none yet,
+--   ARGV[9] the lease id the caller holds (renew, release; '' for none),
+--   ARGV[10] the device label to store (acquire; '' for none: a refresh keeps its own).
+-- List and count take ARGV[1] and ARGV[2]; purge takes KEYS[1], ARGV[1] and ARGV[2].
 --
 -- When every lease of a user has an expiry, the leases key gets a Redis expiry at the
 -- latest of them (PEXPIRE relative to now), so an idle user's keys disappear by
@@ -32,24 +42,33 @@ if now < 0 then
 end
 
 -- A decision's answer: an array in the order of lib/stores/answer.h, the result then
--- streamy_decision's fields, indexed by answer.h's names (from 1 here); a field not set
--- is 0, evicted ''.
+-- streamy_decision's fields and the session's, indexed by answer.h's names (from 1
+-- here); a number not set is 0, a text ''.
 local ANSWER_RC, ANSWER_CREATED, ANSWER_REMOVED, ANSWER_SHADOW_REFUSED = 1, 2, 3, 4
 local ANSWER_ACTIVE, ANSWER_LIMIT, ANSWER_EXPIRED, ANSWER_SINCE = 5, 6, 7, 8
 local ANSWER_EXPIRES, ANSWER_RETRY, ANSWER_EVICTED = 9, 10, 11
+local ANSWER_LEASE_ID, ANSWER_DEVICE, ANSWER_EVICTED_LEASE_ID = 12, 13, 14
+local ANSWER_EVICTED_DEVICE, ANSWER_STALE = 15, 16
 local function answer(rc)
-  local a = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ''}
+  local a = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '', '', '', '', '', 0}
   a[ANSWER_RC] = rc
   return a
 end
 
+-- since, renewed, expires, id, device; or an error reply as the first value.
 local function parse(v)
-  local s, r, e = string.match(v, '^(%d+):(%d+):(%d+)$')
-  if not s then return redis.error_reply('streamy: malformed lease in ' .. key) end
-  return tonumber(s), tonumber(r), tonumber(e)
+  local s, r, e, id, d = string.match(v, '^(%d+):(%d+):(%d+):([%x%-]*):(.*)$')
+  if not s then
+    s, r, e = string.match(v, '^(%d+):(%d+):(%d+)$') -- release 0.2.0
+    if not s then return redis.error_reply('streamy: malformed lease in ' .. key) end
+    id, d = '', ''
+  end
+  return tonumber(s), tonumber(r), tonumber(e), id, d
 end
 
-local function pack(s, r, e) return string.format('%d:%d:%d', s, r, e) end
+local function pack(s, r, e, id, d)
+  return string.format('%d:%d:%d:%s:%s', s, r, e, id, d)
+end
 
 local function hdel(list)
   for i = 1, #list, 1000 do
@@ -61,16 +80,16 @@ end
 -- expired ones deleted and counted.
 local function scan(stream)
   local all = redis.call('HGETALL', key)
-  local sc = {n = {}, s = {}, r = {}, e = {}, expired = {}, zero = false}
+  local sc = {n = {}, s = {}, r = {}, e = {}, id = {}, d = {}, expired = {}, zero = false}
   for i = 1, #all, 2 do
-    local s, r, e = parse(all[i + 1])
+    local s, r, e, id, d = parse(all[i + 1])
     if type(s) == 'table' then return s end
     if e == 0 then sc.zero = true end
     if e ~= 0 and e <= now then
       sc.expired[#sc.expired + 1] = all[i]
     else
       local k = #sc.n + 1
-      sc.n[k], sc.s[k], sc.r[k], sc.e[k] = all[i], s, r, e
+      sc.n[k], sc.s[k], sc.r[k], sc.e[k], sc.id[k], sc.d[k] = all[i], s, r, e, id, d
       if all[i] == stream then sc.cur = k end
     end
   end
@@ -99,18 +118,27 @@ local function limit_of()
   return tonumber(ARGV[4])
 end
 
+-- The id of lease k once refreshed or renewed: its own, or the fresh one if it has none.
+local function id_of(sc, k)
+  if sc.id[k] ~= '' then return sc.id[k] end
+  return ARGV[8]
+end
+
 if op == OP_ACQUIRE then
-  local ttl, policy, stream = tonumber(ARGV[3]), ARGV[5], ARGV[7]
+  local ttl, policy, stream, device = tonumber(ARGV[3]), ARGV[5], ARGV[7], ARGV[10]
   local limit, sc = limit_of(), scan(stream)
   if sc.err then return sc end
   local active, expires = #sc.n, 0
   if ttl > 0 then expires = now + ttl end
   if sc.cur then
-    redis.call('HSET', key, stream, pack(sc.s[sc.cur], now, expires))
+    local id = id_of(sc, sc.cur)
+    if device == '' then device = sc.d[sc.cur] end
+    redis.call('HSET', key, stream, pack(sc.s[sc.cur], now, expires, id, device))
     set_ttl(sc, 0, expires)
     local a = answer(RC_OK)
     a[ANSWER_ACTIVE], a[ANSWER_LIMIT], a[ANSWER_EXPIRED] = active, limit, #sc.expired
     a[ANSWER_SINCE], a[ANSWER_EXPIRES] = sc.s[sc.cur], expires
+    a[ANSWER_LEASE_ID], a[ANSWER_DEVICE] = id, device
     return a
   end
   local victim, shadow_refused = nil, 0
@@ -141,39 +169,53 @@ if op == OP_ACQUIRE then
       return a
     end
   end
-  local evicted = ''
+  local a = answer(RC_OK)
   if victim then
-    evicted = sc.n[victim]
-    redis.call('HDEL', key, evicted)
+    a[ANSWER_EVICTED] = sc.n[victim]
+    a[ANSWER_EVICTED_LEASE_ID], a[ANSWER_EVICTED_DEVICE] = sc.id[victim], sc.d[victim]
+    redis.call('HDEL', key, sc.n[victim])
     active = active - 1
   end
-  redis.call('HSET', key, stream, pack(now, now, expires))
+  redis.call('HSET', key, stream, pack(now, now, expires, ARGV[8], device))
   set_ttl(sc, victim or 0, expires)
-  local a = answer(RC_OK)
   a[ANSWER_CREATED], a[ANSWER_SHADOW_REFUSED] = 1, shadow_refused
   a[ANSWER_ACTIVE], a[ANSWER_LIMIT], a[ANSWER_EXPIRED] = active + 1, limit, #sc.expired
-  a[ANSWER_SINCE], a[ANSWER_EXPIRES], a[ANSWER_EVICTED] = now, expires, evicted
+  a[ANSWER_SINCE], a[ANSWER_EXPIRES] = now, expires
+  a[ANSWER_LEASE_ID], a[ANSWER_DEVICE] = ARGV[8], device
   return a
 elseif op == OP_RENEW then
-  local ttl, stream = tonumber(ARGV[3]), ARGV[7]
+  local ttl, stream, held = tonumber(ARGV[3]), ARGV[7], ARGV[9]
   local limit, sc = limit_of(), scan(stream)
   if sc.err then return sc end
-  local a = answer(sc.cur and RC_OK or RC_NOT_FOUND)
+  local a = answer(RC_NOT_FOUND)
   a[ANSWER_ACTIVE], a[ANSWER_LIMIT], a[ANSWER_EXPIRED] = #sc.n, limit, #sc.expired
   if not sc.cur then return a end
-  local expires = 0
+  -- Another session holds the stream now (a lease of 0.2.0, without id, is another).
+  if held ~= '' and sc.id[sc.cur] ~= held then
+    a[ANSWER_STALE] = 1
+    return a
+  end
+  local expires, id = 0, id_of(sc, sc.cur)
   if ttl > 0 then expires = now + ttl end
-  redis.call('HSET', key, stream, pack(sc.s[sc.cur], now, expires))
+  redis.call('HSET', key, stream, pack(sc.s[sc.cur], now, expires, id, sc.d[sc.cur]))
   set_ttl(sc, 0, expires)
-  a[ANSWER_SINCE], a[ANSWER_EXPIRES] = sc.s[sc.cur], expires
+  a[ANSWER_RC], a[ANSWER_SINCE], a[ANSWER_EXPIRES] = RC_OK, sc.s[sc.cur], expires
+  a[ANSWER_LEASE_ID], a[ANSWER_DEVICE] = id, sc.d[sc.cur]
   return a
 elseif op == OP_RELEASE then
-  local v = redis.call('HGET', key, ARGV[3])
+  local stream, held = ARGV[7], ARGV[9]
+  local v = redis.call('HGET', key, stream)
   local a = answer(RC_OK)
   if not v then return a end
-  local s, r, e = parse(v)
+  local s, r, e, id, d = parse(v)
   if type(s) == 'table' then return s end
-  redis.call('HDEL', key, ARGV[3])
+  local expired = e ~= 0 and e <= now
+  -- An expired lease is nobody's; an unexpired one of another session stays.
+  if not expired and held ~= '' and id ~= held then
+    a[ANSWER_STALE] = 1
+    return a
+  end
+  redis.call('HDEL', key, stream)
   -- The lease without expiry kept the key persistent: maybe it may expire now.
   if e == 0 then
     local max = 0
@@ -185,21 +227,24 @@ elseif op == OP_RELEASE then
     end
     if max > now then redis.call('PEXPIRE', key, max - now) end
   end
-  if e ~= 0 and e <= now then a[ANSWER_EXPIRED] = 1 else a[ANSWER_REMOVED] = 1 end
+  if expired then
+    a[ANSWER_EXPIRED] = 1
+  else
+    a[ANSWER_REMOVED], a[ANSWER_LEASE_ID], a[ANSWER_DEVICE] = 1, id, d
+  end
   return a
 elseif op == OP_LIST or op == OP_COUNT then
-  -- The unexpired leases, four values each (redis.c sorts them), or their number.
+  -- The unexpired leases, six values each (redis.c sorts them), or their number.
   local all, out, n = redis.call('HGETALL', key), {}, 0
   for i = 1, #all, 2 do
-    local s, r, e = parse(all[i + 1])
+    local s, r, e, id, d = parse(all[i + 1])
     if type(s) == 'table' then return s end
     if e == 0 or e > now then
       n = n + 1
       if op == OP_LIST then
-        out[#out + 1] = all[i]
-        out[#out + 1] = s
-        out[#out + 1] = r
-        out[#out + 1] = e
+        local k = #out
+        out[k + 1], out[k + 2], out[k + 3] = all[i], s, r
+        out[k + 4], out[k + 5], out[k + 6] = e, id, d
       end
     end
   end
