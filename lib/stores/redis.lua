@@ -55,15 +55,23 @@ local function answer(rc)
   return a
 end
 
--- since, renewed, expires, id, device; or an error reply as the first value.
+-- A value's since, renewed and expires, and the position just after them (past the end
+-- of a value of release 0.2.0, which has no id or device); or an error reply as the
+-- first value. The id and the device are cut out only when needed (session()): most
+-- leases a decision reads need neither, and making strings of them is what costs.
 local function parse(v)
-  local s, r, e, id, d = string.match(v, '^(%d+):(%d+):(%d+):([%x%-]*):(.*)$')
-  if not s then
-    s, r, e = string.match(v, '^(%d+):(%d+):(%d+)$') -- release 0.2.0
-    if not s then return redis.error_reply('streamy: malformed lease in ' .. key) end
-    id, d = '', ''
+  local s, r, e, at = string.match(v, '^(%d+):(%d+):(%d+)()')
+  if not s or (at <= #v and not string.find(v, '^:[%x%-]*:', at)) then
+    return redis.error_reply('streamy: malformed lease in ' .. key)
   end
-  return tonumber(s), tonumber(r), tonumber(e), id, d
+  return tonumber(s), tonumber(r), tonumber(e), at
+end
+
+-- The id and the device of value v, parsed (parse()) up to `at`.
+local function session(v, at)
+  if at > #v then return '', '' end
+  local _, colon = string.find(v, '^:[%x%-]*:', at)
+  return string.sub(v, at + 1, colon - 1), string.sub(v, colon + 1)
 end
 
 local function pack(s, r, e, id, d)
@@ -80,16 +88,17 @@ end
 -- expired ones deleted and counted.
 local function scan(stream)
   local all = redis.call('HGETALL', key)
-  local sc = {n = {}, s = {}, r = {}, e = {}, id = {}, d = {}, expired = {}, zero = false}
+  local sc = {n = {}, s = {}, r = {}, e = {}, v = {}, at = {}, expired = {}, zero = false}
   for i = 1, #all, 2 do
-    local s, r, e, id, d = parse(all[i + 1])
+    local s, r, e, at = parse(all[i + 1])
     if type(s) == 'table' then return s end
     if e == 0 then sc.zero = true end
     if e ~= 0 and e <= now then
       sc.expired[#sc.expired + 1] = all[i]
     else
       local k = #sc.n + 1
-      sc.n[k], sc.s[k], sc.r[k], sc.e[k], sc.id[k], sc.d[k] = all[i], s, r, e, id, d
+      sc.n[k], sc.s[k], sc.r[k], sc.e[k] = all[i], s, r, e
+      sc.v[k], sc.at[k] = all[i + 1], at
       if all[i] == stream then sc.cur = k end
     end
   end
@@ -118,9 +127,12 @@ local function limit_of()
   return tonumber(ARGV[4])
 end
 
--- The id of lease k once refreshed or renewed: its own, or the fresh one if it has none.
-local function id_of(sc, k)
-  if sc.id[k] ~= '' then return sc.id[k] end
+-- The id and device of lease k.
+local function session_of(sc, k) return session(sc.v[k], sc.at[k]) end
+
+-- An id for a lease being refreshed or renewed: its own, or the fresh one if it has none.
+local function keep(id)
+  if id ~= '' then return id end
   return ARGV[8]
 end
 
@@ -131,8 +143,9 @@ if op == OP_ACQUIRE then
   local active, expires = #sc.n, 0
   if ttl > 0 then expires = now + ttl end
   if sc.cur then
-    local id = id_of(sc, sc.cur)
-    if device == '' then device = sc.d[sc.cur] end
+    local id, d = session_of(sc, sc.cur)
+    id = keep(id)
+    if device == '' then device = d end
     redis.call('HSET', key, stream, pack(sc.s[sc.cur], now, expires, id, device))
     set_ttl(sc, 0, expires)
     local a = answer(RC_OK)
@@ -172,7 +185,7 @@ if op == OP_ACQUIRE then
   local a = answer(RC_OK)
   if victim then
     a[ANSWER_EVICTED] = sc.n[victim]
-    a[ANSWER_EVICTED_LEASE_ID], a[ANSWER_EVICTED_DEVICE] = sc.id[victim], sc.d[victim]
+    a[ANSWER_EVICTED_LEASE_ID], a[ANSWER_EVICTED_DEVICE] = session_of(sc, victim)
     redis.call('HDEL', key, sc.n[victim])
     active = active - 1
   end
@@ -190,25 +203,28 @@ elseif op == OP_RENEW then
   local a = answer(RC_NOT_FOUND)
   a[ANSWER_ACTIVE], a[ANSWER_LIMIT], a[ANSWER_EXPIRED] = #sc.n, limit, #sc.expired
   if not sc.cur then return a end
+  local id, d = session_of(sc, sc.cur)
   -- Another session holds the stream now (a lease of 0.2.0, without id, is another).
-  if held ~= '' and sc.id[sc.cur] ~= held then
+  if held ~= '' and id ~= held then
     a[ANSWER_STALE] = 1
     return a
   end
-  local expires, id = 0, id_of(sc, sc.cur)
+  local expires = 0
+  id = keep(id)
   if ttl > 0 then expires = now + ttl end
-  redis.call('HSET', key, stream, pack(sc.s[sc.cur], now, expires, id, sc.d[sc.cur]))
+  redis.call('HSET', key, stream, pack(sc.s[sc.cur], now, expires, id, d))
   set_ttl(sc, 0, expires)
   a[ANSWER_RC], a[ANSWER_SINCE], a[ANSWER_EXPIRES] = RC_OK, sc.s[sc.cur], expires
-  a[ANSWER_LEASE_ID], a[ANSWER_DEVICE] = id, sc.d[sc.cur]
+  a[ANSWER_LEASE_ID], a[ANSWER_DEVICE] = id, d
   return a
 elseif op == OP_RELEASE then
   local stream, held = ARGV[7], ARGV[9]
   local v = redis.call('HGET', key, stream)
   local a = answer(RC_OK)
   if not v then return a end
-  local s, r, e, id, d = parse(v)
+  local s, r, e, at = parse(v)
   if type(s) == 'table' then return s end
+  local id, d = session(v, at)
   local expired = e ~= 0 and e <= now
   -- An expired lease is nobody's; an unexpired one of another session stays.
   if not expired and held ~= '' and id ~= held then
@@ -237,11 +253,12 @@ elseif op == OP_LIST or op == OP_COUNT then
   -- The unexpired leases, six values each (redis.c sorts them), or their number.
   local all, out, n = redis.call('HGETALL', key), {}, 0
   for i = 1, #all, 2 do
-    local s, r, e, id, d = parse(all[i + 1])
+    local s, r, e, at = parse(all[i + 1])
     if type(s) == 'table' then return s end
     if e == 0 or e > now then
       n = n + 1
       if op == OP_LIST then
+        local id, d = session(all[i + 1], at)
         local k = #out
         out[k + 1], out[k + 2], out[k + 3] = all[i], s, r
         out[k + 4], out[k + 5], out[k + 6] = e, id, d
