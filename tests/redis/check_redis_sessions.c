@@ -62,6 +62,39 @@ static void put_old(const char *user, const char *stream, long long since,
                         stream, since, renewed, expires));
 }
 
+/* A lease id as the store keeps it: the UUID's 16 bytes in base64url, no padding. */
+static const char *wire(char out[23], const char *id)
+{
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char u[16];
+    size_t n = 0, o = 0;
+    unsigned int acc = 0;
+    int bits = 0;
+
+    for (const char *p = id; *p && n < 16; p++) {
+        unsigned int hi, lo;
+        if (*p == '-')
+            continue;
+        ck_assert(sscanf(p, "%1x%1x", &hi, &lo) == 2);
+        u[n++] = (unsigned char)(hi << 4 | lo);
+        p++;
+    }
+    ck_assert_uint_eq(n, 16);
+    for (size_t i = 0; i < 16; i++) {
+        acc = (acc << 8 | u[i]) & 0xffff;
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out[o++] = b64[(acc >> bits) & 63];
+        }
+    }
+    out[o++] = b64[(acc << (6 - bits)) & 63];
+    out[o] = '\0';
+    ck_assert_uint_eq(o, 22);
+    return out;
+}
+
 static void assert_lease_id(const char *id)
 {
     ck_assert_msg(strlen(id) == STREAMY_LEASE_ID_LEN && id[8] == '-' && id[14] == '4',
@@ -107,7 +140,7 @@ START_TEST(ids_and_devices)
     streamy_call c = call_of("ann", "s1");
     streamy_answer a = answer_new();
     char id1[STREAMY_LEASE_ID_LEN + 1], v[256], want[256],
-        upper[STREAMY_LEASE_ID_LEN + 1];
+        upper[STREAMY_LEASE_ID_LEN + 1], w[23];
     listed ls;
 
     c.device = "Living-room TV";
@@ -116,9 +149,9 @@ START_TEST(ids_and_devices)
     assert_lease_id(a.lease_id);
     ck_assert_str_eq(a.device, "Living-room TV");
     strcpy(id1, a.lease_id);
-    /* The value carries the id and the device, the device last. */
-    snprintf(want, sizeof(want), "%lld:%lld:%lld:%s:Living-room TV", T0, T0, T0 + 60000,
-             id1);
+    /* The value carries the id and the device, the device last; times in hex. */
+    snprintf(want, sizeof(want), "%llx:%llx:%llx:%s:Living-room TV", T0, T0, T0 + 60000,
+             wire(w, id1));
     ck_assert_str_eq(value_of(v, sizeof(v), "ann", "s1"), want);
 
     /* A refresh keeps the id; without a device it keeps the lease's own. */
@@ -169,6 +202,33 @@ START_TEST(ids_and_devices)
     assert_lease_id(a.lease_id);
     ck_assert_str_ne(a.lease_id, id1);
     ck_assert_str_eq(a.device, "");
+    streamy_close(h);
+}
+END_TEST
+
+/* A user's leases without devices (or with short ones) stay a listpack, as in 0.2.0:
+ * every value fits in Redis's default hash-max-listpack-value (64 bytes). */
+START_TEST(small_hashes_stay_small)
+{
+    streamy *h = open_clocked(3, STREAMY_POLICY_REJECT);
+    streamy_call c = call_of("ida", "stream-000001");
+    streamy_answer a = answer_new();
+    redisReply *r;
+    char v[256];
+
+    /* Far in the future, the times take as many digits as they ever will here. */
+    clk.now = 4102444800000LL;
+    ck_assert_rc(streamy_subscribe_ex(&a, h, &c), STREAMY_OK);
+    c.stream = "stream-000002";
+    ck_assert_rc(streamy_subscribe_ex(&a, h, &c), STREAMY_OK);
+    c.stream = "stream-000003";
+    c.device = "TV";
+    ck_assert_rc(streamy_subscribe_ex(&a, h, &c), STREAMY_OK);
+    ck_assert_uint_le(strlen(value_of(v, sizeof(v), "ida", "stream-000003")), 64);
+    r = cmd("OBJECT ENCODING %sstreamy:{ida}:leases", prefix);
+    ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+    ck_assert_str_eq(r->str, "listpack");
+    freeReplyObject(r);
     streamy_close(h);
 }
 END_TEST
@@ -369,7 +429,7 @@ START_TEST(values_of_release_0_2_0)
     streamy *ev = open_clocked(2, STREAMY_POLICY_EVICT_OLDEST);
     streamy_call c = call_of("old", "o2");
     streamy_answer a = answer_new();
-    char id[STREAMY_LEASE_ID_LEN + 1], v[256], want[256];
+    char id[STREAMY_LEASE_ID_LEN + 1], v[256], want[256], w[23];
     unsigned int n = 0;
     uint64_t purged = 0;
     listed ls;
@@ -420,7 +480,8 @@ START_TEST(values_of_release_0_2_0)
     ck_assert_int_eq(a.decision.since_ms, T0 - 4000);
     ck_assert_int_eq(a.decision.expires_ms, T0 + 60000);
     strcpy(id, a.lease_id);
-    snprintf(want, sizeof(want), "%lld:%lld:%lld:%s:", T0 - 4000, T0, T0 + 60000, id);
+    snprintf(want, sizeof(want), "%llx:%llx:%llx:%s:", T0 - 4000, T0, T0 + 60000,
+             wire(w, id));
     ck_assert_str_eq(value_of(v, sizeof(v), "old", "o2"), want);
     clk.now += 1000;
     c.lease_id = id;
@@ -513,6 +574,7 @@ void add_session_cases(Suite *s)
     TCase *tc = test_add_case(s, "sessions", setup, teardown, test_timeout_scale(20));
 
     tcase_add_test(tc, ids_and_devices);
+    tcase_add_test(tc, small_hashes_stay_small);
     tcase_add_test(tc, a_stale_player_ends_no_newer_session);
     tcase_add_test(tc, evictions_name_the_session);
     tcase_add_test(tc, max_streams_and_the_stored_limit);
