@@ -18,7 +18,8 @@ enum {
     ANSWER_EXPIRES,
     ANSWER_RETRY,
     ANSWER_EVICTED, /* text: the stream evicted, or empty (NULL in PostgreSQL) */
-    /* Version 2: sessions. Text fields are empty (NULL in PostgreSQL) when unset. */
+    /* Version 2: sessions. Text fields are empty (NULL in PostgreSQL) when unset; the
+     * Redis script leaves out the unset ones at the end of its array. */
     ANSWER_LEASE_ID, /* text: the lease's id (acquire, renew), the removed one's */
     ANSWER_DEVICE,   /* text: that lease's device label */
     ANSWER_EVICTED_LEASE_ID, /* text: the evicted lease's id */
