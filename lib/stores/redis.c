@@ -16,10 +16,13 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
+#include <uuid/uuid.h>
 
 /*
  * Keys, for a user U and the URI's prefix P (empty by default):
- *   P streamy:{U}:leases  a hash: stream -> "since:renewed:expires" (ms; 0: never)
+ *   P streamy:{U}:leases  a hash: stream -> "since:renewed:expires:id:device" (ms in
+ *                         hex; 0: never; id: WIRE_ID_LEN characters; release 0.2.0
+ *                         wrote "since:renewed:expires" in decimal, still read)
  *   P streamy:{U}:limit   a string: the user's own limit, when one is set
  * The braces are a Redis Cluster hash tag: both keys of a user share one slot, so one
  * script may touch both.
@@ -27,7 +30,13 @@
  * Every decision is one EVALSHA of the script, redis.lua, embedded at build time: it
  * reads the user's leases and limit, decides and writes inside Redis, which runs a script
  * alone. Its first argument is the operation (OP_* below, the same characters as the
- * script's); a decision answers with an array in the order of answer.h.
+ * script's); a decision answers with an array in the order of answer.h. Lua has no good
+ * randomness: every acquire and renew draws a lease id here and hands it to the script,
+ * which keeps it only for a new lease or one that has none yet. Lease ids travel to and
+ * from the script, and are stored, as the 22 base64url characters of the UUID's 16
+ * bytes, and times in hex: a lease without a device (or with a short one) then stays
+ * within the 64 bytes up to which Redis keeps a small hash as a listpack
+ * (hash-max-listpack-value), which takes half the memory of a hash table.
  *
  * A Redis Cluster is found at open (INFO cluster says cluster_enabled:1). The store then
  * reads the slot map (CLUSTER SLOTS) and keeps one connection per node, opened when first
@@ -65,18 +74,80 @@ const char *streamy__redis_script(void)
 /* Redirections one command follows before it gives up (a map that keeps changing). */
 #define REDIRECTS_MAX 16
 #define HOST_MAX 256
+/* A lease id as the script sees it (wire_id()). */
+#define WIRE_ID_LEN 22
 /* The pause before trying again a command that did not run, doubling up to the most. */
 #define BACKOFF_FIRST_MS 10
 #define BACKOFF_MOST_MS 200
 
-/* One command being built: its arguments live here. */
+/* One command being built: its arguments live here, or in the call it was built from. */
 typedef struct rcmd {
-    const char *argv[12];
-    size_t len[12];
+    const char *argv[15];
+    size_t len[15];
     int argc;
     char leases[KEY_MAX], limit[KEY_MAX];
     char op[2], now[24], ttl[24], lim[16], policy[4];
+    char id[WIRE_ID_LEN + 1], held[WIRE_ID_LEN + 1];
 } rcmd;
+
+static const char b64url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* A lease id (a UUID as text) in the script's form: its 16 bytes in base64url, without
+ * padding. -1 if `text` is not a UUID. */
+static int wire_id(char out[WIRE_ID_LEN + 1], const char *text)
+{
+    uuid_t u;
+    size_t o = 0;
+
+    if (uuid_parse(text, u) != 0)
+        return -1;
+    for (size_t i = 0; i < 15; i += 3) {
+        unsigned long v =
+            (unsigned long)u[i] << 16 | (unsigned long)u[i + 1] << 8 | u[i + 2];
+        for (int k = 18; k >= 0; k -= 6)
+            out[o++] = b64url[(v >> k) & 63];
+    }
+    out[o++] = b64url[u[15] >> 2];
+    out[o++] = b64url[(u[15] & 3) << 4];
+    out[o] = '\0';
+    return 0;
+}
+
+static int b64url_value(char c)
+{
+    const char *p = c != '\0' ? strchr(b64url, c) : NULL;
+
+    return p != NULL ? (int)(p - b64url) : -1;
+}
+
+/* The text of a lease id in the script's form (`len` 0: none, ""); -1 if malformed. */
+static int text_id(char out[STREAMY_LEASE_ID_LEN + 1], const char *w, size_t len)
+{
+    int d[WIRE_ID_LEN];
+    uuid_t u;
+
+    out[0] = '\0';
+    if (len == 0)
+        return 0;
+    if (len != WIRE_ID_LEN)
+        return -1;
+    for (size_t i = 0; i < WIRE_ID_LEN; i++)
+        if ((d[i] = b64url_value(w[i])) < 0)
+            return -1;
+    for (size_t i = 0, j = 0; i < 15; i += 3, j += 4) {
+        unsigned long v = (unsigned long)d[j] << 18 | (unsigned long)d[j + 1] << 12 |
+                          (unsigned long)d[j + 2] << 6 | (unsigned long)d[j + 3];
+        u[i] = (unsigned char)(v >> 16);
+        u[i + 1] = (unsigned char)(v >> 8);
+        u[i + 2] = (unsigned char)v;
+    }
+    if ((d[21] & 15) != 0)
+        return -1;
+    u[15] = (unsigned char)(d[20] << 2 | d[21] >> 4);
+    uuid_unparse_lower(u, out);
+    return 0;
+}
 
 /* How exec_cmd() may treat a command. */
 #define X_SCRIPT 1 /* EVALSHA: after NOSCRIPT, send it as EVAL */
@@ -279,9 +350,15 @@ static unsigned int user_slot(const redis_store *r, const char *key)
     return r->cluster ? streamy__redis_key_slot(key, strlen(key)) : 0;
 }
 
-/* EVALSHA sha 2 leases limit op now ttl limit policy shadow stream. */
-static void build(rcmd *c, const redis_store *r, char op, const streamy_store_req *req)
+/* EVALSHA sha 2 leases limit op now, then for a decision (`call` not NULL) in
+ * redis.lua's order: acquire and renew: ttl limit policy shadow stream new-id [held-id
+ * [device]]; release: stream [held-id]. Arguments that say nothing are left out from
+ * the end. Draws the new id. */
+static int build(rcmd *c, redis_store *r, char op, const streamy_store_req *req,
+                 const streamy_store_call *call)
 {
+    int rc;
+
     c->op[0] = op;
     c->op[1] = '\0';
     make_key(c->leases, r, req->user, "leases");
@@ -303,15 +380,37 @@ static void build(rcmd *c, const redis_store *r, char op, const streamy_store_re
     c->argv[9] = c->policy;
     c->argv[10] = req->shadow ? "1" : "0";
     c->argv[11] = req->stream ? req->stream : "";
-    c->argc = 12;
+    if (call == NULL) {
+        c->argc = 7;
+    } else {
+        char text[STREAMY_LEASE_ID_LEN + 1];
+        c->held[0] = '\0';
+        if (call->lease_id != NULL && wire_id(c->held, call->lease_id) != 0) {
+            streamy_store_set_error(&r->base, "%s: lease id \"%.40s\" is not a UUID",
+                                    r->where, call->lease_id);
+            return STREAMY_EINVAL;
+        }
+        if (op == OP_RELEASE) {
+            c->argv[7] = c->argv[11];
+            c->argv[8] = c->held;
+            c->argc = call->lease_id != NULL ? 9 : 8;
+        } else {
+            if ((rc = streamy_lease_id_generate(text)) != STREAMY_OK)
+                return rc;
+            if (wire_id(c->id, text) != 0) {
+                streamy_store_set_error(&r->base, "%s: a new lease id is not a UUID",
+                                        r->where);
+                return STREAMY_ESTORE;
+            }
+            c->argv[12] = c->id;
+            c->argv[13] = c->held;
+            c->argv[14] = call->device;
+            c->argc = call->device != NULL ? 15 : call->lease_id != NULL ? 14 : 13;
+        }
+    }
     for (int i = 0; i < c->argc; i++)
         c->len[i] = strlen(c->argv[i]);
-    /* The release script reads the stream as its third argument. */
-    if (op == OP_RELEASE) {
-        c->argv[7] = c->argv[11];
-        c->len[7] = c->len[11];
-        c->argc = 8;
-    }
+    return STREAMY_OK;
 }
 
 static int is_noscript(const redisReply *rep)
@@ -506,72 +605,80 @@ static int int_at(const redisReply *rep, size_t i, long long *v)
     return 0;
 }
 
-/* A decision reply (answer.h) into `out`; returns the answer or an error. */
-static int read_decision(redis_store *r, const redisReply *rep, streamy_decision *out,
-                         const char *what)
-{
-    long long v[ANSWER_EVICTED];
-    const redisReply *ev;
+/* A text of a reply: "" for a field left out. */
+typedef struct text {
+    const char *str;
+    size_t len;
+} text;
 
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != ANSWER_FIELDS)
+/* Text field i of a reply into `out`: a string of a length that fits `max` (`exact`: of
+ * exactly that length, or empty), or "" when the reply ends before it; -1 otherwise. */
+static int text_at(text *out, const redisReply *rep, size_t i, size_t max, int exact)
+{
+    const redisReply *t = i < rep->elements ? rep->element[i] : NULL;
+
+    out->str = "";
+    out->len = 0;
+    if (t == NULL)
+        return 0;
+    if (t->type != REDIS_REPLY_STRING || t->len > max ||
+        (exact && t->len != 0 && t->len != max))
+        return -1;
+    out->str = t->str;
+    out->len = t->len;
+    return 0;
+}
+
+static void copy_text(char *out, const text *t)
+{
+    memcpy(out, t->str, t->len);
+    out[t->len] = '\0';
+}
+
+/* A decision reply (answer.h) into `out`, written only once the whole reply is known to
+ * be well formed; returns the answer or an error. The script leaves out the session
+ * fields from the end that are not set. */
+static int read_answer(redis_store *r, const redisReply *rep, streamy_answer *out,
+                       const char *what)
+{
+    long long v[ANSWER_EVICTED], stale = 0;
+    text ev, id, dev, ev_id, ev_dev;
+    char lease_id[STREAMY_LEASE_ID_LEN + 1], evicted_id[STREAMY_LEASE_ID_LEN + 1];
+    streamy_decision *d = &out->decision;
+
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements <= ANSWER_EVICTED ||
+        rep->elements > ANSWER_FIELDS)
         return streamy__redis_bad_reply(r, what);
     for (size_t i = 0; i < ANSWER_EVICTED; i++)
         if (int_at(rep, i, &v[i]) != 0)
             return streamy__redis_bad_reply(r, what);
-    ev = rep->element[ANSWER_EVICTED];
-    if (ev->type != REDIS_REPLY_STRING || ev->len > STREAMY_ID_MAX ||
+    if ((rep->elements > ANSWER_STALE && int_at(rep, ANSWER_STALE, &stale) != 0) ||
+        text_at(&ev, rep, ANSWER_EVICTED, STREAMY_ID_MAX, 0) != 0 ||
+        text_at(&id, rep, ANSWER_LEASE_ID, WIRE_ID_LEN, 1) != 0 ||
+        text_at(&dev, rep, ANSWER_DEVICE, STREAMY_DEVICE_MAX, 0) != 0 ||
+        text_at(&ev_id, rep, ANSWER_EVICTED_LEASE_ID, WIRE_ID_LEN, 1) != 0 ||
+        text_at(&ev_dev, rep, ANSWER_EVICTED_DEVICE, STREAMY_DEVICE_MAX, 0) != 0 ||
         (v[ANSWER_RC] != STREAMY_OK && v[ANSWER_RC] != STREAMY_LIMIT_REACHED &&
-         v[ANSWER_RC] != STREAMY_NOT_FOUND))
+         v[ANSWER_RC] != STREAMY_NOT_FOUND) ||
+        text_id(lease_id, id.str, id.len) != 0 ||
+        text_id(evicted_id, ev_id.str, ev_id.len) != 0)
         return streamy__redis_bad_reply(r, what);
-    out->created = (int)v[ANSWER_CREATED];
-    out->removed = (int)v[ANSWER_REMOVED];
-    out->shadow_refused = (int)v[ANSWER_SHADOW_REFUSED];
-    out->active = (unsigned int)v[ANSWER_ACTIVE];
-    out->limit = (unsigned int)v[ANSWER_LIMIT];
-    out->expired = (unsigned int)v[ANSWER_EXPIRED];
-    out->since_ms = v[ANSWER_SINCE];
-    out->expires_ms = v[ANSWER_EXPIRES];
-    out->retry_ms = v[ANSWER_RETRY];
-    memcpy(out->evicted, ev->str, ev->len);
-    out->evicted[ev->len] = '\0';
+    d->created = (int)v[ANSWER_CREATED];
+    d->removed = (int)v[ANSWER_REMOVED];
+    d->shadow_refused = (int)v[ANSWER_SHADOW_REFUSED];
+    d->active = (unsigned int)v[ANSWER_ACTIVE];
+    d->limit = (unsigned int)v[ANSWER_LIMIT];
+    d->expired = (unsigned int)v[ANSWER_EXPIRED];
+    d->since_ms = v[ANSWER_SINCE];
+    d->expires_ms = v[ANSWER_EXPIRES];
+    d->retry_ms = v[ANSWER_RETRY];
+    copy_text(d->evicted, &ev);
+    memcpy(out->lease_id, lease_id, sizeof(lease_id));
+    copy_text(out->device, &dev);
+    memcpy(out->evicted_lease_id, evicted_id, sizeof(evicted_id));
+    copy_text(out->evicted_device, &ev_dev);
+    out->stale = stale != 0;
     return (int)v[ANSWER_RC];
-}
-
-static int decide(streamy_store *st, char op, const streamy_store_req *req,
-                  streamy_decision *out, const char *what)
-{
-    redis_store *r = (redis_store *)st;
-    redisReply *rep = NULL;
-    rcmd c;
-    int rc;
-
-    build(&c, r, op, req);
-    pthread_mutex_lock(&r->lock);
-    rc = exec_cmd(r, user_slot(r, c.leases), &c, X_SCRIPT | X_WAIT, &rep, what);
-    pthread_mutex_unlock(&r->lock);
-    if (rc != STREAMY_OK)
-        return rc;
-    rc = read_decision(r, rep, out, what);
-    freeReplyObject(rep);
-    return rc;
-}
-
-static int redis_acquire(streamy_store *st, const streamy_store_req *req,
-                         streamy_decision *out)
-{
-    return decide(st, OP_ACQUIRE, req, out, "subscribe");
-}
-
-static int redis_release(streamy_store *st, const streamy_store_req *req,
-                         streamy_decision *out)
-{
-    return decide(st, OP_RELEASE, req, out, "unsubscribe");
-}
-
-static int redis_renew(streamy_store *st, const streamy_store_req *req,
-                       streamy_decision *out)
-{
-    return decide(st, OP_RENEW, req, out, "renew");
 }
 
 static char op_of(streamy_op_kind kind)
@@ -579,6 +686,36 @@ static char op_of(streamy_op_kind kind)
     return kind == STREAMY_OP_SUBSCRIBE     ? OP_ACQUIRE
            : kind == STREAMY_OP_UNSUBSCRIBE ? OP_RELEASE
                                             : OP_RENEW;
+}
+
+static const char *what_of(streamy_op_kind kind)
+{
+    return kind == STREAMY_OP_SUBSCRIBE     ? "subscribe"
+           : kind == STREAMY_OP_UNSUBSCRIBE ? "unsubscribe"
+                                            : "renew";
+}
+
+/* One decision: one EVALSHA. */
+static int decide_one(redis_store *r, streamy_store_call *call)
+{
+    const char *what = what_of(call->kind);
+    redisReply *rep = NULL;
+    rcmd c;
+    int rc;
+
+    if ((rc = build(&c, r, op_of(call->kind), &call->req, call)) != STREAMY_OK)
+        return rc;
+    pthread_mutex_lock(&r->lock);
+    rc = exec_cmd(r, user_slot(r, c.leases), &c, X_SCRIPT | X_WAIT, &rep, what);
+    pthread_mutex_unlock(&r->lock);
+    if (rc != STREAMY_OK)
+        return rc;
+    rc = read_answer(r, rep, call->out, what);
+    freeReplyObject(rep);
+    if (rc < 0)
+        return rc;
+    call->result = rc;
+    return STREAMY_OK;
 }
 
 /* Whether an answer in a batch means the operation did not run, and is to be sent again
@@ -655,9 +792,9 @@ static int route_batch(redis_store *r, const unsigned int *slot, uint16_t *node,
  * through exec_cmd(), unless a later operation of the same slot did run (the order would
  * change): then the batch fails.
  */
-static int redis_apply(streamy_store *st, streamy_store_op *ops, size_t n)
+static int decide_batch(redis_store *r, streamy_store_call *calls, size_t n)
 {
-    redis_store *r = (redis_store *)st;
+    streamy_store *st = &r->base;
     redisReply **reps = calloc(n, sizeof(*reps));
     rcmd *cmds = malloc(n * sizeof(*cmds));
     uint16_t *node = malloc(n * sizeof(*node));
@@ -676,13 +813,19 @@ static int redis_apply(streamy_store *st, streamy_store_op *ops, size_t n)
                                 r->where, n);
         return STREAMY_ENOMEM;
     }
+    /* Every id is drawn before anything is sent. */
+    for (i = 0; i < n; i++) {
+        if ((rc = build(&cmds[i], r, op_of(calls[i].kind), &calls[i].req, &calls[i])) !=
+            STREAMY_OK) {
+            pthread_mutex_lock(&r->lock);
+            drained = 1;
+            goto out;
+        }
+        slot[i] = user_slot(r, cmds[i].leases);
+    }
     pthread_mutex_lock(&r->lock);
     if (!r->cluster && (rc = streamy__redis_ensure_conn(r, r->nodes[0])) != STREAMY_OK)
         goto out;
-    for (i = 0; i < n; i++) {
-        build(&cmds[i], r, op_of(ops[i].kind), &ops[i].req);
-        slot[i] = user_slot(r, cmds[i].leases);
-    }
     /* Route every operation, and connect to every node, before anything is written:
      * reading the map again uses a connection, which must not hold a half-sent
      * pipeline then; and a batch for a node that cannot be reached (a primary just
@@ -771,7 +914,7 @@ static int redis_apply(streamy_store *st, streamy_store_op *ops, size_t n)
                 r, node[i] == NO_NODE ? r->where : r->nodes[node[i]]->where, reps[i],
                 "batch");
         else
-            rc = ops[i].result = read_decision(r, reps[i], ops[i].out, "batch");
+            rc = calls[i].result = read_answer(r, reps[i], calls[i].out, "batch");
     }
     if (rc > 0)
         rc = STREAMY_OK;
@@ -796,9 +939,18 @@ out:
     return rc;
 }
 
+/* Version 2: every decision, single or batch. */
+static int redis_decide(streamy_store *st, streamy_store_call *calls, size_t n)
+{
+    redis_store *r = (redis_store *)st;
+
+    return n == 1 ? decide_one(r, &calls[0]) : decide_batch(r, calls, n);
+}
+
 typedef struct lease_row {
     const char *stream;
     streamy_lease lease;
+    char id[STREAMY_LEASE_ID_LEN + 1];
 } lease_row;
 
 static int by_since(const void *a, const void *b)
@@ -817,7 +969,8 @@ static int read_call(redis_store *r, char op, const streamy_store_req *req,
     rcmd c;
     int rc;
 
-    build(&c, r, op, req);
+    if ((rc = build(&c, r, op, req, NULL)) != STREAMY_OK)
+        return rc;
     pthread_mutex_lock(&r->lock);
     rc = exec_cmd(r, user_slot(r, c.leases), &c, X_SCRIPT | X_RESEND, rep, what);
     pthread_mutex_unlock(&r->lock);
@@ -835,35 +988,42 @@ static int redis_list(streamy_store *st, const streamy_store_req *req,
 
     if ((rc = read_call(r, OP_LIST, req, &rep, "list")) != STREAMY_OK)
         return rc;
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements % 4 != 0) {
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements % 6 != 0) {
         rc = streamy__redis_bad_reply(r, "list");
         goto out;
     }
-    n = rep->elements / 4;
+    n = rep->elements / 6;
     if (n > 0 && (rows = malloc(n * sizeof(*rows))) == NULL) {
         streamy_store_set_error(st, "%s: cannot allocate the list", r->where);
         rc = STREAMY_ENOMEM;
         goto out;
     }
     for (i = 0; i < n; i++) {
+        text id, dev;
         long long v[3];
-        if (rep->element[4 * i]->type != REDIS_REPLY_STRING ||
-            int_at(rep, 4 * i + 1, &v[0]) || int_at(rep, 4 * i + 2, &v[1]) ||
-            int_at(rep, 4 * i + 3, &v[2])) {
+        if (rep->element[6 * i]->type != REDIS_REPLY_STRING ||
+            int_at(rep, 6 * i + 1, &v[0]) || int_at(rep, 6 * i + 2, &v[1]) ||
+            int_at(rep, 6 * i + 3, &v[2]) ||
+            text_at(&id, rep, 6 * i + 4, WIRE_ID_LEN, 1) != 0 ||
+            text_at(&dev, rep, 6 * i + 5, STREAMY_DEVICE_MAX, 0) != 0 ||
+            text_id(rows[i].id, id.str, id.len) != 0) {
             rc = streamy__redis_bad_reply(r, "list");
             goto out;
         }
-        rows[i].stream = rep->element[4 * i]->str;
+        rows[i].stream = rep->element[6 * i]->str;
         rows[i].lease.stream = rows[i].stream;
         rows[i].lease.since_ms = v[0];
         rows[i].lease.renewed_ms = v[1];
         rows[i].lease.expires_ms = v[2];
+        rows[i].lease.device = dev.str; /* hiredis ends every string with a NUL */
     }
     if (n > 1)
         qsort(rows, n, sizeof(*rows), by_since);
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
+        rows[i].lease.lease_id = rows[i].id; /* the row's own, now it has moved */
         if (cb(&rows[i].lease, payload) != 0)
             break;
+    }
 out:
     free(rows);
     freeReplyObject(rep);
@@ -1510,9 +1670,6 @@ int streamy__store_redis_open(streamy_store **out, const char *uri,
     }
     if ((rc = open_nodes(r)) != STREAMY_OK)
         goto fail;
-    r->base.acquire = redis_acquire;
-    r->base.release = redis_release;
-    r->base.renew = redis_renew;
     r->base.list = redis_list;
     r->base.count = redis_count;
     r->base.set_limit = redis_set_limit;
@@ -1520,7 +1677,7 @@ int streamy__store_redis_open(streamy_store **out, const char *uri,
     r->base.get_limit = redis_get_limit;
     r->base.purge = redis_purge;
     r->base.health = redis_health;
-    r->base.apply = redis_apply;
+    r->base.decide = redis_decide;
     *out = &r->base;
     return STREAMY_OK;
 fail:

@@ -44,13 +44,17 @@ sha=$(cli script load "$("$build/tests/redis/redis_script")")
 first=firststream0000000000000000000000000
 second=secondstream000000000000000000000000
 user='{000000000000000000000000__rand_int__}'
+# The script's arguments as the library sends them (redis.lua's order): a fresh lease id
+# for a subscribe, as the store sends and keeps it (22 base64url characters); no fence,
+# no device (left out). Values as the store writes them: times in hex.
+id=Dw_pYOeISN2LZv2DMWvihQ
 
 # ceil USERS MODE -> decisions/s of the script run as redis-benchmark runs it
 rps() { tr '\r' '\n' | awk '/requests per second/ { for (i = 1; i <= NF; i++) if ($(i+1) == "requests") v = $i } END { print v }'; }
 ceil() {
   u=$1 p=$2 n=$3
   a=$(redis-benchmark -p "$REDIS_PORT" -c 1 -P "$p" -n "$n" -r "$u" -q evalsha "$sha" 2 \
-      "c$u:streamy:$user:leases" "c$u:streamy:$user:limit" a -1 0 3 0 0 "$second" | rps)
+      "c$u:streamy:$user:leases" "c$u:streamy:$user:limit" a -1 0 3 0 0 "$second" "$id" | rps)
   r=$(redis-benchmark -p "$REDIS_PORT" -c 1 -P "$p" -n "$n" -r "$u" -q evalsha "$sha" 2 \
       "c$u:streamy:$user:leases" "c$u:streamy:$user:limit" u -1 "$second" | rps)
   awk -v a="$a" -v r="$r" 'BEGIN { printf "%.0f\n", 2 / (1 / a + 1 / r) }'
@@ -58,7 +62,7 @@ ceil() {
 populate() {
   cli eval "for i = 0, tonumber(ARGV[1]) - 1 do
       redis.call('HSET', ARGV[2] .. 'streamy:{' .. string.format('%036d', i) .. '}:leases',
-                 ARGV[3], ARGV[4]) end return 1" 0 "$1" "c$1:" "$first" "1700000000000:1700000000000:0" >/dev/null
+                 ARGV[3], ARGV[4]) end return 1" 0 "$1" "c$1:" "$first" "18bcfe56800:18bcfe56800:0:$id:" >/dev/null
 }
 
 : >"$tmp/results"

@@ -1,22 +1,22 @@
 /* SPDX-License-Identifier: MIT */
-/* check_redis.c: the Redis store's own promises: URIs, keys, time, expiry, reconnects. */
-#include <hiredis/hiredis.h>
+/* check_redis.c: the Redis store's own promises: URIs, keys, time, expiry, reconnects
+ * (sessions: check_redis_sessions.c). */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "test_util.h"
+#include "check_redis.h"
 
-/* The throwaway server of with_redis.sh. */
-static int port;
+int port;
 static const char *sockpath;
-static char base[128];   /* redis://127.0.0.1:PORT */
-static char prefix[64];  /* unique to each test */
-static redisContext *rc; /* the test's own connection, to look inside */
+char base[128];
+char prefix[64];
+redisContext *rc;
+test_clock clk;
 
-static void setup(void)
+void setup(void)
 {
     const char *p = getenv("REDIS_PORT"), *dir = getenv("REDIS_DIR");
     static char sock[1024];
@@ -33,13 +33,12 @@ static void setup(void)
     ck_assert_msg(rc != NULL && rc->err == 0, "cannot connect to the test server");
 }
 
-static void teardown(void)
+void teardown(void)
 {
     redisFree(rc);
 }
 
-/* Run a command on the test's own connection; the caller frees the reply. */
-static redisReply *cmd(const char *fmt, ...)
+redisReply *cmd(const char *fmt, ...)
 {
     va_list ap;
     redisReply *r;
@@ -51,7 +50,7 @@ static redisReply *cmd(const char *fmt, ...)
     return r;
 }
 
-static long long cmd_int(const char *fmt, ...)
+long long cmd_int(const char *fmt, ...)
 {
     va_list ap;
     redisReply *r;
@@ -83,7 +82,7 @@ static int open_uri(streamy **h, const streamy_options *o, const char *fmt, ...)
     return streamy_open(h, uri, o);
 }
 
-static streamy *open_ok(const streamy_options *o)
+streamy *open_ok(const streamy_options *o)
 {
     streamy *h = NULL;
 
@@ -394,8 +393,6 @@ START_TEST(time_comes_from_the_server)
 }
 END_TEST
 
-static test_clock clk;
-
 START_TEST(injected_clock_wins)
 {
     streamy_options o;
@@ -584,6 +581,7 @@ static Suite *redis_suite(void)
          tcase_add_test(tc, purge_scans_every_page));
     CASE("threads", tcase_add_test(tc, the_limit_holds_under_threads));
 #undef CASE
+    add_session_cases(s);
     return s;
 }
 
