@@ -1,0 +1,774 @@
+/* SPDX-License-Identifier: MIT */
+/* check_pg_sessions.c: the PostgreSQL store's sessions (lease ids, devices, fences, the
+ * caller's limit, in single calls and batches) and the migration of the schemas earlier
+ * releases made, against the server of pg_harness.sh. */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pg_util.h"
+#include "streamy.h"
+#include "test_util.h"
+
+/* Whether `s` is a lease id as Streamy writes it: a lower-case UUID of version 4. */
+static int is_lease_id(const char *s)
+{
+    if (strlen(s) != STREAMY_LEASE_ID_LEN)
+        return 0;
+    for (int i = 0; i < STREAMY_LEASE_ID_LEN; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-'
+                 : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    }
+    return s[14] == '4' && strchr("89ab", s[19]) != NULL;
+}
+
+/* The leases of one user as streamy_list() gives them. */
+#define MAX_LEASES 8
+typedef struct seen {
+    int n;
+    struct {
+        char stream[STREAMY_ID_MAX + 1], id[STREAMY_LEASE_ID_LEN + 1];
+        char device[STREAMY_DEVICE_MAX + 1];
+        int64_t since, renewed, expires;
+    } l[MAX_LEASES];
+} seen;
+
+static int collect(const streamy_lease *lease, void *payload)
+{
+    seen *s = payload;
+
+    ck_assert_int_lt(s->n, MAX_LEASES);
+    snprintf(s->l[s->n].stream, sizeof(s->l[s->n].stream), "%s", lease->stream);
+    snprintf(s->l[s->n].id, sizeof(s->l[s->n].id), "%s", lease->lease_id);
+    snprintf(s->l[s->n].device, sizeof(s->l[s->n].device), "%s", lease->device);
+    s->l[s->n].since = lease->since_ms;
+    s->l[s->n].renewed = lease->renewed_ms;
+    s->l[s->n].expires = lease->expires_ms;
+    s->n++;
+    return 0;
+}
+
+static seen list(streamy *h, const char *user)
+{
+    seen s;
+
+    memset(&s, 0, sizeof(s));
+    ck_assert_rc(streamy_list(h, user, collect, &s), STREAMY_OK);
+    return s;
+}
+
+/* A handle on a schema of the test's own, with a TTL and the clock *now. */
+static streamy *open_clocked(const char *name, int64_t *now, streamy_policy policy)
+{
+    streamy_options o;
+
+    ck_assert_rc(streamy_options_init(&o, STREAMY_OPTIONS_VERSION), STREAMY_OK);
+    o.ttl_ms = 60000;
+    o.clock = fixed_clock;
+    o.clock_payload = now;
+    o.policy = policy;
+    return open_ok(uri("?streamy_schema=%s", schema(name)), &o);
+}
+
+static int call_ex(streamy_answer *a, streamy *h, streamy_op_kind kind, const char *user,
+                   const char *stream, const char *lease_id, const char *device,
+                   int max_streams)
+{
+    streamy_call c = STREAMY_CALL_INIT;
+
+    c.user = user;
+    c.stream = stream;
+    c.lease_id = lease_id;
+    c.device = device;
+    c.max_streams = max_streams;
+    ck_assert_rc(streamy_answer_init(a, STREAMY_CALL_VERSION), STREAMY_OK);
+    switch (kind) {
+    case STREAMY_OP_SUBSCRIBE:
+        return streamy_subscribe_ex(a, h, &c);
+    case STREAMY_OP_RENEW:
+        return streamy_renew_ex(a, h, &c);
+    default:
+        return streamy_unsubscribe_ex(a, h, &c);
+    }
+}
+
+#define NONE STREAMY_MAX_STREAMS_NONE
+
+/* --- sessions ----------------------------------------------------------------------- */
+
+START_TEST(ids_and_devices_of_single_calls)
+{
+    int64_t now = 1000000;
+    streamy *h = open_clocked("ids", &now, STREAMY_POLICY_REJECT);
+    streamy_answer a;
+    char id[STREAMY_LEASE_ID_LEN + 1], text[256];
+    PGconn *c = admin();
+    seen s;
+
+    /* A new lease: a new id, the device stored. */
+    ck_assert_rc(
+        call_ex(&a, h, STREAMY_OP_SUBSCRIBE, "u", "s1", NULL, "Living-room TV", NONE),
+        STREAMY_OK);
+    ck_assert_int_eq(a.decision.created, 1);
+    ck_assert_msg(is_lease_id(a.lease_id), "%s", a.lease_id);
+    ck_assert_str_eq(a.device, "Living-room TV");
+    strcpy(id, a.lease_id);
+    snprintf(text, sizeof(text),
+             "SELECT count(*) FROM \"%s\".leases WHERE lease_id = '%s' AND device = "
+             "'Living-room TV'",
+             schema("ids"), id);
+    ck_assert_int_eq(sql_int(c, text), 1);
+    /* A refresh without a device keeps id and device; with one, replaces the device. */
+    now += 1000;
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_SUBSCRIBE, "u", "s1", NULL, NULL, NONE),
+                 STREAMY_OK);
+    ck_assert_int_eq(a.decision.created, 0);
+    ck_assert_str_eq(a.lease_id, id);
+    ck_assert_str_eq(a.device, "Living-room TV");
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_SUBSCRIBE, "u", "s1", NULL, "Phone", NONE),
+                 STREAMY_OK);
+    ck_assert_str_eq(a.lease_id, id);
+    ck_assert_str_eq(a.device, "Phone");
+    /* A renew keeps them; the plain call answers as before. */
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_RENEW, "u", "s1", NULL, NULL, NONE),
+                 STREAMY_OK);
+    ck_assert_str_eq(a.lease_id, id);
+    ck_assert_str_eq(a.device, "Phone");
+    ck_assert_int_eq(a.decision.since_ms, 1000000);
+    ck_assert_int_eq(a.decision.expires_ms, 1001000 + 60000);
+    /* Without a device, a lease has none; list shows ids and devices. */
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_SUBSCRIBE, "u", "s2", NULL, NULL, NONE),
+                 STREAMY_OK);
+    ck_assert_str_eq(a.device, "");
+    ck_assert_msg(is_lease_id(a.lease_id) && strcmp(a.lease_id, id) != 0, "%s",
+                  a.lease_id);
+    s = list(h, "u");
+    ck_assert_int_eq(s.n, 2);
+    ck_assert_str_eq(s.l[0].stream, "s1");
+    ck_assert_str_eq(s.l[0].id, id);
+    ck_assert_str_eq(s.l[0].device, "Phone");
+    ck_assert_str_eq(s.l[1].id, a.lease_id);
+    ck_assert_str_eq(s.l[1].device, "");
+    /* Unsubscribe names the lease it removed. */
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_UNSUBSCRIBE, "u", "s1", NULL, NULL, NONE),
+                 STREAMY_OK);
+    ck_assert_int_eq(a.decision.removed, 1);
+    ck_assert_str_eq(a.lease_id, id);
+    ck_assert_str_eq(a.device, "Phone");
+    ck_assert_int_eq(a.stale, 0);
+    streamy_close(h);
+    PQfinish(c);
+}
+END_TEST
+
+START_TEST(a_stale_lease_id_ends_nothing)
+{
+    int64_t now = 1000000;
+    streamy *h = open_clocked("fence", &now, STREAMY_POLICY_REJECT);
+    streamy_answer a;
+    char old[STREAMY_LEASE_ID_LEN + 1], cur[STREAMY_LEASE_ID_LEN + 1];
+    const char *other = "6f9619ff-8b86-4011-b42d-00c04fc964ff";
+    unsigned int n;
+
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_SUBSCRIBE, "u", "s", NULL, "tv", NONE),
+                 STREAMY_OK);
+    strcpy(old, a.lease_id);
+    /* Another id: renew is not found, unsubscribe removes nothing; both say stale. */
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_RENEW, "u", "s", other, NULL, NONE),
+                 STREAMY_NOT_FOUND);
+    ck_assert_int_eq(a.stale, 1);
+    ck_assert_uint_eq(a.decision.active, 1);
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_UNSUBSCRIBE, "u", "s", other, NULL, NONE),
+                 STREAMY_OK);
+    ck_assert_int_eq(a.decision.removed, 0);
+    ck_assert_int_eq(a.stale, 1);
+    ck_assert_str_eq(a.lease_id, "");
+    ck_assert_rc(streamy_count(&n, h, "u"), STREAMY_OK);
+    ck_assert_uint_eq(n, 1);
+    /* The id it holds: renewed. */
+    now += 1000;
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_RENEW, "u", "s", old, NULL, NONE), STREAMY_OK);
+    ck_assert_int_eq(a.stale, 0);
+    ck_assert_str_eq(a.lease_id, old);
+    ck_assert_int_eq(a.decision.expires_ms, now + 60000);
+    /* The lease expires and the stream starts again: a new id; the old one is stale. */
+    now += 61000;
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_SUBSCRIBE, "u", "s", NULL, NULL, NONE),
+                 STREAMY_OK);
+    ck_assert_int_eq(a.decision.created, 1);
+    ck_assert_uint_eq(a.decision.expired, 1);
+    ck_assert_str_eq(a.device, "");
+    strcpy(cur, a.lease_id);
+    ck_assert_str_ne(cur, old);
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_RENEW, "u", "s", old, NULL, NONE),
+                 STREAMY_NOT_FOUND);
+    ck_assert_int_eq(a.stale, 1);
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_UNSUBSCRIBE, "u", "s", old, NULL, NONE),
+                 STREAMY_OK);
+    ck_assert_int_eq(a.stale, 1);
+    ck_assert_int_eq(a.decision.removed, 0);
+    /* An expired lease is nobody's: as if no id was given. */
+    now += 61000;
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_RENEW, "u", "s", old, NULL, NONE),
+                 STREAMY_NOT_FOUND);
+    ck_assert_int_eq(a.stale, 0);
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_SUBSCRIBE, "u", "t", NULL, NULL, NONE),
+                 STREAMY_OK);
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_UNSUBSCRIBE, "u", "t", other, NULL, NONE),
+                 STREAMY_OK);
+    ck_assert_int_eq(a.stale, 1);
+    now += 61000;
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_UNSUBSCRIBE, "u", "t", other, NULL, NONE),
+                 STREAMY_OK);
+    ck_assert_int_eq(a.stale, 0);
+    ck_assert_int_eq(a.decision.removed, 0);
+    ck_assert_uint_eq(a.decision.expired, 1);
+    ck_assert_str_eq(a.lease_id, "");
+    /* The id it holds, in any case: removed, and named. */
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_SUBSCRIBE, "u", "v", NULL, "tv", NONE),
+                 STREAMY_OK);
+    strcpy(cur, a.lease_id);
+    for (char *p = cur; *p; p++)
+        *p = (char)(*p >= 'a' && *p <= 'f' ? *p - 'a' + 'A' : *p);
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_UNSUBSCRIBE, "u", "v", cur, NULL, NONE),
+                 STREAMY_OK);
+    ck_assert_int_eq(a.decision.removed, 1);
+    ck_assert_int_eq(a.stale, 0);
+    ck_assert_str_eq(a.device, "tv");
+    /* A second unsubscribe with that id finds nothing, and nothing stale. */
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_UNSUBSCRIBE, "u", "v", cur, NULL, NONE),
+                 STREAMY_OK);
+    ck_assert_int_eq(a.decision.removed, 0);
+    ck_assert_int_eq(a.stale, 0);
+    streamy_close(h);
+}
+END_TEST
+
+START_TEST(an_eviction_names_the_evicted_lease)
+{
+    int64_t now = 1000000;
+    streamy *h = open_clocked("evict", &now, STREAMY_POLICY_EVICT_OLDEST);
+    streamy_answer a;
+    char first[STREAMY_LEASE_ID_LEN + 1];
+
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_SUBSCRIBE, "u", "s1", NULL, "Kitchen", 2),
+                 STREAMY_OK);
+    strcpy(first, a.lease_id);
+    now++;
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_SUBSCRIBE, "u", "s2", NULL, NULL, 2),
+                 STREAMY_OK);
+    ck_assert_str_eq(a.evicted_lease_id, "");
+    now++;
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_SUBSCRIBE, "u", "s3", NULL, "Phone", 2),
+                 STREAMY_OK);
+    ck_assert_uint_eq(a.decision.limit, 2);
+    ck_assert_str_eq(a.decision.evicted, "s1");
+    ck_assert_str_eq(a.evicted_lease_id, first);
+    ck_assert_str_eq(a.evicted_device, "Kitchen");
+    ck_assert_str_eq(a.device, "Phone");
+    ck_assert_str_ne(a.lease_id, first);
+    streamy_close(h);
+}
+END_TEST
+
+START_TEST(the_callers_limit_applies_and_a_stored_one_wins)
+{
+    int64_t now = 1000000;
+    streamy *h = open_clocked("maxs", &now, STREAMY_POLICY_REJECT);
+    streamy_answer a;
+    PGconn *c = admin();
+    char text[256];
+
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_SUBSCRIBE, "u", "s1", NULL, NULL, 1),
+                 STREAMY_OK);
+    ck_assert_uint_eq(a.decision.limit, 1);
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_SUBSCRIBE, "u", "s2", NULL, NULL, 1),
+                 STREAMY_LIMIT_REACHED);
+    ck_assert_uint_eq(a.decision.limit, 1);
+    ck_assert_str_eq(a.lease_id, "");
+    /* The default (3) without one; the caller's limit is stored nowhere. */
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_SUBSCRIBE, "u", "s2", NULL, NULL, NONE),
+                 STREAMY_OK);
+    ck_assert_uint_eq(a.decision.limit, 3);
+    snprintf(text, sizeof(text),
+             "SELECT count(*) FROM \"%s\".users WHERE max_streams IS NOT NULL",
+             schema("maxs"));
+    ck_assert_int_eq(sql_int(c, text), 0);
+    /* A stored limit wins over the caller's. */
+    ck_assert_rc(streamy_set_limit(h, "u", 5), STREAMY_OK);
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_SUBSCRIBE, "u", "s3", NULL, NULL, 1),
+                 STREAMY_OK);
+    ck_assert_uint_eq(a.decision.limit, 5);
+    ck_assert_rc(streamy_set_limit(h, "u", 0), STREAMY_OK);
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_SUBSCRIBE, "u", "s4", NULL, NULL, 100),
+                 STREAMY_LIMIT_REACHED);
+    ck_assert_uint_eq(a.decision.limit, 0);
+    streamy_close(h);
+    PQfinish(c);
+}
+END_TEST
+
+/* A batch decides as the single calls do: its own limit for each operation, devices
+ * (any text: quotes, backslashes, braces and commas too), fences, ids. */
+START_TEST(a_batch_decides_sessions_as_single_calls_do)
+{
+    static const char *const devices[] = {"Tom's \"TV\", {den}\\", "NULL",
+                                          "Ph\xc3\xb6ne"};
+    int64_t now = 1000000;
+    streamy *h = open_clocked("batch", &now, STREAMY_POLICY_REJECT);
+    streamy_call calls[8];
+    streamy_answer ans[8];
+    streamy_batch_op ops[8];
+    const char *other = "6f9619ff-8b86-4011-b42d-00c04fc964ff";
+    char ids[3][STREAMY_LEASE_ID_LEN + 1];
+    seen s;
+
+    for (int i = 0; i < 8; i++) {
+        static const streamy_call blank = STREAMY_CALL_INIT;
+        calls[i] = blank;
+        calls[i].user = "u";
+        ck_assert_rc(streamy_answer_init(&ans[i], STREAMY_CALL_VERSION), STREAMY_OK);
+        ops[i].call = &calls[i];
+        ops[i].answer = &ans[i];
+        ops[i].kind = STREAMY_OP_SUBSCRIBE;
+    }
+    /* Three subscribes with devices and a limit of 3, one more with a limit of 3
+     * (refused), one with a limit of 4 (allowed). */
+    for (int i = 0; i < 5; i++) {
+        static const char *const streams[] = {"a", "b", "c", "d", "e"};
+        calls[i].stream = streams[i];
+        calls[i].device = i < 3 ? devices[i] : NULL;
+        calls[i].max_streams = i < 4 ? 3 : 4;
+    }
+    ck_assert_rc(streamy_apply_ex(h, ops, 5), STREAMY_OK);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(ops[i].result, STREAMY_OK);
+        ck_assert_msg(is_lease_id(ans[i].lease_id), "%s", ans[i].lease_id);
+        ck_assert_str_eq(ans[i].device, devices[i]);
+        strcpy(ids[i], ans[i].lease_id);
+    }
+    ck_assert_str_ne(ids[0], ids[1]);
+    ck_assert_str_ne(ids[1], ids[2]);
+    ck_assert_int_eq(ops[3].result, STREAMY_LIMIT_REACHED);
+    ck_assert_uint_eq(ans[3].decision.limit, 3);
+    ck_assert_str_eq(ans[3].lease_id, "");
+    ck_assert_int_eq(ops[4].result, STREAMY_OK);
+    ck_assert_uint_eq(ans[4].decision.limit, 4);
+    ck_assert_uint_eq(ans[4].decision.active, 4);
+    s = list(h, "u");
+    ck_assert_int_eq(s.n, 4);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_str_eq(s.l[i].id, ids[i]);
+        ck_assert_str_eq(s.l[i].device, devices[i]);
+    }
+    /* Fenced renews and unsubscribes, a refresh with a new device. */
+    for (int i = 0; i < 8; i++) {
+        static const streamy_call blank = STREAMY_CALL_INIT;
+        calls[i] = blank;
+        calls[i].user = "u";
+        ck_assert_rc(streamy_answer_init(&ans[i], STREAMY_CALL_VERSION), STREAMY_OK);
+    }
+    now += 1000;
+    ops[0].kind = STREAMY_OP_RENEW, calls[0].stream = "a", calls[0].lease_id = ids[0];
+    ops[1].kind = STREAMY_OP_RENEW, calls[1].stream = "b", calls[1].lease_id = other;
+    ops[2].kind = STREAMY_OP_UNSUBSCRIBE, calls[2].stream = "b",
+    calls[2].lease_id = other;
+    ops[3].kind = STREAMY_OP_UNSUBSCRIBE, calls[3].stream = "c",
+    calls[3].lease_id = ids[2];
+    ops[4].kind = STREAMY_OP_SUBSCRIBE, calls[4].stream = "a", calls[4].device = "Den";
+    ops[5].kind = STREAMY_OP_RENEW, calls[5].stream = "a";
+    ops[6].kind = STREAMY_OP_UNSUBSCRIBE, calls[6].stream = "zz",
+    calls[6].lease_id = other;
+    ops[7].kind = STREAMY_OP_RENEW, calls[7].stream = "c", calls[7].lease_id = ids[2];
+    ck_assert_rc(streamy_apply_ex(h, ops, 8), STREAMY_OK);
+    ck_assert_int_eq(ops[0].result, STREAMY_OK);
+    ck_assert_str_eq(ans[0].lease_id, ids[0]);
+    ck_assert_int_eq(ans[0].decision.expires_ms, now + 60000);
+    ck_assert_int_eq(ops[1].result, STREAMY_NOT_FOUND);
+    ck_assert_int_eq(ans[1].stale, 1);
+    ck_assert_int_eq(ops[2].result, STREAMY_OK);
+    ck_assert_int_eq(ans[2].stale, 1);
+    ck_assert_int_eq(ans[2].decision.removed, 0);
+    ck_assert_int_eq(ops[3].result, STREAMY_OK);
+    ck_assert_int_eq(ans[3].decision.removed, 1);
+    ck_assert_str_eq(ans[3].lease_id, ids[2]);
+    ck_assert_str_eq(ans[3].device, devices[2]);
+    ck_assert_int_eq(ops[4].result, STREAMY_OK);
+    ck_assert_int_eq(ans[4].decision.created, 0);
+    ck_assert_str_eq(ans[4].lease_id, ids[0]);
+    ck_assert_str_eq(ans[4].device, "Den");
+    ck_assert_int_eq(ops[5].result, STREAMY_OK);
+    ck_assert_str_eq(ans[5].device, "Den");
+    ck_assert_int_eq(ops[6].result, STREAMY_OK);
+    ck_assert_int_eq(ans[6].stale, 0);
+    ck_assert_int_eq(ans[6].decision.removed, 0);
+    ck_assert_int_eq(ops[7].result, STREAMY_NOT_FOUND);
+    ck_assert_int_eq(ans[7].stale, 0);
+    s = list(h, "u");
+    ck_assert_int_eq(s.n, 3);
+    ck_assert_str_eq(s.l[1].id, ids[1]);
+    ck_assert_str_eq(s.l[1].device, devices[1]);
+    streamy_close(h);
+}
+END_TEST
+
+/* --- migration ---------------------------------------------------------------------- */
+
+/* schema_v1.sql, embedded by tests/pg/CMakeLists.txt. */
+extern const char *const check_pg_schema_v1;
+
+/* The OUT (or TABLE) parameters of function `fn` of this test's schema "v1", in order. */
+static char *out_params(PGconn *c, const char *fn)
+{
+    static char buf[256];
+    char text[512];
+    PGresult *r;
+
+    snprintf(
+        text, sizeof(text),
+        "SELECT string_agg(n, ',' ORDER BY k) FROM pg_proc p, unnest(p.proargnames, "
+        "p.proargmodes) WITH ORDINALITY a(n, m, k) WHERE p.oid = '\"%s\".%s'::regproc "
+        "AND m IN ('o', 't')",
+        schema("v1"), fn);
+    r = sql(c, text);
+    snprintf(buf, sizeof(buf), "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return buf;
+}
+
+START_TEST(version_1_schema_is_migrated)
+{
+    static const char *const v1_calls[] = {
+        "'alice', 'a1', 1000, 0", "'alice', 'a2', 2000, 0", "'bob', 'b1', 1000, 4000",
+        "'carol', 'c1', 3000, 100000"};
+    static const char *const fns[] = {"acquire", "renew", "apply"};
+    int64_t now = 10000;
+    streamy_options o;
+    streamy_decision d;
+    streamy_op ops[3] = {{STREAMY_OP_UNSUBSCRIBE, "alice", "a2", -1, {0}},
+                         {STREAMY_OP_RENEW, "carol", "c1", -1, {0}},
+                         {STREAMY_OP_SUBSCRIBE, "dave", "d1", -1, {0}}};
+    PGconn *c = admin();
+    char q[96], version[256], text[512];
+    char *ddl = malloc(strlen(check_pg_schema_v1) * 2 + 1), *w = ddl;
+    streamy *h, *evict, *shadow;
+    unsigned int n;
+
+    /* Version 1, as the release before made it, with leases its functions decided. */
+    ck_assert_ptr_nonnull(ddl);
+    for (const char *p = check_pg_schema_v1; *p; p++)
+        if (strncmp(p, "@S@", 3) == 0)
+            w += sprintf(w, "\"%s\"", schema("v1")), p += 2;
+        else
+            *w++ = *p;
+    *w = '\0';
+    PQclear(sql(c, ddl));
+    free(ddl);
+    for (size_t i = 0; i < sizeof(v1_calls) / sizeof(v1_calls[0]); i++) {
+        snprintf(text, sizeof(text), "SELECT * FROM \"%s\".acquire(%s, 3, 0, false)",
+                 schema("v1"), v1_calls[i]);
+        PQclear(sql(c, text));
+    }
+    snprintf(text, sizeof(text),
+             "UPDATE \"%s\".users SET max_streams = 2 WHERE user_id = 'alice'",
+             schema("v1"));
+    PQclear(sql(c, text));
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_str_eq(out_params(c, fns[i]), "rc,created,removed,active,lim,since,"
+                                                "expires,retry,expired,evicted,"
+                                                "shadow_refused");
+
+    /* Opened by this libstreamy: migrated once, in answer.h's order. */
+    ck_assert_rc(streamy_options_init(&o, STREAMY_OPTIONS_VERSION), STREAMY_OK);
+    o.ttl_ms = 60000;
+    o.clock = fixed_clock;
+    o.clock_payload = &now;
+    snprintf(q, sizeof(q), "?streamy_schema=%s", schema("v1"));
+    h = open_ok(uri("%s", q), &o);
+    o.policy = STREAMY_POLICY_EVICT_OLDEST;
+    evict = open_ok(uri("%s", q), &o);
+    o.policy = STREAMY_POLICY_REJECT;
+    o.shadow = 1;
+    shadow = open_ok(uri("%s", q), &o);
+    snprintf(version, sizeof(version),
+             "SELECT max(version) * 10 + count(*) FROM \"%s\".schema_version",
+             schema("v1"));
+    ck_assert_int_eq(sql_int(c, version), 31);
+    /* Every lease got an id of its own. */
+    snprintf(text, sizeof(text),
+             "SELECT count(DISTINCT lease_id) * 10 + count(*) FROM \"%s\".leases",
+             schema("v1"));
+    ck_assert_int_eq(sql_int(c, text), 44);
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_str_eq(out_params(c, fns[i]),
+                         "rc,created,removed,shadow_refused,active,"
+                         "lim,expired,since,expires,retry,evicted,lease,label,"
+                         "evicted_lease,evicted_label,stale");
+
+    /* The leases and the limit survived; every field of the answers is in its place. */
+    ck_assert_rc(streamy_count(&n, h, "alice"), STREAMY_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_rc(streamy_subscribe(&d, h, "alice", "a3"), STREAMY_LIMIT_REACHED);
+    ck_assert_uint_eq(d.active, 2);
+    ck_assert_uint_eq(d.limit, 2);
+    ck_assert_rc(streamy_renew(&d, h, "alice", "a2"), STREAMY_OK);
+    ck_assert_int_eq(d.since_ms, 2000);
+    ck_assert_int_eq(d.expires_ms, 70000);
+    ck_assert_rc(streamy_subscribe(&d, h, "bob", "b2"), STREAMY_OK);
+    ck_assert_int_eq(d.created, 1);
+    ck_assert_uint_eq(d.expired, 1);
+    ck_assert_uint_eq(d.active, 1);
+    ck_assert_uint_eq(d.limit, 3);
+    ck_assert_int_eq(d.since_ms, 10000);
+    ck_assert_rc(streamy_renew(&d, h, "dave", "d0"), STREAMY_NOT_FOUND);
+    ck_assert_rc(streamy_subscribe(&d, evict, "alice", "a4"), STREAMY_OK);
+    ck_assert_str_eq(d.evicted, "a1");
+    ck_assert_uint_eq(d.active, 2);
+    ck_assert_rc(streamy_subscribe(&d, shadow, "alice", "a5"), STREAMY_OK);
+    ck_assert_int_eq(d.shadow_refused, 1);
+    ck_assert_uint_eq(d.active, 3);
+    ck_assert_rc(streamy_apply(h, ops, 3), STREAMY_OK);
+    ck_assert_int_eq(ops[0].decision.removed, 1);
+    ck_assert_int_eq(ops[1].decision.since_ms, 3000);
+    ck_assert_int_eq(ops[1].decision.expires_ms, 70000);
+    ck_assert_int_eq(ops[2].decision.created, 1);
+    streamy_close(h);
+    streamy_close(evict);
+    streamy_close(shadow);
+    ck_assert_int_eq(sql_int(c, version), 31);
+    PQfinish(c);
+}
+END_TEST
+
+/* fixture-0.2.0.sql, embedded by tests/pg/CMakeLists.txt: `pg_dump --inserts -n streamy`
+ * of a database release 0.2.0 made (schema version 2). */
+extern const char *const check_pg_fixture_0_2_0;
+
+/* The fixture's leases, as 0.2.0 wrote them. */
+static const struct {
+    const char *user, *stream;
+    long long since, renewed, expires;
+} fixture[] = {
+    {"alice", "living-room-tv", 1796408677705, 1796408677705, 0},
+    {"alice", "phone", 1796408677725, 1796408677725, 0},
+    {"alice", "laptop", 1796408677749, 1796408677749, 0},
+    {"bob", "tablet", 1796408677772, 1796408677772, 0},
+    {"6f9619ff-8b86-d011-b42d-00c04fc964ff", "0b5c2a1e-0000-4000-8000-000000000001",
+     1796408677793, 1796408677793, 0},
+    {"dave", "expiring", 1796408677832, 1796408677832, 1796412277832},
+};
+#define FIXTURE_LEASES (sizeof(fixture) / sizeof(fixture[0]))
+/* An instant when every fixture lease is unexpired. */
+#define FIXTURE_NOW 1796408678000LL
+
+/* A database of the test's own holding the fixture as pg_dump wrote it (its schema
+ * "streamy", the default); its URI in uri_buf. The dump is run as it is, without the
+ * psql meta-commands (\restrict) of newer pg_dump. */
+static const char *restore_fixture(PGconn *c)
+{
+    char text[128], *dump, *w;
+    const char *p = check_pg_fixture_0_2_0;
+    PGconn *f;
+
+    snprintf(text, sizeof(text), "CREATE DATABASE fixture_%ld", (long)getpid());
+    PQclear(sql(c, text));
+    ck_assert_ptr_nonnull(dump = w = malloc(strlen(p) + 1));
+    while (*p) {
+        size_t n = strcspn(p, "\n");
+        if (*p != '\\') {
+            memcpy(w, p, n);
+            w += n;
+            *w++ = '\n';
+        }
+        p += n + (p[n] == '\n');
+    }
+    *w = '\0';
+    snprintf(uri_buf, sizeof(uri_buf), "%s", base_uri);
+    snprintf(strrchr(uri_buf, '/') + 1, 64, "fixture_%ld", (long)getpid());
+    f = PQconnectdb(uri_buf);
+    ck_assert_msg(PQstatus(f) == CONNECTION_OK, "%s", PQerrorMessage(f));
+    PQclear(sql(f, dump));
+    PQfinish(f);
+    free(dump);
+    return uri_buf;
+}
+
+static void fixture_ids(streamy *h, char ids[][STREAMY_LEASE_ID_LEN + 1])
+{
+    for (size_t i = 0; i < FIXTURE_LEASES; i++) {
+        seen s = list(h, fixture[i].user);
+        int found = 0;
+        for (int k = 0; k < s.n; k++) {
+            if (strcmp(s.l[k].stream, fixture[i].stream) != 0)
+                continue;
+            found = 1;
+            ck_assert_int_eq(s.l[k].since, fixture[i].since);
+            ck_assert_int_eq(s.l[k].renewed, fixture[i].renewed);
+            ck_assert_int_eq(s.l[k].expires, fixture[i].expires);
+            ck_assert_str_eq(s.l[k].device, "");
+            ck_assert_msg(is_lease_id(s.l[k].id), "%s/%s: %s", fixture[i].user,
+                          fixture[i].stream, s.l[k].id);
+            strcpy(ids[i], s.l[k].id);
+        }
+        ck_assert_msg(found, "%s/%s is gone", fixture[i].user, fixture[i].stream);
+    }
+}
+
+START_TEST(release_0_2_0_database_is_migrated)
+{
+    int64_t now = FIXTURE_NOW;
+    char ids[FIXTURE_LEASES][STREAMY_LEASE_ID_LEN + 1], again[FIXTURE_LEASES][37];
+    char u[1024];
+    streamy_options o;
+    streamy_answer a;
+    PGconn *c = admin(), *f;
+    unsigned int limit, n;
+    int over;
+    streamy *h;
+
+    snprintf(u, sizeof(u), "%s", restore_fixture(c));
+    ck_assert_rc(streamy_options_init(&o, STREAMY_OPTIONS_VERSION), STREAMY_OK);
+    o.ttl_ms = 60000;
+    o.clock = fixed_clock;
+    o.clock_payload = &now;
+    h = open_ok(u, &o);
+    f = PQconnectdb(u);
+    ck_assert_int_eq(PQstatus(f), CONNECTION_OK);
+    ck_assert_int_eq(
+        sql_int(f, "SELECT max(version) * 10 + count(*) FROM streamy.schema_version"),
+        31);
+    /* Every lease, its times, an id of its own. */
+    ck_assert_int_eq(sql_int(f, "SELECT count(*) * 100 + count(DISTINCT lease_id) * 10 + "
+                                "count(device) FROM streamy.leases"),
+                     660);
+    fixture_ids(h, ids);
+    for (size_t i = 0; i < FIXTURE_LEASES; i++)
+        for (size_t k = 0; k < i; k++)
+            ck_assert_str_ne(ids[i], ids[k]);
+    ck_assert_rc(streamy_get_limit(&limit, &over, h, "carol"), STREAMY_OK);
+    ck_assert_int_eq(over, 1);
+    ck_assert_uint_eq(limit, 5);
+    ck_assert_rc(streamy_count(&n, h, "alice"), STREAMY_OK);
+    ck_assert_uint_eq(n, 3);
+    /* Opened again: the same ids; migrated once. */
+    streamy_close(h);
+    h = open_ok(u, &o);
+    fixture_ids(h, again);
+    for (size_t i = 0; i < FIXTURE_LEASES; i++)
+        ck_assert_str_eq(again[i], ids[i]);
+    ck_assert_int_eq(
+        sql_int(f, "SELECT max(version) * 10 + count(*) FROM streamy.schema_version"),
+        31);
+    /* A fenced renew: the listed id holds the lease, another one does not. */
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_RENEW, "alice", "phone", ids[1], NULL, NONE),
+                 STREAMY_OK);
+    ck_assert_str_eq(a.lease_id, ids[1]);
+    ck_assert_int_eq(a.decision.since_ms, fixture[1].since);
+    ck_assert_int_eq(a.decision.expires_ms, FIXTURE_NOW + 60000);
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_RENEW, "alice", "phone", ids[0], NULL, NONE),
+                 STREAMY_NOT_FOUND);
+    ck_assert_int_eq(a.stale, 1);
+    ck_assert_rc(call_ex(&a, h, STREAMY_OP_RENEW, "bob", "tablet", ids[3], NULL, NONE),
+                 STREAMY_OK);
+    /* The lease 0.2.0 gave an hour: expired past it. */
+    now = fixture[5].expires;
+    ck_assert_rc(streamy_count(&n, h, "dave"), STREAMY_OK);
+    ck_assert_uint_eq(n, 0);
+    streamy_close(h);
+    PQfinish(f);
+    PQfinish(c);
+}
+END_TEST
+
+/* Processes opening the old database together: one migrates, all go on, and all see the
+ * same ids. */
+START_TEST(release_0_2_0_database_is_migrated_once_by_many)
+{
+    enum { N = 6 };
+    int go[2], out[2];
+    pid_t pids[N];
+    PGconn *c = admin();
+    char u[1024], first[STREAMY_LEASE_ID_LEN + 1] = "";
+
+    snprintf(u, sizeof(u), "%s", restore_fixture(c));
+    ck_assert_int_eq(pipe(go), 0);
+    ck_assert_int_eq(pipe(out), 0);
+    for (int i = 0; i < N; i++) {
+        pids[i] = fork();
+        ck_assert_int_ge(pids[i], 0);
+        if (pids[i] == 0) {
+            int64_t now = FIXTURE_NOW;
+            streamy_options o;
+            char b;
+            streamy *h;
+            seen s;
+
+            close(go[1]);
+            close(out[0]);
+            if (read(go[0], &b, 1) != 0)
+                test_child_exit(3);
+            streamy_options_init(&o, STREAMY_OPTIONS_VERSION);
+            o.clock = fixed_clock;
+            o.clock_payload = &now;
+            if (streamy_open(&h, u, &o) != STREAMY_OK) {
+                fprintf(stderr, "child %d: %s\n", i, streamy_errmsg(NULL));
+                test_child_exit(1);
+            }
+            memset(&s, 0, sizeof(s));
+            if (streamy_list(h, "bob", collect, &s) != STREAMY_OK || s.n != 1 ||
+                write(out[1], s.l[0].id, STREAMY_LEASE_ID_LEN) != STREAMY_LEASE_ID_LEN)
+                test_child_exit(2);
+            streamy_close(h);
+            test_child_exit(0);
+        }
+    }
+    close(go[0]);
+    close(out[1]);
+    close(go[1]);
+    for (int i = 0; i < N; i++) {
+        char id[STREAMY_LEASE_ID_LEN + 1] = "";
+        ck_assert_int_eq(read(out[0], id, STREAMY_LEASE_ID_LEN), STREAMY_LEASE_ID_LEN);
+        ck_assert_msg(is_lease_id(id), "%s", id);
+        if (i == 0)
+            strcpy(first, id);
+        ck_assert_str_eq(id, first);
+    }
+    for (int i = 0; i < N; i++) {
+        int status;
+        ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "child %d: status %d", i, status);
+    }
+    close(out[0]);
+    PQfinish(c);
+}
+END_TEST
+
+static Suite *sessions_suite(void)
+{
+    Suite *s = suite_create("postgresql sessions");
+    TCase *tc = test_add_case(s, "sessions", NULL, NULL, test_timeout_scale(30));
+
+    tcase_add_test(tc, ids_and_devices_of_single_calls);
+    tcase_add_test(tc, a_stale_lease_id_ends_nothing);
+    tcase_add_test(tc, an_eviction_names_the_evicted_lease);
+    tcase_add_test(tc, the_callers_limit_applies_and_a_stored_one_wins);
+    tcase_add_test(tc, a_batch_decides_sessions_as_single_calls_do);
+    tc = test_add_case(s, "migration", NULL, NULL, test_timeout_scale(30));
+    tcase_add_test(tc, version_1_schema_is_migrated);
+    tcase_add_test(tc, release_0_2_0_database_is_migrated);
+    tcase_add_test(tc, release_0_2_0_database_is_migrated_once_by_many);
+    return s;
+}
+
+int main(void)
+{
+    if (pg_util_init("check_pg_sessions") != 0)
+        return 2;
+    return test_run_suite(sessions_suite());
+}
