@@ -174,7 +174,8 @@ static void expand(streamy__buf *b, const char *t, size_t len, size_t indent,
 
         if (t[i] == '@')
             while (i + 1 + n < len &&
-                   ((name[n] >= 'A' && name[n] <= 'Z') || name[n] == '_'))
+                   ((name[n] >= 'A' && name[n] <= 'Z') || name[n] == '_' ||
+                    (n > 0 && name[n] >= '0' && name[n] <= '9')))
                 n++;
         if (n == 0 || i + 1 + n == len || name[n] != '@') {
             streamy__buf_put(b, t + i, 1);

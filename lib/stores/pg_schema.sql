@@ -159,6 +159,41 @@ BEGIN
   END LOOP;
 END $$;
 
+-- Version 2's decision functions, for the libstreamy of release 0.2 that may still run
+-- while its fleet is upgraded: they decide with the functions above, a lease they create
+-- gets a random id, and they answer without the session fields. (Version 2's unsubscribe,
+-- list and count are plain statements that still fit.)
+CREATE FUNCTION @S@.acquire(p_user text, p_stream text, p_now bigint, p_ttl bigint,
+    p_limit integer, p_policy integer, p_shadow boolean,
+    @ANSWER_2@)
+LANGUAGE sql AS $$
+  SELECT @ANSWER_2_OF_A@
+    FROM @S@.acquire(p_user, p_stream, p_now, p_ttl, p_limit, p_policy, p_shadow,
+                     @RANDOM_UUID@, NULL) a
+$$;
+
+CREATE FUNCTION @S@.renew(p_user text, p_stream text, p_now bigint, p_ttl bigint,
+    p_limit integer,
+    @ANSWER_2@)
+LANGUAGE sql AS $$
+  SELECT @ANSWER_2_OF_A@
+    FROM @S@.renew(p_user, p_stream, p_now, p_ttl, p_limit, NULL) a
+$$;
+
+CREATE FUNCTION @S@.apply(p_kinds integer[], p_users text[], p_streams text[],
+    p_now bigint, p_ttl bigint, p_limit integer, p_policy integer, p_shadow boolean,
+    @ANSWER_2@)
+RETURNS SETOF record
+LANGUAGE sql AS $$
+  SELECT @ANSWER_2_OF_A@
+    FROM @S@.apply(p_kinds, p_users, p_streams, p_now, p_ttl,
+                   array_fill(p_limit, ARRAY[cardinality(p_kinds)]), p_policy, p_shadow,
+                   ARRAY(SELECT @RANDOM_UUID@
+                           FROM generate_series(1, cardinality(p_kinds))),
+                   array_fill(NULL::uuid, ARRAY[cardinality(p_kinds)]),
+                   array_fill(NULL::text, ARRAY[cardinality(p_kinds)])) a
+$$;
+
 -- Purge in one statement-transaction; the users rows of users left with nothing go too,
 -- one user a statement, and only rows no decision holds right now (SKIP LOCKED: purge
 -- never waits for a decision while holding deleted leases that the decision might wait
@@ -184,11 +219,19 @@ END $$;
 -- A decision's answer, in the order of lib/stores/answer.h: the result (RC_*), then
 -- streamy_decision's fields, then the session's (streamy_answer's): the lease's id and
 -- label, the evicted lease's, and whether the caller's lease id was stale.
-OUT rc integer, OUT created boolean, OUT removed boolean, OUT shadow_refused boolean,
-OUT active integer, OUT lim integer, OUT expired integer,
-OUT since bigint, OUT expires bigint, OUT retry bigint, OUT evicted text,
+@ANSWER_2@,
 OUT lease uuid, OUT label text, OUT evicted_lease uuid, OUT evicted_label text,
 OUT stale boolean
+
+--@ ANSWER_2
+-- The answer of schema version 2: the result and streamy_decision's fields.
+OUT rc integer, OUT created boolean, OUT removed boolean, OUT shadow_refused boolean,
+OUT active integer, OUT lim integer, OUT expired integer,
+OUT since bigint, OUT expires bigint, OUT retry bigint, OUT evicted text
+
+--@ ANSWER_2_OF_A
+a.rc, a.created, a.removed, a.shadow_refused, a.active, a.lim, a.expired, a.since,
+a.expires, a.retry, a.evicted
 
 --@ CONSTANTS
 -- The values of include/streamy.h: results (rc), policies (p_policy) and the operations

@@ -422,19 +422,20 @@ END_TEST
 /* schema_v1.sql, embedded by tests/pg/CMakeLists.txt. */
 extern const char *const check_pg_schema_v1;
 
-/* The OUT (or TABLE) parameters of function `fn` of this test's schema "v1", in order. */
+/* The OUT (or TABLE) parameters of function `fn` (with its argument types) of this
+ * test's schema "v1", in order. */
 static char *out_params(PGconn *c, const char *fn)
 {
     static char buf[256];
     char text[512];
     PGresult *r;
 
-    snprintf(
-        text, sizeof(text),
-        "SELECT string_agg(n, ',' ORDER BY k) FROM pg_proc p, unnest(p.proargnames, "
-        "p.proargmodes) WITH ORDINALITY a(n, m, k) WHERE p.oid = '\"%s\".%s'::regproc "
-        "AND m IN ('o', 't')",
-        schema("v1"), fn);
+    snprintf(text, sizeof(text),
+             "SELECT string_agg(n, ',' ORDER BY k) FROM pg_proc p, unnest(p.proargnames, "
+             "p.proargmodes) WITH ORDINALITY a(n, m, k) WHERE p.oid = "
+             "'\"%s\".%s'::regprocedure "
+             "AND m IN ('o', 't')",
+             schema("v1"), fn);
     r = sql(c, text);
     snprintf(buf, sizeof(buf), "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
@@ -446,7 +447,16 @@ START_TEST(version_1_schema_is_migrated)
     static const char *const v1_calls[] = {
         "'alice', 'a1', 1000, 0", "'alice', 'a2', 2000, 0", "'bob', 'b1', 1000, 4000",
         "'carol', 'c1', 3000, 100000"};
-    static const char *const fns[] = {"acquire", "renew", "apply"};
+    /* Versions 1 and 2's functions, and version 3's. */
+    static const char *const fns[] = {
+        "acquire(text,text,bigint,bigint,integer,integer,boolean)",
+        "renew(text,text,bigint,bigint,integer)",
+        "apply(integer[],text[],text[],bigint,bigint,integer,integer,boolean)"};
+    static const char *const fns3[] = {
+        "acquire(text,text,bigint,bigint,integer,integer,boolean,uuid,text)",
+        "renew(text,text,bigint,bigint,integer,uuid)",
+        "apply(integer[],text[],text[],bigint,bigint,integer[],integer,boolean,uuid[],"
+        "uuid[],text[])"};
     int64_t now = 10000;
     streamy_options o;
     streamy_decision d;
@@ -504,11 +514,16 @@ START_TEST(version_1_schema_is_migrated)
              "SELECT count(DISTINCT lease_id) * 10 + count(*) FROM \"%s\".leases",
              schema("v1"));
     ck_assert_int_eq(sql_int(c, text), 44);
-    for (size_t i = 0; i < 3; i++)
-        ck_assert_str_eq(out_params(c, fns[i]),
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_str_eq(out_params(c, fns3[i]),
                          "rc,created,removed,shadow_refused,active,"
                          "lim,expired,since,expires,retry,evicted,lease,label,"
                          "evicted_lease,evicted_label,stale");
+        /* Release 0.2's, for its processes still running: version 2's answer. */
+        ck_assert_str_eq(out_params(c, fns[i]),
+                         "rc,created,removed,shadow_refused,active,"
+                         "lim,expired,since,expires,retry,evicted");
+    }
 
     /* The leases and the limit survived; every field of the answers is in its place. */
     ck_assert_rc(streamy_count(&n, h, "alice"), STREAMY_OK);
@@ -675,6 +690,26 @@ START_TEST(release_0_2_0_database_is_migrated)
     ck_assert_int_eq(a.stale, 1);
     ck_assert_rc(call_ex(&a, h, STREAMY_OP_RENEW, "bob", "tablet", ids[3], NULL, NONE),
                  STREAMY_OK);
+    /* Release 0.2.0's processes, still running during an upgrade, go on deciding: the
+     * leases they make get ids. */
+    ck_assert_int_eq(sql_int(f,
+                             "SELECT rc * 10 + created::int FROM streamy.acquire('erin', "
+                             "'tv', NULL, 0, 3, 0, false)"),
+                     1);
+    ck_assert_int_eq(
+        sql_int(f, "SELECT count(*) FROM streamy.apply(ARRAY[1, 1, 2], ARRAY['erin', "
+                   "'erin', 'erin'], ARRAY['pc', 'tab', 'pc'], NULL, 0, 3, 0, false) "
+                   "WHERE rc = 0 AND (created OR removed)"),
+        3);
+    ck_assert_int_eq(sql_int(f, "SELECT rc FROM streamy.renew('erin', 'tv', NULL, 0, 3)"),
+                     0);
+    {
+        seen e = list(h, "erin");
+        ck_assert_int_eq(e.n, 2);
+        ck_assert_msg(is_lease_id(e.l[0].id) && is_lease_id(e.l[1].id) &&
+                          strcmp(e.l[0].id, e.l[1].id) != 0,
+                      "%s %s", e.l[0].id, e.l[1].id);
+    }
     /* The lease 0.2.0 gave an hour: expired past it. */
     now = fixture[5].expires;
     ck_assert_rc(streamy_count(&n, h, "dave"), STREAMY_OK);
