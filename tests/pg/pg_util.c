@@ -86,3 +86,77 @@ int64_t fixed_clock(void *payload)
 {
     return *(int64_t *)payload;
 }
+
+/* --- sessions ----------------------------------------------------------------------- */
+
+/* Whether `s` is a lease id as Streamy writes it: a lower-case UUID of version 4. */
+int is_lease_id(const char *s)
+{
+    if (strlen(s) != STREAMY_LEASE_ID_LEN)
+        return 0;
+    for (int i = 0; i < STREAMY_LEASE_ID_LEN; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-'
+                 : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    }
+    return s[14] == '4' && strchr("89ab", s[19]) != NULL;
+}
+
+int lease_collect(const streamy_lease *lease, void *payload)
+{
+    seen *s = payload;
+
+    ck_assert_int_lt(s->n, MAX_LEASES);
+    snprintf(s->l[s->n].stream, sizeof(s->l[s->n].stream), "%s", lease->stream);
+    snprintf(s->l[s->n].id, sizeof(s->l[s->n].id), "%s", lease->lease_id);
+    snprintf(s->l[s->n].device, sizeof(s->l[s->n].device), "%s", lease->device);
+    s->l[s->n].since = lease->since_ms;
+    s->l[s->n].renewed = lease->renewed_ms;
+    s->l[s->n].expires = lease->expires_ms;
+    s->n++;
+    return 0;
+}
+
+seen list_leases(streamy *h, const char *user)
+{
+    seen s;
+
+    memset(&s, 0, sizeof(s));
+    ck_assert_rc(streamy_list(h, user, lease_collect, &s), STREAMY_OK);
+    return s;
+}
+
+/* A handle on a schema of the test's own, with a TTL and the clock *now. */
+streamy *open_clocked(const char *name, int64_t *now, streamy_policy policy)
+{
+    streamy_options o;
+
+    ck_assert_rc(streamy_options_init(&o, STREAMY_OPTIONS_VERSION), STREAMY_OK);
+    o.ttl_ms = 60000;
+    o.clock = fixed_clock;
+    o.clock_payload = now;
+    o.policy = policy;
+    return open_ok(uri("?streamy_schema=%s", schema(name)), &o);
+}
+
+int call_ex(streamy_answer *a, streamy *h, streamy_op_kind kind, const char *user,
+            const char *stream, const char *lease_id, const char *device, int max_streams)
+{
+    streamy_call c = STREAMY_CALL_INIT;
+
+    c.user = user;
+    c.stream = stream;
+    c.lease_id = lease_id;
+    c.device = device;
+    c.max_streams = max_streams;
+    ck_assert_rc(streamy_answer_init(a, STREAMY_CALL_VERSION), STREAMY_OK);
+    switch (kind) {
+    case STREAMY_OP_SUBSCRIBE:
+        return streamy_subscribe_ex(a, h, &c);
+    case STREAMY_OP_RENEW:
+        return streamy_renew_ex(a, h, &c);
+    default:
+        return streamy_unsubscribe_ex(a, h, &c);
+    }
+}
