@@ -48,6 +48,7 @@ extern const char *const streamy__pg_schema_sql;
 enum {
     Q_ACQUIRE,
     Q_RELEASE,
+    Q_RELEASE_FENCED,
     Q_RENEW,
     Q_APPLY,
     Q_LIST,
@@ -69,18 +70,23 @@ static const struct {
         {"streamy_acquire", 9,
          "SELECT * FROM @S@.acquire($1::text, $2::text, $3::bigint, $4::bigint, "
          "$5::integer, $6::integer, $7::boolean, $8::uuid, $9::text)"},
-    /* Unsubscribe, fenced by $4 (or not, when NULL), in one statement: a row (live, id,
-     * device) for the lease removed, a row of NULLs when an unexpired lease of another
-     * id stays (stale), else none. */
-    [Q_RELEASE] =
-        {"streamy_release", 4,
+    /* Unsubscribe: a row (live, id, device) for the lease removed, else none. */
+    [Q_RELEASE] = {"streamy_release", 3,
+                   "DELETE FROM @S@.leases WHERE user_id = $1::text AND stream_id = "
+                   "$2::text RETURNING expires_ms = 0 OR expires_ms > "
+                   "(SELECT coalesce($3::bigint, @S@.now_ms())), lease_id, device"},
+    /* Unsubscribe fenced by the lease id $4, in one statement: the same row for the
+     * lease removed (of that id, or expired), a row of NULLs when an unexpired lease of
+     * another id stays (stale), else none. */
+    [Q_RELEASE_FENCED] =
+        {"streamy_release_fenced", 4,
          "WITH t AS (SELECT coalesce($3::bigint, @S@.now_ms()) AS now), "
          "d AS (DELETE FROM @S@.leases l USING t "
-         "WHERE l.user_id = $1::text AND l.stream_id = $2::text AND ($4::uuid IS NULL "
-         "OR l.lease_id = $4::uuid OR (l.expires_ms > 0 AND l.expires_ms <= t.now)) "
+         "WHERE l.user_id = $1::text AND l.stream_id = $2::text AND (l.lease_id = "
+         "$4::uuid OR (l.expires_ms > 0 AND l.expires_ms <= t.now)) "
          "RETURNING l.expires_ms = 0 OR l.expires_ms > t.now, l.lease_id, l.device) "
          "SELECT * FROM d UNION ALL SELECT NULL, NULL, NULL FROM @S@.leases l, t "
-         "WHERE $4::uuid IS NOT NULL AND l.user_id = $1::text AND l.stream_id = $2::text "
+         "WHERE l.user_id = $1::text AND l.stream_id = $2::text "
          "AND l.lease_id <> $4::uuid AND (l.expires_ms = 0 OR l.expires_ms > t.now) "
          "AND NOT EXISTS (SELECT FROM d)"},
     [Q_RENEW] = {"streamy_renew", 6,
@@ -741,8 +747,8 @@ static const char *fill_params(params *p, const streamy_store_req *req)
     return req->injected_clock ? p->now : NULL;
 }
 
-/* The answer of Q_RELEASE: no row, or one (removed or expired, id, device; or NULLs:
- * stale). */
+/* The answer of Q_RELEASE and Q_RELEASE_FENCED: no row, or one (removed or expired, id,
+ * device; or NULLs: stale). */
 static int decode_release(pg_store *s, const PGresult *r, streamy_answer *a)
 {
     if (PQntuples(r) == 0)
@@ -786,7 +792,8 @@ static int decide_locked(pg_store *s, const streamy_store_call *c, const char *i
         rc = run(s, Q_RENEW, v, &r, what[c->kind]);
     } else {
         const char *v[4] = {req->user, req->stream, now, c->lease_id};
-        if ((rc = run(s, Q_RELEASE, v, &r, what[c->kind])) == STREAMY_OK)
+        int q = c->lease_id != NULL ? Q_RELEASE_FENCED : Q_RELEASE;
+        if ((rc = run(s, q, v, &r, what[c->kind])) == STREAMY_OK)
             rc = decode_release(s, r, c->out);
         PQclear(r);
         return rc;
@@ -855,7 +862,9 @@ static int same_instant(const streamy_store_req *a, const streamy_store_req *b)
            a->shadow == b->shadow && a->injected_clock == b->injected_clock;
 }
 
-/* The batch's arrays: one element an operation. */
+/* The batch's arrays: one element an operation. Fences and devices are sent as NULL
+ * (every element NULL) when no operation has one, which spares the server their parsing.
+ */
 enum {
     ARR_KINDS,
     ARR_USERS,
@@ -873,7 +882,7 @@ static int apply_batch(pg_store *s, streamy_store_call *calls, size_t n)
     PGresult *r = NULL;
     params p;
     const char *now;
-    int rc = STREAMY_OK, failed = 0;
+    int rc = STREAMY_OK, failed = 0, fences = 0, devices = 0;
     size_t i, k;
 
     for (k = 0; k < ARR_; k++) {
@@ -894,6 +903,8 @@ static int apply_batch(pg_store *s, streamy_store_call *calls, size_t n)
             (rc = streamy_lease_id_generate(id)) != STREAMY_OK)
             break;
         array_elem(&a[ARR_IDS], c->kind == STREAMY_OP_SUBSCRIBE ? id : NULL, i == 0);
+        fences |= c->kind != STREAMY_OP_SUBSCRIBE && c->lease_id != NULL;
+        devices |= c->kind == STREAMY_OP_SUBSCRIBE && c->device != NULL;
         array_elem(&a[ARR_FENCES], c->kind == STREAMY_OP_SUBSCRIBE ? NULL : c->lease_id,
                    i == 0);
         array_elem(&a[ARR_DEVICES], c->kind == STREAMY_OP_SUBSCRIBE ? c->device : NULL,
@@ -922,8 +933,8 @@ static int apply_batch(pg_store *s, streamy_store_call *calls, size_t n)
                              p.policy,
                              calls[0].req.shadow ? "t" : "f",
                              a[ARR_IDS].p,
-                             a[ARR_FENCES].p,
-                             a[ARR_DEVICES].p};
+                             fences ? a[ARR_FENCES].p : NULL,
+                             devices ? a[ARR_DEVICES].p : NULL};
         if ((rc = lock_store(s, 0, "batch")) == STREAMY_OK) {
             rc = run(s, Q_APPLY, v, &r, "batch");
             unlock_store(s);

@@ -117,7 +117,7 @@ acquire() {
     '\if :a_rc != 0 or not :a_created' '\set failed 1 / 0' '\endif'
 }
 release() {
-  line "WITH t AS (SELECT coalesce(NULL::bigint, $2.now_ms()) AS now), d AS (DELETE FROM $2.leases l USING t WHERE l.user_id = $(uid "$1") AND l.stream_id = '$second' AND (NULL::uuid IS NULL OR l.lease_id = NULL::uuid OR (l.expires_ms > 0 AND l.expires_ms <= t.now)) RETURNING l.expires_ms = 0 OR l.expires_ms > t.now AS removed, l.lease_id, l.device) SELECT * FROM d UNION ALL SELECT NULL, NULL, NULL FROM $2.leases l, t WHERE NULL::uuid IS NOT NULL AND l.user_id = $(uid "$1") AND l.stream_id = '$second' AND l.lease_id <> NULL::uuid AND (l.expires_ms = 0 OR l.expires_ms > t.now) AND NOT EXISTS (SELECT FROM d) \gset r_" \
+  line "DELETE FROM $2.leases WHERE user_id = $(uid "$1") AND stream_id = '$second' RETURNING expires_ms = 0 OR expires_ms > (SELECT coalesce(NULL::bigint, $2.now_ms())) AS removed, lease_id, device \gset r_" \
     '\if not :r_removed' '\set failed 1 / 0' '\endif'
 }
 
@@ -138,7 +138,7 @@ scripts() {
       ids="$ids${ids:+,}gen_random_uuid(),NULL"
       i=$((i + 1))
     done
-    line "SELECT count(*) FILTER (WHERE rc = 0 AND (created OR removed)) AS good FROM $s.apply(ARRAY[$kinds], ARRAY[$users_], ARRAY[$streams], NULL, 0, ARRAY[$limits], 0, false, ARRAY[$ids]::uuid[], array_fill(NULL::uuid, ARRAY[100]), array_fill(NULL::text, ARRAY[100])) \\gset" \
+    line "SELECT count(*) FILTER (WHERE rc = 0 AND (created OR removed)) AS good FROM $s.apply(ARRAY[$kinds], ARRAY[$users_], ARRAY[$streams], NULL, 0, ARRAY[$limits], 0, false, ARRAY[$ids]::uuid[], NULL, NULL) \\gset" \
       '\if :good != 100' '\set failed 1 / 0' '\endif'; } >"$tmp/apply-$u.sql"
 }
 
