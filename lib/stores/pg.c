@@ -15,8 +15,9 @@
 #include <time.h>
 
 /* Bump when the schema changes, and teach pg_schema.sql's MIGRATE the way from every
- * older version. 1: the first; 2: the decision functions answer in answer.h's order. */
-#define SCHEMA_VERSION 2
+ * older version. 1: the first; 2: the decision functions answer in answer.h's order;
+ * 3: leases have an id and a device label, renew and unsubscribe take a fence. */
+#define SCHEMA_VERSION 3
 #define DEFAULT_SCHEMA "streamy"
 #define SCHEMA_MAX 63 /* PostgreSQL's NAMEDATALEN - 1 */
 /* After a reconnection failed, calls fail at once for this long instead of each
@@ -47,6 +48,7 @@ extern const char *const streamy__pg_schema_sql;
 enum {
     Q_ACQUIRE,
     Q_RELEASE,
+    Q_RELEASE_FENCED,
     Q_RENEW,
     Q_APPLY,
     Q_LIST,
@@ -65,25 +67,39 @@ static const struct {
     const char *text;
 } queries[Q_COUNT_] = {
     [Q_ACQUIRE] =
-        {"streamy_acquire", 7,
+        {"streamy_acquire", 9,
          "SELECT * FROM @S@.acquire($1::text, $2::text, $3::bigint, $4::bigint, "
-         "$5::integer, $6::integer, $7::boolean)"},
-    [Q_RELEASE] =
-        {"streamy_release", 3,
-         "DELETE FROM @S@.leases WHERE user_id = $1::text AND stream_id = $2::text "
-         "RETURNING expires_ms = 0 OR expires_ms > "
-         "(SELECT coalesce($3::bigint, @S@.now_ms()))"},
-    [Q_RENEW] = {"streamy_renew", 5,
+         "$5::integer, $6::integer, $7::boolean, $8::uuid, $9::text)"},
+    /* Unsubscribe: a row (live, id, device) for the lease removed, else none. */
+    [Q_RELEASE] = {"streamy_release", 3,
+                   "DELETE FROM @S@.leases WHERE user_id = $1::text AND stream_id = "
+                   "$2::text RETURNING expires_ms = 0 OR expires_ms > "
+                   "(SELECT coalesce($3::bigint, @S@.now_ms())), lease_id, device"},
+    /* Unsubscribe fenced by the lease id $4, in one statement: the same row for the
+     * lease removed (of that id, or expired), a row of NULLs when an unexpired lease of
+     * another id stays (stale), else none. */
+    [Q_RELEASE_FENCED] =
+        {"streamy_release_fenced", 4,
+         "WITH t AS (SELECT coalesce($3::bigint, @S@.now_ms()) AS now), "
+         "d AS (DELETE FROM @S@.leases l USING t "
+         "WHERE l.user_id = $1::text AND l.stream_id = $2::text AND (l.lease_id = "
+         "$4::uuid OR (l.expires_ms > 0 AND l.expires_ms <= t.now)) "
+         "RETURNING l.expires_ms = 0 OR l.expires_ms > t.now, l.lease_id, l.device) "
+         "SELECT * FROM d UNION ALL SELECT NULL, NULL, NULL FROM @S@.leases l, t "
+         "WHERE l.user_id = $1::text AND l.stream_id = $2::text "
+         "AND l.lease_id <> $4::uuid AND (l.expires_ms = 0 OR l.expires_ms > t.now) "
+         "AND NOT EXISTS (SELECT FROM d)"},
+    [Q_RENEW] = {"streamy_renew", 6,
                  "SELECT * FROM @S@.renew($1::text, $2::text, $3::bigint, $4::bigint, "
-                 "$5::integer)"},
-    [Q_APPLY] =
-        {"streamy_apply", 8,
-         "SELECT * FROM @S@.apply($1::integer[], $2::text[], $3::text[], $4::bigint, "
-         "$5::bigint, $6::integer, $7::integer, $8::boolean)"},
+                 "$5::integer, $6::uuid)"},
+    [Q_APPLY] = {"streamy_apply", 11,
+                 "SELECT * FROM @S@.apply($1::integer[], $2::text[], $3::text[], "
+                 "$4::bigint, $5::bigint, $6::integer[], $7::integer, $8::boolean, "
+                 "$9::uuid[], $10::uuid[], $11::text[])"},
     [Q_LIST] =
         {"streamy_list", 2,
-         "SELECT stream_id, since_ms, renewed_ms, expires_ms FROM @S@.leases "
-         "WHERE user_id = $1::text AND (expires_ms = 0 OR expires_ms > "
+         "SELECT stream_id, since_ms, renewed_ms, expires_ms, lease_id, device "
+         "FROM @S@.leases WHERE user_id = $1::text AND (expires_ms = 0 OR expires_ms > "
          "(SELECT coalesce($2::bigint, @S@.now_ms()))) ORDER BY since_ms, stream_id"},
     [Q_COUNT] =
         {"streamy_count", 2,
@@ -149,8 +165,9 @@ static const char *section(const char *name, size_t nlen, size_t *len)
 }
 
 /* Append `len` bytes of SQL text, expanding its tokens: @S@ (the quoted schema name),
- * @VERSION@ and @NAME@ (section NAME of pg_schema.sql, each of its lines indented as
- * the token is). `indent` spaces start every line after the first. */
+ * @VERSION@, @RANDOM_UUID@ (section RANDOM_UUID_13 or _11, for the server's version)
+ * and @NAME@ (section NAME of pg_schema.sql, each of its lines indented as the token
+ * is). `indent` spaces start every line after the first. */
 static void expand(streamy__buf *b, const char *t, size_t len, size_t indent,
                    const pg_store *s)
 {
@@ -163,7 +180,8 @@ static void expand(streamy__buf *b, const char *t, size_t len, size_t indent,
 
         if (t[i] == '@')
             while (i + 1 + n < len &&
-                   ((name[n] >= 'A' && name[n] <= 'Z') || name[n] == '_'))
+                   ((name[n] >= 'A' && name[n] <= 'Z') || name[n] == '_' ||
+                    (n > 0 && name[n] >= '0' && name[n] <= '9')))
                 n++;
         if (n == 0 || i + 1 + n == len || name[n] != '@') {
             streamy__buf_put(b, t + i, 1);
@@ -184,6 +202,11 @@ static void expand(streamy__buf *b, const char *t, size_t len, size_t indent,
             streamy__buf_puts(b, s->quoted);
         else if (n == 7 && strncmp(name, "VERSION", 7) == 0)
             streamy__buf_printf(b, "%d", SCHEMA_VERSION);
+        else if (n == 11 && strncmp(name, "RANDOM_UUID", 11) == 0 &&
+                 (sec = s->conn && PQserverVersion(s->conn) >= 130000
+                            ? section("RANDOM_UUID_13", 14, &slen)
+                            : section("RANDOM_UUID_11", 14, &slen)) != NULL)
+            expand(b, sec, slen, spaces ? col : indent, s);
         else if ((sec = section(name, n, &slen)) != NULL)
             expand(b, sec, slen, spaces ? col : indent, s);
         else
@@ -680,9 +703,10 @@ static int bad_answer(pg_store *s, const PGresult *r, const char *what)
     return STREAMY_ESTORE;
 }
 
-/* One decision row (answer.h) into `out`; returns its result code. */
-static int decode(const PGresult *r, int row, streamy_decision *out)
+/* One decision row (answer.h) into `a`; returns its result code. */
+static int decode(const PGresult *r, int row, streamy_answer *a)
 {
+    streamy_decision *out = &a->decision;
     int rc = (int)col_int(r, row, ANSWER_RC);
 
     out->created = col_bool(r, row, ANSWER_CREATED);
@@ -696,6 +720,14 @@ static int decode(const PGresult *r, int row, streamy_decision *out)
     out->retry_ms = col_int(r, row, ANSWER_RETRY);
     snprintf(out->evicted, sizeof(out->evicted), "%s",
              PQgetvalue(r, row, ANSWER_EVICTED));
+    /* NULL reads as "": no id, no label. */
+    snprintf(a->lease_id, sizeof(a->lease_id), "%s", PQgetvalue(r, row, ANSWER_LEASE_ID));
+    snprintf(a->device, sizeof(a->device), "%s", PQgetvalue(r, row, ANSWER_DEVICE));
+    snprintf(a->evicted_lease_id, sizeof(a->evicted_lease_id), "%s",
+             PQgetvalue(r, row, ANSWER_EVICTED_LEASE_ID));
+    snprintf(a->evicted_device, sizeof(a->evicted_device), "%s",
+             PQgetvalue(r, row, ANSWER_EVICTED_DEVICE));
+    a->stale = col_bool(r, row, ANSWER_STALE);
     return rc == STREAMY_LIMIT_REACHED || rc == STREAMY_NOT_FOUND ? rc : STREAMY_OK;
 }
 
@@ -715,89 +747,101 @@ static const char *fill_params(params *p, const streamy_store_req *req)
     return req->injected_clock ? p->now : NULL;
 }
 
-static int decide_locked(pg_store *s, streamy_op_kind kind, const streamy_store_req *req,
-                         streamy_decision *out)
+/* The answer of Q_RELEASE and Q_RELEASE_FENCED: no row, or one (removed or expired, id,
+ * device; or NULLs: stale). */
+static int decode_release(pg_store *s, const PGresult *r, streamy_answer *a)
+{
+    if (PQntuples(r) == 0)
+        return STREAMY_OK;
+    if (PQntuples(r) != 1 || PQnfields(r) != 3)
+        return bad_answer(s, r, "unsubscribe");
+    if (PQgetisnull(r, 0, 0)) {
+        a->stale = 1;
+    } else if (col_bool(r, 0, 0)) {
+        a->decision.removed = 1;
+        snprintf(a->lease_id, sizeof(a->lease_id), "%s", PQgetvalue(r, 0, 1));
+        snprintf(a->device, sizeof(a->device), "%s", PQgetvalue(r, 0, 2));
+    } else {
+        a->decision.expired = 1;
+    }
+    return STREAMY_OK;
+}
+
+static int decide_locked(pg_store *s, const streamy_store_call *c, const char *id)
 {
     static const char *const what[] = {"", "subscribe", "unsubscribe", "renew"};
+    const streamy_store_req *req = &c->req;
     PGresult *r = NULL;
     params p;
     const char *now = fill_params(&p, req);
     int rc;
 
-    if (kind == STREAMY_OP_SUBSCRIBE) {
-        const char *v[7] = {req->user,
+    if (c->kind == STREAMY_OP_SUBSCRIBE) {
+        const char *v[9] = {req->user,
                             req->stream,
                             now,
                             p.ttl,
                             p.limit,
                             p.policy,
-                            req->shadow ? "t" : "f"};
-        rc = run(s, Q_ACQUIRE, v, &r, what[kind]);
-    } else if (kind == STREAMY_OP_RENEW) {
-        const char *v[5] = {req->user, req->stream, now, p.ttl, p.limit};
-        rc = run(s, Q_RENEW, v, &r, what[kind]);
+                            req->shadow ? "t" : "f",
+                            id,
+                            c->device};
+        rc = run(s, Q_ACQUIRE, v, &r, what[c->kind]);
+    } else if (c->kind == STREAMY_OP_RENEW) {
+        const char *v[6] = {req->user, req->stream, now, p.ttl, p.limit, c->lease_id};
+        rc = run(s, Q_RENEW, v, &r, what[c->kind]);
     } else {
-        const char *v[3] = {req->user, req->stream, now};
-        if ((rc = run(s, Q_RELEASE, v, &r, what[kind])) != STREAMY_OK)
-            return rc;
-        if (PQntuples(r) == 1 && PQnfields(r) == 1) {
-            if (col_bool(r, 0, 0))
-                out->removed = 1;
-            else
-                out->expired = 1;
-        } else if (PQntuples(r) != 0) {
-            rc = bad_answer(s, r, what[kind]);
-        }
+        const char *v[4] = {req->user, req->stream, now, c->lease_id};
+        int q = c->lease_id != NULL ? Q_RELEASE_FENCED : Q_RELEASE;
+        if ((rc = run(s, q, v, &r, what[c->kind])) == STREAMY_OK)
+            rc = decode_release(s, r, c->out);
         PQclear(r);
         return rc;
     }
     if (rc != STREAMY_OK)
         return rc;
     if (PQntuples(r) != 1 || PQnfields(r) != ANSWER_FIELDS)
-        rc = bad_answer(s, r, what[kind]);
+        rc = bad_answer(s, r, what[c->kind]);
     else
-        rc = decode(r, 0, out);
+        rc = decode(r, 0, c->out);
     PQclear(r);
     return rc;
 }
 
-static int decide(streamy_store *st, streamy_op_kind kind, const streamy_store_req *req,
-                  streamy_decision *out)
+/* One decision: one statement. */
+static int decide_one(pg_store *s, streamy_store_call *c)
 {
-    pg_store *s = (pg_store *)st;
-    int rc;
+    char id[STREAMY_LEASE_ID_LEN + 1];
+    int rc = STREAMY_OK;
 
-    if ((rc = lock_store(s, 0, "decide")) == STREAMY_OK) {
-        rc = decide_locked(s, kind, req, out);
+    /* A new lease's id is made before anything is sent (the message says why it could
+     * not be); the server keeps it only if the subscribe creates a lease. */
+    if (c->kind == STREAMY_OP_SUBSCRIBE)
+        rc = streamy_lease_id_generate(id);
+    if (rc == STREAMY_OK && (rc = lock_store(s, 0, "decide")) == STREAMY_OK) {
+        rc = decide_locked(s, c, id);
         unlock_store(s);
     }
-    if (rc < 0)
-        memset(out, 0, sizeof(*out));
-    return rc;
+    if (rc < 0) {
+        memset(&c->out->decision, 0, sizeof(c->out->decision));
+        c->out->lease_id[0] = c->out->device[0] = '\0';
+        c->out->evicted_lease_id[0] = c->out->evicted_device[0] = '\0';
+        c->out->stale = 0;
+        return rc;
+    }
+    c->result = rc;
+    return STREAMY_OK;
 }
 
-static int pg_acquire(streamy_store *st, const streamy_store_req *req,
-                      streamy_decision *out)
-{
-    return decide(st, STREAMY_OP_SUBSCRIBE, req, out);
-}
-
-static int pg_release(streamy_store *st, const streamy_store_req *req,
-                      streamy_decision *out)
-{
-    return decide(st, STREAMY_OP_UNSUBSCRIBE, req, out);
-}
-
-static int pg_renew(streamy_store *st, const streamy_store_req *req,
-                    streamy_decision *out)
-{
-    return decide(st, STREAMY_OP_RENEW, req, out);
-}
-
-/* An element of a text[] literal: always quoted, with " and \ escaped. */
+/* An element of an array literal: NULL, or always quoted, with " and \ escaped. */
 static void array_elem(streamy__buf *b, const char *s, int first)
 {
-    streamy__buf_puts(b, first ? "{\"" : ",\"");
+    streamy__buf_puts(b, first ? "{" : ",");
+    if (s == NULL) {
+        streamy__buf_puts(b, "NULL");
+        return;
+    }
+    streamy__buf_puts(b, "\"");
     for (const char *p = s; *p;) {
         size_t n = strcspn(p, "\"\\");
         streamy__buf_put(b, p, n);
@@ -810,57 +854,87 @@ static void array_elem(streamy__buf *b, const char *s, int first)
     streamy__buf_puts(b, "\"");
 }
 
+/* What a batch shares: one instant and one set of options (the limit aside, which is
+ * each operation's). */
 static int same_instant(const streamy_store_req *a, const streamy_store_req *b)
 {
-    return a->now_ms == b->now_ms && a->ttl_ms == b->ttl_ms && a->limit == b->limit &&
-           a->policy == b->policy && a->shadow == b->shadow &&
-           a->injected_clock == b->injected_clock;
+    return a->now_ms == b->now_ms && a->ttl_ms == b->ttl_ms && a->policy == b->policy &&
+           a->shadow == b->shadow && a->injected_clock == b->injected_clock;
 }
 
-static int pg_apply(streamy_store *st, streamy_store_op *ops, size_t n)
+/* The batch's arrays: one element an operation. Fences and devices are sent as NULL
+ * (every element NULL) when no operation has one, which spares the server their parsing.
+ */
+enum {
+    ARR_KINDS,
+    ARR_USERS,
+    ARR_STREAMS,
+    ARR_LIMITS,
+    ARR_IDS,
+    ARR_FENCES,
+    ARR_DEVICES,
+    ARR_
+};
+
+static int apply_batch(pg_store *s, streamy_store_call *calls, size_t n)
 {
-    pg_store *s = (pg_store *)st;
-    streamy__buf kinds = STREAMY__BUF_INIT, users = STREAMY__BUF_INIT,
-                 streams = STREAMY__BUF_INIT;
+    streamy__buf a[ARR_];
     PGresult *r = NULL;
     params p;
     const char *now;
-    int rc = STREAMY_OK;
-    size_t i;
+    int rc = STREAMY_OK, failed = 0, fences = 0, devices = 0;
+    size_t i, k;
 
-    if (n == 0)
-        return STREAMY_OK;
-    for (i = 1; i < n; i++)
-        if (!same_instant(&ops[0].req, &ops[i].req)) {
-            streamy_store_set_error(st,
-                                    "postgresql: the operations of a batch must share "
-                                    "one instant and one set of options");
-            return STREAMY_EINVAL;
-        }
-    if (n == 1) {
-        rc = decide(st, ops[0].kind, &ops[0].req, ops[0].out);
-        if (rc >= 0)
-            ops[0].result = rc;
-        return rc < 0 ? rc : STREAMY_OK;
+    for (k = 0; k < ARR_; k++) {
+        static const streamy__buf empty = STREAMY__BUF_INIT;
+        a[k] = empty;
     }
-    for (i = 0; i < n; i++) {
-        streamy__buf_printf(&kinds, "%s%d", i ? "," : "{", (int)ops[i].kind);
-        array_elem(&users, ops[i].req.user, i == 0);
-        array_elem(&streams, ops[i].req.stream, i == 0);
+    for (i = 0; i < n && rc == STREAMY_OK; i++) {
+        const streamy_store_call *c = &calls[i];
+        char id[STREAMY_LEASE_ID_LEN + 1], num[24];
+
+        snprintf(num, sizeof(num), "%d", (int)c->kind);
+        array_elem(&a[ARR_KINDS], num, i == 0);
+        array_elem(&a[ARR_USERS], c->req.user, i == 0);
+        array_elem(&a[ARR_STREAMS], c->req.stream, i == 0);
+        snprintf(num, sizeof(num), "%u", c->req.limit);
+        array_elem(&a[ARR_LIMITS], num, i == 0);
+        if (c->kind == STREAMY_OP_SUBSCRIBE &&
+            (rc = streamy_lease_id_generate(id)) != STREAMY_OK)
+            break;
+        array_elem(&a[ARR_IDS], c->kind == STREAMY_OP_SUBSCRIBE ? id : NULL, i == 0);
+        fences |= c->kind != STREAMY_OP_SUBSCRIBE && c->lease_id != NULL;
+        devices |= c->kind == STREAMY_OP_SUBSCRIBE && c->device != NULL;
+        array_elem(&a[ARR_FENCES], c->kind == STREAMY_OP_SUBSCRIBE ? NULL : c->lease_id,
+                   i == 0);
+        array_elem(&a[ARR_DEVICES], c->kind == STREAMY_OP_SUBSCRIBE ? c->device : NULL,
+                   i == 0);
     }
-    streamy__buf_puts(&kinds, "}");
-    streamy__buf_puts(&users, "}");
-    streamy__buf_puts(&streams, "}");
-    if (kinds.failed || users.failed || streams.failed) {
+    for (k = 0; k < ARR_; k++) {
+        streamy__buf_puts(&a[k], "}");
+        failed |= a[k].failed;
+    }
+    if (rc != STREAMY_OK)
+        goto out;
+    if (failed) {
         streamy_store_set_error(
-            st, "postgresql: cannot allocate a batch of %zu operations", n);
+            &s->base, "postgresql: cannot allocate a batch of %zu operations", n);
         rc = STREAMY_ENOMEM;
         goto out;
     }
-    now = fill_params(&p, &ops[0].req);
+    now = fill_params(&p, &calls[0].req);
     {
-        const char *v[8] = {kinds.p, users.p, streams.p, now,
-                            p.ttl,   p.limit, p.policy,  ops[0].req.shadow ? "t" : "f"};
+        const char *v[11] = {a[ARR_KINDS].p,
+                             a[ARR_USERS].p,
+                             a[ARR_STREAMS].p,
+                             now,
+                             p.ttl,
+                             a[ARR_LIMITS].p,
+                             p.policy,
+                             calls[0].req.shadow ? "t" : "f",
+                             a[ARR_IDS].p,
+                             fences ? a[ARR_FENCES].p : NULL,
+                             devices ? a[ARR_DEVICES].p : NULL};
         if ((rc = lock_store(s, 0, "batch")) == STREAMY_OK) {
             rc = run(s, Q_APPLY, v, &r, "batch");
             unlock_store(s);
@@ -873,13 +947,28 @@ static int pg_apply(streamy_store *st, streamy_store_op *ops, size_t n)
         goto out;
     }
     for (i = 0; i < n; i++)
-        ops[i].result = decode(r, (int)i, ops[i].out);
+        calls[i].result = decode(r, (int)i, calls[i].out);
 out:
     PQclear(r);
-    streamy__buf_free(&kinds);
-    streamy__buf_free(&users);
-    streamy__buf_free(&streams);
+    for (k = 0; k < ARR_; k++)
+        streamy__buf_free(&a[k]);
     return rc;
+}
+
+static int pg_decide(streamy_store *st, streamy_store_call *calls, size_t n)
+{
+    pg_store *s = (pg_store *)st;
+
+    if (n == 0)
+        return STREAMY_OK;
+    for (size_t i = 1; i < n; i++)
+        if (!same_instant(&calls[0].req, &calls[i].req)) {
+            streamy_store_set_error(st,
+                                    "postgresql: the operations of a batch must share "
+                                    "one instant and one set of options");
+            return STREAMY_EINVAL;
+        }
+    return n == 1 ? decide_one(s, &calls[0]) : apply_batch(s, calls, n);
 }
 
 static int pg_list(streamy_store *st, const streamy_store_req *req, streamy_lease_cb cb,
@@ -897,7 +986,7 @@ static int pg_list(streamy_store *st, const streamy_store_req *req, streamy_leas
     }
     if (rc != STREAMY_OK)
         return rc;
-    if (PQnfields(r) != 4) {
+    if (PQnfields(r) != 6) {
         rc = bad_answer(s, r, "list");
         PQclear(r);
         return rc;
@@ -909,6 +998,8 @@ static int pg_list(streamy_store *st, const streamy_store_req *req, streamy_leas
         lease.since_ms = col_int(r, i, 1);
         lease.renewed_ms = col_int(r, i, 2);
         lease.expires_ms = col_int(r, i, 3);
+        lease.lease_id = PQgetvalue(r, i, 4);
+        lease.device = PQgetvalue(r, i, 5); /* "" for NULL */
         if (cb(&lease, payload) != 0)
             break;
     }
@@ -1346,9 +1437,7 @@ int streamy__store_pg_open(streamy_store **out, const char *uri, const streamy_o
         s->prepared |= 1u << i;
     }
     free(conninfo);
-    s->base.acquire = pg_acquire;
-    s->base.release = pg_release;
-    s->base.renew = pg_renew;
+    s->base.decide = pg_decide;
     s->base.list = pg_list;
     s->base.count = pg_count;
     s->base.set_limit = pg_set_limit;
@@ -1356,7 +1445,6 @@ int streamy__store_pg_open(streamy_store **out, const char *uri, const streamy_o
     s->base.get_limit = pg_get_limit;
     s->base.purge = pg_purge;
     s->base.health = pg_health;
-    s->base.apply = pg_apply;
     *out = &s->base;
     return STREAMY_OK;
 fail:

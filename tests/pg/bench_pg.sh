@@ -105,18 +105,19 @@ populate() {
   u=$1 s=ceil_$1
   "$ctl" --db "$STREAMY_PG_URI?streamy_schema=$s" health >/dev/null
   $psql -c "INSERT INTO $s.users (user_id) SELECT '00000000-0000-4000-8000-' || lpad(k::text, 12, '0') FROM generate_series(0, $u - 1) k ORDER BY md5(k::text)" \
-        -c "INSERT INTO $s.leases SELECT '00000000-0000-4000-8000-' || lpad(k::text, 12, '0'), '$first', 0, 0, 0 FROM generate_series(0, $u - 1) k ORDER BY md5(k::text)"
+        -c "INSERT INTO $s.leases SELECT '00000000-0000-4000-8000-' || lpad(k::text, 12, '0'), '$first', 0, 0, 0, gen_random_uuid() FROM generate_series(0, $u - 1) k ORDER BY md5(k::text)"
 }
 
-# The calls, exactly as lib/stores/pg.c prepares them (clock NULL: the server's).
+# The calls, exactly as lib/stores/pg.c prepares them (clock NULL: the server's; no
+# device, no fence; the new lease's id, which the library makes, made by the server).
 # printf, not echo: dash's echo reads backslashes.
 line() { printf '%s\n' "$@"; }
 acquire() {
-  line "SELECT rc, created FROM $2.acquire($(uid "$1"), '$second', NULL, 0, 3, 0, false) \gset a_" \
+  line "SELECT rc, created FROM $2.acquire($(uid "$1"), '$second', NULL, 0, 3, 0, false, gen_random_uuid(), NULL) \gset a_" \
     '\if :a_rc != 0 or not :a_created' '\set failed 1 / 0' '\endif'
 }
 release() {
-  line "DELETE FROM $2.leases WHERE user_id = $(uid "$1") AND stream_id = '$second' RETURNING expires_ms = 0 OR expires_ms > (SELECT coalesce(NULL::bigint, $2.now_ms())) AS removed \gset r_" \
+  line "DELETE FROM $2.leases WHERE user_id = $(uid "$1") AND stream_id = '$second' RETURNING expires_ms = 0 OR expires_ms > (SELECT coalesce(NULL::bigint, $2.now_ms())) AS removed, lease_id, device \gset r_" \
     '\if not :r_removed' '\set failed 1 / 0' '\endif'
 }
 
@@ -128,14 +129,16 @@ scripts() {
     i=0; while [ $i -lt 50 ]; do acquire "k$i" "$s"; release "k$i" "$s"; i=$((i + 1)); done
     line "COMMIT;"; } >"$tmp/batch-$u.sql"
   { i=0; while [ $i -lt 50 ]; do line "\\set k$i random(0, $u - 1)"; i=$((i + 1)); done
-    kinds="" users_="" streams=""
+    kinds="" users_="" streams="" limits="" ids=""
     i=0; while [ $i -lt 50 ]; do
       kinds="$kinds${kinds:+,}1,2"
       users_="$users_${users_:+, }$(uid "k$i"), $(uid "k$i")"
       streams="$streams${streams:+,}'$second','$second'"
+      limits="$limits${limits:+,}3,3"
+      ids="$ids${ids:+,}gen_random_uuid(),NULL"
       i=$((i + 1))
     done
-    line "SELECT count(*) FILTER (WHERE rc = 0 AND (created OR removed)) AS good FROM $s.apply(ARRAY[$kinds], ARRAY[$users_], ARRAY[$streams], NULL, 0, 3, 0, false) \\gset" \
+    line "SELECT count(*) FILTER (WHERE rc = 0 AND (created OR removed)) AS good FROM $s.apply(ARRAY[$kinds], ARRAY[$users_], ARRAY[$streams], NULL, 0, ARRAY[$limits], 0, false, ARRAY[$ids]::uuid[], NULL, NULL) \\gset" \
       '\if :good != 100' '\set failed 1 / 0' '\endif'; } >"$tmp/apply-$u.sql"
 }
 

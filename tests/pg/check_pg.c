@@ -14,74 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pg_util.h"
 #include "streamy.h"
 #include "test_util.h"
-
-/* postgresql://streamy@127.0.0.1:PORT/postgres, from the harness. */
-static const char *base_uri;
-static char uri_buf[1024];
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The base URI with a query string, e.g. uri("?streamy_schema=x"). */
-static const char *uri(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *uri(const char *fmt, ...)
-{
-    va_list ap;
-    size_t n = (size_t)snprintf(uri_buf, sizeof(uri_buf), "%s", base_uri);
-
-    va_start(ap, fmt);
-    vsnprintf(uri_buf + n, sizeof(uri_buf) - n, fmt, ap);
-    va_end(ap);
-    return uri_buf;
-}
-
-/* A schema name of this test's own (Check runs each test in a process). */
-static const char *schema(const char *name)
-{
-    static char buf[64];
-    snprintf(buf, sizeof(buf), "%s_%ld", name, (long)getpid());
-    return buf;
-}
-
-static PGconn *admin(void)
-{
-    PGconn *c = PQconnectdb(base_uri);
-    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "admin connection: %s",
-                  PQerrorMessage(c));
-    return c;
-}
-
-/* Run SQL on `c`; fails the test unless it succeeds. Returns the result. */
-static PGresult *sql(PGconn *c, const char *text)
-{
-    PGresult *r = PQexec(c, text);
-    ExecStatusType st = PQresultStatus(r);
-    ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", text,
-                  PQresultErrorMessage(r));
-    return r;
-}
-
-static long long sql_int(PGconn *c, const char *text)
-{
-    PGresult *r = sql(c, text);
-    long long v = PQntuples(r) > 0 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : -1;
-    PQclear(r);
-    return v;
-}
-
-static streamy *open_ok(const char *u, const streamy_options *o)
-{
-    streamy *h = NULL;
-    ck_assert_rc(streamy_open(&h, u, o), STREAMY_OK);
-    ck_assert_str_eq(streamy_store_name(h), "postgresql");
-    return h;
-}
 
 /* --- URIs --------------------------------------------------------------------------- */
 
@@ -306,128 +241,6 @@ START_TEST(foreign_schema_is_refused)
 }
 END_TEST
 
-/* schema_v1.sql, embedded by tests/pg/CMakeLists.txt. */
-extern const char *const check_pg_schema_v1;
-
-static int64_t fixed_clock(void *payload);
-
-/* The OUT (or TABLE) parameters of function `fn` of this test's schema "v1", in order. */
-static char *out_params(PGconn *c, const char *fn)
-{
-    static char buf[256];
-    char text[512];
-    PGresult *r;
-
-    snprintf(
-        text, sizeof(text),
-        "SELECT string_agg(n, ',' ORDER BY k) FROM pg_proc p, unnest(p.proargnames, "
-        "p.proargmodes) WITH ORDINALITY a(n, m, k) WHERE p.oid = '\"%s\".%s'::regproc "
-        "AND m IN ('o', 't')",
-        schema("v1"), fn);
-    r = sql(c, text);
-    snprintf(buf, sizeof(buf), "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return buf;
-}
-
-START_TEST(version_1_schema_is_migrated)
-{
-    static const char *const v1_calls[] = {
-        "'alice', 'a1', 1000, 0", "'alice', 'a2', 2000, 0", "'bob', 'b1', 1000, 4000",
-        "'carol', 'c1', 3000, 100000"};
-    static const char *const fns[] = {"acquire", "renew", "apply"};
-    int64_t now = 10000;
-    streamy_options o;
-    streamy_decision d;
-    streamy_op ops[3] = {{STREAMY_OP_UNSUBSCRIBE, "alice", "a2", -1, {0}},
-                         {STREAMY_OP_RENEW, "carol", "c1", -1, {0}},
-                         {STREAMY_OP_SUBSCRIBE, "dave", "d1", -1, {0}}};
-    PGconn *c = admin();
-    char q[96], version[256], text[512];
-    char *ddl = malloc(strlen(check_pg_schema_v1) * 2 + 1), *w = ddl;
-    streamy *h, *evict, *shadow;
-    unsigned int n;
-
-    /* Version 1, as the release before made it, with leases its functions decided. */
-    ck_assert_ptr_nonnull(ddl);
-    for (const char *p = check_pg_schema_v1; *p; p++)
-        if (strncmp(p, "@S@", 3) == 0)
-            w += sprintf(w, "\"%s\"", schema("v1")), p += 2;
-        else
-            *w++ = *p;
-    *w = '\0';
-    PQclear(sql(c, ddl));
-    free(ddl);
-    for (size_t i = 0; i < sizeof(v1_calls) / sizeof(v1_calls[0]); i++) {
-        snprintf(text, sizeof(text), "SELECT * FROM \"%s\".acquire(%s, 3, 0, false)",
-                 schema("v1"), v1_calls[i]);
-        PQclear(sql(c, text));
-    }
-    snprintf(text, sizeof(text),
-             "UPDATE \"%s\".users SET max_streams = 2 WHERE user_id = 'alice'",
-             schema("v1"));
-    PQclear(sql(c, text));
-    for (size_t i = 0; i < 3; i++)
-        ck_assert_str_eq(out_params(c, fns[i]), "rc,created,removed,active,lim,since,"
-                                                "expires,retry,expired,evicted,"
-                                                "shadow_refused");
-
-    /* Opened by this libstreamy: migrated once, in answer.h's order. */
-    ck_assert_rc(streamy_options_init(&o, STREAMY_OPTIONS_VERSION), STREAMY_OK);
-    o.ttl_ms = 60000;
-    o.clock = fixed_clock;
-    o.clock_payload = &now;
-    snprintf(q, sizeof(q), "?streamy_schema=%s", schema("v1"));
-    h = open_ok(uri("%s", q), &o);
-    o.policy = STREAMY_POLICY_EVICT_OLDEST;
-    evict = open_ok(uri("%s", q), &o);
-    o.policy = STREAMY_POLICY_REJECT;
-    o.shadow = 1;
-    shadow = open_ok(uri("%s", q), &o);
-    snprintf(version, sizeof(version),
-             "SELECT max(version) * 10 + count(*) FROM \"%s\".schema_version",
-             schema("v1"));
-    ck_assert_int_eq(sql_int(c, version), 21);
-    for (size_t i = 0; i < 3; i++)
-        ck_assert_str_eq(out_params(c, fns[i]),
-                         "rc,created,removed,shadow_refused,active,"
-                         "lim,expired,since,expires,retry,evicted");
-
-    /* The leases and the limit survived; every field of the answers is in its place. */
-    ck_assert_rc(streamy_count(&n, h, "alice"), STREAMY_OK);
-    ck_assert_uint_eq(n, 2);
-    ck_assert_rc(streamy_subscribe(&d, h, "alice", "a3"), STREAMY_LIMIT_REACHED);
-    ck_assert_uint_eq(d.active, 2);
-    ck_assert_uint_eq(d.limit, 2);
-    ck_assert_rc(streamy_renew(&d, h, "alice", "a2"), STREAMY_OK);
-    ck_assert_int_eq(d.since_ms, 2000);
-    ck_assert_int_eq(d.expires_ms, 70000);
-    ck_assert_rc(streamy_subscribe(&d, h, "bob", "b2"), STREAMY_OK);
-    ck_assert_int_eq(d.created, 1);
-    ck_assert_uint_eq(d.expired, 1);
-    ck_assert_uint_eq(d.active, 1);
-    ck_assert_uint_eq(d.limit, 3);
-    ck_assert_int_eq(d.since_ms, 10000);
-    ck_assert_rc(streamy_renew(&d, h, "dave", "d0"), STREAMY_NOT_FOUND);
-    ck_assert_rc(streamy_subscribe(&d, evict, "alice", "a4"), STREAMY_OK);
-    ck_assert_str_eq(d.evicted, "a1");
-    ck_assert_uint_eq(d.active, 2);
-    ck_assert_rc(streamy_subscribe(&d, shadow, "alice", "a5"), STREAMY_OK);
-    ck_assert_int_eq(d.shadow_refused, 1);
-    ck_assert_uint_eq(d.active, 3);
-    ck_assert_rc(streamy_apply(h, ops, 3), STREAMY_OK);
-    ck_assert_int_eq(ops[0].decision.removed, 1);
-    ck_assert_int_eq(ops[1].decision.since_ms, 3000);
-    ck_assert_int_eq(ops[1].decision.expires_ms, 70000);
-    ck_assert_int_eq(ops[2].decision.created, 1);
-    streamy_close(h);
-    streamy_close(evict);
-    streamy_close(shadow);
-    ck_assert_int_eq(sql_int(c, version), 21);
-    PQfinish(c);
-}
-END_TEST
-
 /* --- time -------------------------------------------------------------------------- */
 
 START_TEST(time_comes_from_the_server)
@@ -456,11 +269,6 @@ START_TEST(time_comes_from_the_server)
     PQfinish(c);
 }
 END_TEST
-
-static int64_t fixed_clock(void *payload)
-{
-    return *(int64_t *)payload;
-}
 
 START_TEST(injected_clock_is_used)
 {
@@ -917,8 +725,7 @@ static Suite *pg_suite(void)
          tcase_add_test(tc, non_utf8_database_is_refused));
     CASE("schema", tcase_add_test(tc, schema_created_once_by_many_processes);
          tcase_add_test(tc, newer_schema_is_refused);
-         tcase_add_test(tc, foreign_schema_is_refused);
-         tcase_add_test(tc, version_1_schema_is_migrated));
+         tcase_add_test(tc, foreign_schema_is_refused));
     CASE("time", tcase_add_test(tc, time_comes_from_the_server);
          tcase_add_test(tc, injected_clock_is_used));
     CASE("failures", tcase_add_test(tc, reconnects_once_after_losing_the_connection);
@@ -934,11 +741,7 @@ static Suite *pg_suite(void)
 
 int main(void)
 {
-    base_uri = getenv("STREAMY_PG_URI");
-    if (base_uri == NULL || strncmp(base_uri, "postgresql://", 13) != 0) {
-        fprintf(stderr, "check_pg: run me through tests/pg/pg_harness.sh (STREAMY_PG_URI "
-                        "is not set)\n");
+    if (pg_util_init("check_pg") != 0)
         return 2;
-    }
     return test_run_suite(pg_suite());
 }
