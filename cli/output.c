@@ -89,6 +89,12 @@ static json_t *str_or_null(const char *s)
     return s[0] != '\0' ? json_string(s) : json_null();
 }
 
+/* An unsubscribe answers no lease: the one it removed is the one its call named. */
+static json_t *removed_lease(const cli_outcome *o, const streamy_decision *d)
+{
+    return d->removed && o->lease_id != NULL ? json_string(o->lease_id) : json_null();
+}
+
 static json_t *outcome_json(const cli_outcome *o)
 {
     const streamy_answer *a = o->a;
@@ -115,8 +121,8 @@ static json_t *outcome_json(const cli_outcome *o)
         return json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:o, s:o, s:b}", "command",
                          "unsubscribe", "result", result, "user", o->user, "stream",
                          o->stream, "removed", d->removed, "expired",
-                         (json_int_t)d->expired, "lease_id", str_or_null(a->lease_id),
-                         "device", str_or_null(a->device), "stale", a->stale);
+                         (json_int_t)d->expired, "lease_id", removed_lease(o, d),
+                         "device", json_null(), "stale", a->stale);
     case STREAMY_OP_RENEW:
         return json_pack(
             "{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I, s:b, s:o, s:o, s:b}",
@@ -208,7 +214,8 @@ static void outcome_human(const cli_outcome *o)
     case STREAMY_OP_UNSUBSCRIBE:
         if (d->removed) {
             printf("removed: user %s stream %s", o->user, o->stream);
-            print_lease(a->lease_id, a->device);
+            if (o->lease_id != NULL)
+                printf("; lease %s", o->lease_id);
         } else if (a->stale) {
             printf(
                 "not removed: user %s stream %s is held by another lease, not lease %s "

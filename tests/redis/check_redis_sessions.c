@@ -188,12 +188,12 @@ START_TEST(ids_and_devices)
     ck_assert_int_eq(ls.since[0], T0);
     ck_assert_int_eq(ls.renewed[0], T0 + 2000);
 
-    /* Unsubscribe names the lease it removed. */
+    /* Unsubscribe by the lease's id removes it, and answers no lease. */
     c.lease_id = id1;
     ck_assert_rc(streamy_unsubscribe_ex(&a, h, &c), STREAMY_OK);
     ck_assert_int_eq(a.decision.removed, 1);
-    ck_assert_str_eq(a.lease_id, id1);
-    ck_assert_str_eq(a.device, salon);
+    ck_assert_str_eq(a.lease_id, "");
+    ck_assert_str_eq(a.device, "");
 
     /* The same stream again is a new session: a new id, no device. */
     c.lease_id = NULL;

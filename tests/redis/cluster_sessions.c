@@ -174,7 +174,7 @@ int main(void)
         CHECK(op[2].result == STREAMY_NOT_FOUND && x[2].stale,
               "%s: stale renew of s1: %d, stale %d", users[u], op[2].result, x[2].stale);
         CHECK(op[3].result == STREAMY_OK && x[3].decision.removed &&
-                  strcmp(x[3].lease_id, s3[u]) == 0,
+                  x[3].lease_id[0] == '\0',
               "%s: unsubscribe of s3 by its id: removed %d, id \"%s\"", users[u],
               x[3].decision.removed, x[3].lease_id);
         CHECK(streamy_list(h, users[u], collect, &s) == STREAMY_OK, "list: %s",
