@@ -325,6 +325,7 @@ START_TEST(release_0_2_0_database_is_migrated_once_by_many)
     char u[1024], first[STREAMY_LEASE_ID_LEN + 1] = "";
 
     snprintf(u, sizeof(u), "%s", restore_fixture(c));
+    PQfinish(c); /* not the children's to inherit */
     ck_assert_int_eq(pipe(go), 0);
     ck_assert_int_eq(pipe(out), 0);
     for (int i = 0; i < N; i++) {
@@ -374,7 +375,6 @@ START_TEST(release_0_2_0_database_is_migrated_once_by_many)
                       "child %d: status %d", i, status);
     }
     close(out[0]);
-    PQfinish(c);
 }
 END_TEST
 
